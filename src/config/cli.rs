@@ -1,0 +1,1 @@
+//! CLI-script engine (being written).

@@ -1,0 +1,336 @@
+//! The INI configuration model: scalar parameters and tables, keyed
+//! case-insensitively, values held unquoted.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The lookup key of a case-insensitive name (ASCII lower case).
+pub(crate) fn key_of(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// A column name without the `<table>_` prefix (`IPGroup_Name` → `Name`).
+pub(crate) fn short_column_of<'a>(table: &str, column: &'a str) -> &'a str {
+    match column.get(..table.len()) {
+        Some(head)
+            if head.eq_ignore_ascii_case(table)
+                && column.as_bytes().get(table.len()) == Some(&b'_')
+                && column.len() > table.len() + 1 =>
+        {
+            &column[table.len() + 1..]
+        }
+        _ => column,
+    }
+}
+
+/// A whole INI configuration: header comments, scalar parameters and tables.
+///
+/// Equality is semantic: names compare case-insensitively, values exactly
+/// (after unquoting), the order of parameters and tables does not matter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IniDocument {
+    /// Leading `;` comment lines (board, serial, version …), without the `;`.
+    pub header: Vec<String>,
+    pub(crate) params: BTreeMap<String, Param>,
+    pub(crate) tables: BTreeMap<String, Table>,
+}
+
+/// One scalar parameter (`Name = value`).
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// The name as first written (`EnableSyslog`, `CASFileName_0`).
+    pub name: String,
+    /// The `[… Params]` section it appeared under; not part of equality.
+    pub section: Option<String>,
+    /// The value without quotes.
+    pub value: String,
+}
+
+impl PartialEq for Param {
+    fn eq(&self, other: &Self) -> bool {
+        self.name.eq_ignore_ascii_case(&other.name) && self.value == other.value
+    }
+}
+impl Eq for Param {}
+
+/// The index of a table row (`0`, or `0 1` for multi-index tables), compared
+/// numerically token by token so `2` sorts before `10`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RowIndex(String);
+
+impl RowIndex {
+    /// Normalises an index as written (`0`, ` 0  1 `, `0,1`) to single-space tokens.
+    pub fn new(text: &str) -> Self {
+        let tokens: Vec<&str> = text
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|t| !t.is_empty())
+            .collect();
+        RowIndex(tokens.join(" "))
+    }
+
+    /// The normalised text of the index.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RowIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<u32> for RowIndex {
+    fn from(i: u32) -> Self {
+        RowIndex(i.to_string())
+    }
+}
+
+impl Ord for RowIndex {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let mut a = self.0.split(' ');
+        let mut b = other.0.split(' ');
+        loop {
+            match (a.next(), b.next()) {
+                (None, None) => return Ordering::Equal,
+                (None, Some(_)) => return Ordering::Less,
+                (Some(_), None) => return Ordering::Greater,
+                (Some(x), Some(y)) => {
+                    let ord = match (x.parse::<u64>(), y.parse::<u64>()) {
+                        (Ok(p), Ok(q)) => p.cmp(&q).then_with(|| x.cmp(y)),
+                        _ => x.cmp(y),
+                    };
+                    if ord != Ordering::Equal {
+                        return ord;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl PartialOrd for RowIndex {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The cells of one row, aligned with [`Table::columns`]; `None` is a cell the
+/// row does not set (written `$$` in INI: "leave as it is").
+pub type Cells = Vec<Option<String>>;
+
+/// One configuration table (`[ IPGroup ]` … `[ \IPGroup ]`).
+#[derive(Clone, Debug)]
+pub struct Table {
+    /// The table name as first written (`IPGroup`).
+    pub name: String,
+    /// The index column names of the `FORMAT` line (`IPGroup_Index`).
+    pub index_columns: Vec<String>,
+    pub(crate) columns: Vec<String>,
+    pub(crate) rows: BTreeMap<RowIndex, Cells>,
+}
+
+impl Table {
+    /// An empty table with the conventional index column `<name>_Index`.
+    pub fn new(name: &str) -> Self {
+        Table {
+            name: name.to_string(),
+            index_columns: vec![format!("{name}_Index")],
+            columns: Vec::new(),
+            rows: BTreeMap::new(),
+        }
+    }
+
+    /// The full column names, in `FORMAT` order (`IPGroup_Name`).
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The position of a column, found case-insensitively by full name
+    /// (`IPGroup_Name`) or short name (`Name`).
+    pub fn column_position(&self, column: &str) -> Option<usize> {
+        self.columns.iter().position(|c| {
+            c.eq_ignore_ascii_case(column) || self.short_column(c).eq_ignore_ascii_case(column)
+        })
+    }
+
+    /// A column name without the `<Table>_` prefix, for human output.
+    pub fn short_column<'a>(&self, column: &'a str) -> &'a str {
+        short_column_of(&self.name, column)
+    }
+
+    /// The full name for a column given by short or full name: the existing
+    /// spelling when the table has it, else `<Table>_<column>`.
+    pub fn full_column_name(&self, column: &str) -> String {
+        match self.column_position(column) {
+            Some(i) => self.columns[i].clone(),
+            None if self.short_column(column) != column => column.to_string(),
+            None => format!("{}_{}", self.name, column),
+        }
+    }
+
+    /// Adds a column (if absent) and returns its position.
+    pub fn ensure_column(&mut self, column: &str) -> usize {
+        if let Some(i) = self.column_position(column) {
+            return i;
+        }
+        let full = self.full_column_name(column);
+        self.columns.push(full);
+        for cells in self.rows.values_mut() {
+            cells.push(None);
+        }
+        self.columns.len() - 1
+    }
+
+    /// The rows by index, in index order.
+    pub fn rows(&self) -> impl Iterator<Item = (&RowIndex, &Cells)> {
+        self.rows.iter()
+    }
+
+    /// The number of rows.
+    pub fn row_count(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// One row's cells.
+    pub fn row(&self, index: &RowIndex) -> Option<&Cells> {
+        self.rows.get(index)
+    }
+
+    /// The value of one cell, if the row exists and sets it.
+    pub fn cell(&self, index: &RowIndex, column: &str) -> Option<&str> {
+        let pos = self.column_position(column)?;
+        self.rows.get(index)?.get(pos)?.as_deref()
+    }
+
+    /// Sets one cell, creating the row and the column when needed.
+    pub fn set_cell(&mut self, index: RowIndex, column: &str, value: impl Into<String>) {
+        let pos = self.ensure_column(column);
+        let width = self.columns.len();
+        let cells = self.rows.entry(index).or_insert_with(|| vec![None; width]);
+        cells[pos] = Some(value.into());
+    }
+
+    /// Inserts a row that sets no cell yet (or leaves an existing row alone).
+    pub fn ensure_row(&mut self, index: RowIndex) -> &mut Cells {
+        let width = self.columns.len();
+        self.rows.entry(index).or_insert_with(|| vec![None; width])
+    }
+
+    /// Removes a row, returning its cells.
+    pub fn remove_row(&mut self, index: &RowIndex) -> Option<Cells> {
+        self.rows.remove(index)
+    }
+}
+
+impl PartialEq for Table {
+    /// Tables are equal when they hold the same rows with the same set cells,
+    /// whatever the column order or spelling.
+    fn eq(&self, other: &Self) -> bool {
+        if !self.name.eq_ignore_ascii_case(&other.name) || self.rows.len() != other.rows.len() {
+            return false;
+        }
+        let mapping: Vec<Option<usize>> = self
+            .columns
+            .iter()
+            .map(|c| other.column_position(c))
+            .collect();
+        let other_only: Vec<usize> = (0..other.columns.len())
+            .filter(|j| !mapping.contains(&Some(*j)))
+            .collect();
+        self.rows.iter().all(|(index, cells)| {
+            let Some(theirs) = other.rows.get(index) else {
+                return false;
+            };
+            let ours_match = cells.iter().zip(&mapping).all(|(cell, pos)| match pos {
+                Some(j) => theirs.get(*j).cloned().flatten() == *cell,
+                None => cell.is_none(),
+            });
+            ours_match && other_only.iter().all(|j| theirs.get(*j).is_none_or(Option::is_none))
+        })
+    }
+}
+impl Eq for Table {}
+
+impl IniDocument {
+    /// An empty document.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A parameter by case-insensitive name.
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        self.params.get(&key_of(name))
+    }
+
+    /// All parameters, ordered by lower-cased name.
+    pub fn params(&self) -> impl Iterator<Item = &Param> {
+        self.params.values()
+    }
+
+    /// Sets a parameter, keeping the first spelling and section it was seen with.
+    pub fn set_param(&mut self, name: &str, value: impl Into<String>) {
+        self.set_param_in(None, name, value);
+    }
+
+    /// Sets a parameter under a section (used by the parser and renderers).
+    pub fn set_param_in(&mut self, section: Option<&str>, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        self.params
+            .entry(key_of(name))
+            .and_modify(|p| {
+                p.value.clone_from(&value);
+                if p.section.is_none() {
+                    p.section = section.map(str::to_string);
+                }
+            })
+            .or_insert_with(|| Param {
+                name: name.to_string(),
+                section: section.map(str::to_string),
+                value: value.clone(),
+            });
+    }
+
+    /// Removes a parameter.
+    pub fn remove_param(&mut self, name: &str) -> Option<Param> {
+        self.params.remove(&key_of(name))
+    }
+
+    /// A table by case-insensitive name.
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.get(&key_of(name))
+    }
+
+    /// A table for editing.
+    pub fn table_mut(&mut self, name: &str) -> Option<&mut Table> {
+        self.tables.get_mut(&key_of(name))
+    }
+
+    /// The table with this name, created empty when absent.
+    pub fn ensure_table(&mut self, name: &str) -> &mut Table {
+        self.tables
+            .entry(key_of(name))
+            .or_insert_with(|| Table::new(name))
+    }
+
+    /// Removes a whole table.
+    pub fn remove_table(&mut self, name: &str) -> Option<Table> {
+        self.tables.remove(&key_of(name))
+    }
+
+    /// All tables, ordered by lower-cased name.
+    pub fn tables(&self) -> impl Iterator<Item = &Table> {
+        self.tables.values()
+    }
+
+    /// Whether the document holds no parameter and no table.
+    pub fn is_empty(&self) -> bool {
+        self.params.is_empty() && self.tables.is_empty()
+    }
+
+    /// The number of configuration lines it describes (parameters plus rows).
+    pub fn len(&self) -> usize {
+        self.params.len() + self.tables.values().map(Table::row_count).sum::<usize>()
+    }
+}

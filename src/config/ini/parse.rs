@@ -1,0 +1,328 @@
+//! Parser for INI text as Mediant devices write and accept it.
+//!
+//! One pass over the lines, no backtracking. A `[ Name ]` header is a section
+//! or a table: it is a table when the first significant line after it is a
+//! `FORMAT` line or its own end marker `[ \Name ]`.
+
+use super::model::{IniDocument, RowIndex, Table};
+use super::{CELL_UNSET, IniError};
+
+/// What the parser is inside of.
+enum State {
+    /// Parameters, under a section or none.
+    Params { section: Option<String> },
+    /// A `[ Name ]` header whose kind the next line decides.
+    Header { name: String, line: usize },
+    /// Inside a table block; `format` holds the positions of its columns in
+    /// the model table once the `FORMAT` line has been read.
+    Table {
+        name: String,
+        line: usize,
+        format: Option<Vec<usize>>,
+    },
+}
+
+/// Parses INI text into a document; errors name the line and the reason.
+pub fn parse(text: &str) -> Result<IniDocument, IniError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut doc = IniDocument::new();
+    let mut state = State::Params { section: None };
+    let mut in_header = true;
+
+    for (i, raw) in text.split('\n').enumerate() {
+        let line_no = i + 1;
+        let line = raw.strip_suffix('\r').unwrap_or(raw).trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix(';') {
+            if in_header {
+                doc.header.push(comment.to_string());
+            }
+            continue;
+        }
+        in_header = false;
+        let err = |reason: String| IniError::new(line_no, reason);
+
+        if line.starts_with('[') {
+            let inner = line
+                .strip_suffix(']')
+                .and_then(|l| l.strip_prefix('['))
+                .ok_or_else(|| err(format!("header `{line}` is missing its closing `]`")))?
+                .trim();
+            if let Some(closing) = inner.strip_prefix('\\') {
+                let closing = closing.trim();
+                state = close_table(&mut doc, state, closing, line_no)?;
+                continue;
+            }
+            if inner.is_empty() {
+                return Err(err("empty `[ ]` header".into()));
+            }
+            if let State::Table { name, line, .. } = &state {
+                return Err(err(format!(
+                    "table `{name}` opened on line {line} is not closed before `[{inner}]` (expected `[ \\{name} ]`)"
+                )));
+            }
+            state = State::Header {
+                name: inner.to_string(),
+                line: line_no,
+            };
+            continue;
+        }
+
+        if let Some(rest) = strip_keyword(line, "FORMAT") {
+            state = match state {
+                State::Header { name, line } => {
+                    let format = read_format(&mut doc, &name, rest, line_no)?;
+                    State::Table {
+                        name,
+                        line,
+                        format: Some(format),
+                    }
+                }
+                State::Table {
+                    name, format: None, ..
+                } => {
+                    // Only reachable when a comment-only table gets a FORMAT late; accept it.
+                    let format = read_format(&mut doc, &name, rest, line_no)?;
+                    State::Table {
+                        name,
+                        line: line_no,
+                        format: Some(format),
+                    }
+                }
+                State::Table { name, .. } => {
+                    return Err(err(format!("second FORMAT line in table `{name}`")));
+                }
+                State::Params { .. } => {
+                    return Err(err("FORMAT line outside a table".into()));
+                }
+            };
+            continue;
+        }
+
+        let Some((left, right)) = line.split_once('=') else {
+            return Err(err(format!("expected `Name = value`, found `{line}`")));
+        };
+        let left = left.trim();
+        if left.is_empty() {
+            return Err(err("missing name before `=`".into()));
+        }
+
+        if let State::Header { name, .. } = &state {
+            if is_row_of(left, name).is_some() {
+                return Err(err(format!(
+                    "row of table `{name}` before its FORMAT line"
+                )));
+            }
+            state = State::Params {
+                section: Some(name.clone()),
+            };
+        }
+
+        match &state {
+            State::Params { section } => {
+                if left.contains(char::is_whitespace) {
+                    return Err(err(format!(
+                        "row `{left}` outside a table (a parameter name has no spaces)"
+                    )));
+                }
+                let value = read_scalar(right).map_err(err)?;
+                doc.set_param_in(section.as_deref(), left, value);
+            }
+            State::Table { name, format, .. } => {
+                let Some(index) = is_row_of(left, name) else {
+                    return Err(err(format!(
+                        "`{left} = …` inside table `{name}` is not a row of it (expected `{name} <index> = …`)"
+                    )));
+                };
+                let Some(positions) = format else {
+                    return Err(err(format!(
+                        "row of table `{name}` before its FORMAT line"
+                    )));
+                };
+                let cells = read_cells(right).map_err(err)?;
+                if cells.len() != positions.len() {
+                    return Err(err(format!(
+                        "row has {} cells but the FORMAT line of `{name}` lists {} columns",
+                        cells.len(),
+                        positions.len()
+                    )));
+                }
+                let table = doc.ensure_table(name);
+                let row = table.ensure_row(index);
+                for (pos, cell) in positions.iter().zip(cells) {
+                    // `$$` leaves a cell as it is; a row written twice keeps what it set.
+                    if cell.is_some() || row[*pos].is_none() {
+                        row[*pos] = cell;
+                    }
+                }
+            }
+            // Replaced by `Params` just above.
+            State::Header { .. } => {}
+        }
+    }
+
+    match state {
+        State::Table { name, line, .. } => Err(IniError::new(
+            line,
+            format!("table `{name}` is never closed (expected `[ \\{name} ]`)"),
+        )),
+        _ => Ok(doc),
+    }
+}
+
+/// Handles `[ \Name ]`: closes the open table (or a header that turns out to
+/// be a comment-only table).
+fn close_table(
+    doc: &mut IniDocument,
+    state: State,
+    closing: &str,
+    line_no: usize,
+) -> Result<State, IniError> {
+    let open = match &state {
+        State::Table { name, .. } | State::Header { name, .. } => name.as_str(),
+        State::Params { .. } => {
+            return Err(IniError::new(
+                line_no,
+                format!("end marker `[\\{closing}]` without an open table"),
+            ));
+        }
+    };
+    if closing.is_empty() {
+        return Err(IniError::new(line_no, "end marker names no table".into()));
+    }
+    if !open.eq_ignore_ascii_case(closing) {
+        return Err(IniError::new(
+            line_no,
+            format!("end marker `[\\{closing}]` does not close table `{open}`"),
+        ));
+    }
+    // A table with only comments (hidden on the device) still exists.
+    doc.ensure_table(open);
+    Ok(State::Params { section: None })
+}
+
+/// Strips a leading keyword (case-insensitive) followed by whitespace.
+fn strip_keyword<'a>(line: &'a str, keyword: &str) -> Option<&'a str> {
+    let head = line.get(..keyword.len())?;
+    let rest = &line[keyword.len()..];
+    (head.eq_ignore_ascii_case(keyword) && rest.starts_with(char::is_whitespace))
+        .then_some(rest)
+}
+
+/// When `left` is `<table> <index…>`, the row index.
+fn is_row_of(left: &str, table: &str) -> Option<RowIndex> {
+    let (first, rest) = left.split_once(char::is_whitespace)?;
+    let index = RowIndex::new(rest);
+    (first.eq_ignore_ascii_case(table) && !index.as_str().is_empty()).then_some(index)
+}
+
+/// Reads `X_Index = X_A, X_B;` and returns the model positions of the columns.
+fn read_format(
+    doc: &mut IniDocument,
+    table: &str,
+    rest: &str,
+    line_no: usize,
+) -> Result<Vec<usize>, IniError> {
+    let err = |reason: String| IniError::new(line_no, reason);
+    let (index_part, columns_part) = rest
+        .split_once('=')
+        .ok_or_else(|| err(format!("FORMAT line of `{table}` has no `=`")))?;
+    let index_columns: Vec<String> = split_names(index_part);
+    if index_columns.is_empty() {
+        return Err(err(format!("FORMAT line of `{table}` names no index column")));
+    }
+    let columns_part = columns_part.trim();
+    let columns_part = columns_part.strip_suffix(';').unwrap_or(columns_part);
+    let columns = split_names(columns_part);
+    let t: &mut Table = doc.ensure_table(table);
+    t.index_columns = index_columns;
+    let mut positions = Vec::with_capacity(columns.len());
+    for column in &columns {
+        if column.contains(char::is_whitespace) {
+            return Err(err(format!("column name `{column}` contains a space")));
+        }
+        let pos = t.ensure_column(column);
+        if positions.contains(&pos) {
+            return Err(err(format!("column `{column}` is listed twice")));
+        }
+        positions.push(pos);
+    }
+    Ok(positions)
+}
+
+fn split_names(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Reads a scalar value: bare (the rest of the line) or quoted with `'` or `"`.
+fn read_scalar(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let Some(quote) = text.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+        return Ok(text.to_string());
+    };
+    let body = &text[1..];
+    let end = body
+        .find(quote)
+        .ok_or_else(|| format!("unterminated quote {quote} in value"))?;
+    let after = body[end + 1..].trim();
+    if !after.is_empty() && !after.starts_with(';') {
+        return Err(format!("unexpected `{after}` after the quoted value"));
+    }
+    Ok(body[..end].to_string())
+}
+
+/// Reads the cells of a row: `0, "a,b", , 10.1.1.1, $$;`.
+fn read_cells(text: &str) -> Result<Vec<Option<String>>, String> {
+    let mut cells = Vec::new();
+    let body = text.trim_start();
+    if body.is_empty() || body.starts_with(';') {
+        return Ok(cells);
+    }
+    let mut rest = body;
+    loop {
+        rest = rest.trim_start();
+        let (cell, after) = match rest.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let body = &rest[1..];
+                let end = body
+                    .find(q)
+                    .ok_or_else(|| format!("unterminated quote {q} in cell {}", cells.len() + 1))?;
+                (Some(body[..end].to_string()), body[end + 1..].trim_start())
+            }
+            _ => {
+                let end = rest.find([',', ';']).unwrap_or(rest.len());
+                let bare = rest[..end].trim();
+                if bare.contains(['"', '\'']) {
+                    return Err(format!("stray quote in cell {}: `{bare}`", cells.len() + 1));
+                }
+                let cell = (bare != CELL_UNSET).then(|| bare.to_string());
+                (cell, &rest[end..])
+            }
+        };
+        cells.push(cell);
+        match after.chars().next() {
+            Some(',') => rest = &after[1..],
+            Some(';') => {
+                let tail = after[1..].trim();
+                if !tail.is_empty() && !tail.starts_with(';') {
+                    return Err(format!("unexpected `{tail}` after the end of the row"));
+                }
+                return Ok(cells);
+            }
+            None => return Ok(cells),
+            Some(_) => {
+                return Err(format!(
+                    "expected `,` or `;` after cell {}, found `{}`",
+                    cells.len(),
+                    after.trim_end()
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The `mediant-operator` command line: a thin front end over the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mediant_operator::config::ini::{self, PruneOptions};
+
+/// Declarative management of AudioCodes Mediant SBCs and gateways.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compare two INI files semantically (desired against a device's dump)
+    /// and print the changes and the incremental INI that applies them.
+    /// Exit code: 0 no differences, 1 differences, 2 error.
+    IniDiff {
+        /// The desired configuration (only what it declares is compared).
+        #[arg(long)]
+        desired: PathBuf,
+        /// The observed configuration, e.g. a device's `GET /api/v1/files/ini`.
+        #[arg(long)]
+        observed: PathBuf,
+        /// Delete rows of this table that the desired file does not declare (repeatable).
+        #[arg(long = "prune-table", value_name = "TABLE")]
+        prune_tables: Vec<String>,
+        /// Print only the incremental INI.
+        #[arg(long)]
+        ini_only: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::IniDiff {
+            desired,
+            observed,
+            prune_tables,
+            ini_only,
+        } => {
+            let read = |path: &PathBuf| -> Result<ini::IniDocument, String> {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                ini::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+            };
+            let prune = PruneOptions {
+                tables: prune_tables,
+                ..PruneOptions::default()
+            };
+            let changes = ini::diff(&read(&desired)?, &read(&observed)?, &prune);
+            if changes.is_empty() {
+                if !ini_only {
+                    println!("No differences.");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let text = changes.render_incremental().map_err(|e| e.to_string())?;
+            if ini_only {
+                print!("{text}");
+            } else {
+                println!("{} change(s):\n{changes}\nIncremental INI:\n{}", changes.len(), text.replace("\r\n", "\n"));
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
