@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mediant_operator::config::ini::{self, PruneOptions};
+use mediant_operator::config::ini::{self, DiffOptions};
 
 /// Declarative management of AudioCodes Mediant SBCs and gateways.
 #[derive(Parser)]
@@ -59,9 +59,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
                 ini::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
             };
-            let prune = PruneOptions {
-                tables: prune_tables,
-                ..PruneOptions::default()
+            let prune = DiffOptions {
+                prune_tables,
+                ..DiffOptions::default()
             };
             let changes = ini::diff(&read(&desired)?, &read(&observed)?, &prune);
             if changes.is_empty() {
@@ -74,7 +74,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             if ini_only {
                 print!("{text}");
             } else {
-                println!("{} change(s):\n{changes}\nIncremental INI:\n{}", changes.len(), text.replace("\r\n", "\n"));
+                println!(
+                    "{} change(s):\n{changes}\nIncremental INI:\n{}",
+                    changes.len(),
+                    text.replace("\r\n", "\n")
+                );
             }
             Ok(ExitCode::from(1))
         }

@@ -39,7 +39,13 @@ mod tests {
 
     #[test]
     fn recognises_secret_names_whatever_their_case() {
-        for name in ["WebUsers_Password", "IPsecTable_PreSharedKey", "SNMPReadOnlyCommunityString", "pre-shared-key", "WebUsers_PwNonce"] {
+        for name in [
+            "WebUsers_Password",
+            "IPsecTable_PreSharedKey",
+            "SNMPReadOnlyCommunityString",
+            "pre-shared-key",
+            "WebUsers_PwNonce",
+        ] {
             assert!(is_sensitive(name), "{name}");
         }
         for name in ["IPGroup_Name", "EnableSyslog", "udp-port", "KeyFeatures"] {

@@ -4,7 +4,7 @@
 //! Only what the desired side declares is compared (like a server-side-apply
 //! field manager): a desired row may name fewer columns than the device has,
 //! and parameters or rows the desired side does not mention are left alone
-//! unless a [`PruneOptions`] entry says otherwise.
+//! unless a [`DiffOptions`] entry says otherwise.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,20 +14,34 @@ use super::render::{EOL, RenderError, params_block, table_block, table_rank};
 use super::{ACTION_COLUMN, ACTION_DELETE};
 use crate::config::sensitive::shown;
 
-/// What the desired side owns beyond what it declares. Nothing is deleted or
-/// reset by omission; only what is listed here.
+/// How to compare: what the desired side owns beyond what it declares, and
+/// what the device leaves out of its dump. Nothing is deleted or reset by
+/// omission; only what is listed here.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PruneOptions {
+pub struct DiffOptions {
     /// Tables whose rows the desired side does not declare are deleted.
-    pub tables: Vec<String>,
+    pub prune_tables: Vec<String>,
     /// Parameters reset to the given default value when the desired side
     /// does not declare them and the device holds another value.
     pub reset_parameters: BTreeMap<String, String>,
+    /// Known default values of parameters. A device lists only non-default
+    /// values, so a parameter missing from its dump holds its default: a
+    /// desired value equal to it is in sync.
+    pub defaults: BTreeMap<String, String>,
 }
 
-impl PruneOptions {
+impl DiffOptions {
     fn prunes_table(&self, name: &str) -> bool {
-        self.tables.iter().any(|t| t.eq_ignore_ascii_case(name))
+        self.prune_tables
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(name))
+    }
+
+    fn default_of(&self, name: &str) -> Option<&str> {
+        self.defaults
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -111,11 +125,13 @@ pub struct IniDiff {
 }
 
 /// Compares what `desired` declares with `observed`.
-pub fn diff(desired: &IniDocument, observed: &IniDocument, prune: &PruneOptions) -> IniDiff {
+pub fn diff(desired: &IniDocument, observed: &IniDocument, options: &DiffOptions) -> IniDiff {
+    let prune = options;
     let mut params = Vec::new();
     for want in desired.params() {
         let have = observed.param(&want.name).map(|p| p.value.as_str());
-        if have != Some(want.value.as_str()) {
+        let effective = have.or_else(|| options.default_of(&want.name));
+        if effective != Some(want.value.as_str()) {
             params.push(ParamChange {
                 name: want.name.clone(),
                 section: want.section.clone(),
@@ -141,7 +157,11 @@ pub fn diff(desired: &IniDocument, observed: &IniDocument, prune: &PruneOptions)
 
     let mut tables = Vec::new();
     for want in desired.tables() {
-        let rows = diff_table(want, observed.table(&want.name), prune.prunes_table(&want.name));
+        let rows = diff_table(
+            want,
+            observed.table(&want.name),
+            prune.prunes_table(&want.name),
+        );
         if !rows.is_empty() {
             tables.push(TableDiff {
                 table: want.name.clone(),
@@ -151,7 +171,7 @@ pub fn diff(desired: &IniDocument, observed: &IniDocument, prune: &PruneOptions)
         }
     }
     // A pruned table the desired side does not declare at all loses every row.
-    for name in &prune.tables {
+    for name in &prune.prune_tables {
         if desired.table(name).is_some() {
             continue;
         }
@@ -300,7 +320,10 @@ impl IniDiff {
                 let (index, cells): (&RowIndex, Vec<(&str, &str)>) = match row {
                     RowChange::Add { index, cells } => (
                         index,
-                        cells.iter().map(|(c, v)| (c.as_str(), v.as_str())).collect(),
+                        cells
+                            .iter()
+                            .map(|(c, v)| (c.as_str(), v.as_str()))
+                            .collect(),
                     ),
                     RowChange::Update { index, cells } => (
                         index,
@@ -384,7 +407,13 @@ impl IniDiff {
                 match r {
                     RowChange::Update { index, cells } => cells
                         .iter()
-                        .map(|c| format!("{}[{index}].{}", t.table, short_column_of(&t.table, &c.column)))
+                        .map(|c| {
+                            format!(
+                                "{}[{index}].{}",
+                                t.table,
+                                short_column_of(&t.table, &c.column)
+                            )
+                        })
                         .collect(),
                     _ => vec![format!("{}[{}]", t.table, r.index())],
                 }

@@ -27,7 +27,7 @@ mod model;
 mod parse;
 mod render;
 
-pub use diff::{CellChange, IniDiff, ParamChange, PruneOptions, RowChange, TableDiff, diff};
+pub use diff::{CellChange, DiffOptions, IniDiff, ParamChange, RowChange, TableDiff, diff};
 pub use model::{Cells, IniDocument, Param, RowIndex, Table};
 pub use parse::parse;
 pub use render::{RenderError, table_rank};

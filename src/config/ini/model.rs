@@ -247,7 +247,10 @@ impl PartialEq for Table {
                 Some(j) => theirs.get(*j).cloned().flatten() == *cell,
                 None => cell.is_none(),
             });
-            ours_match && other_only.iter().all(|j| theirs.get(*j).is_none_or(Option::is_none))
+            ours_match
+                && other_only
+                    .iter()
+                    .all(|j| theirs.get(*j).is_none_or(Option::is_none))
         })
     }
 }

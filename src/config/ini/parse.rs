@@ -70,7 +70,10 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
             continue;
         }
 
-        if let Some(rest) = strip_keyword(line, "FORMAT") {
+        // `FORMAT = 1` would be a parameter named FORMAT, not a FORMAT line.
+        if let Some(rest) =
+            strip_keyword(line, "FORMAT").filter(|rest| !rest.trim_start().starts_with('='))
+        {
             state = match state {
                 State::Header { name, line } => {
                     let format = read_format(&mut doc, &name, rest, line_no)?;
@@ -111,9 +114,7 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
 
         if let State::Header { name, .. } = &state {
             if is_row_of(left, name).is_some() {
-                return Err(err(format!(
-                    "row of table `{name}` before its FORMAT line"
-                )));
+                return Err(err(format!("row of table `{name}` before its FORMAT line")));
             }
             state = State::Params {
                 section: Some(name.clone()),
@@ -137,9 +138,7 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
                     )));
                 };
                 let Some(positions) = format else {
-                    return Err(err(format!(
-                        "row of table `{name}` before its FORMAT line"
-                    )));
+                    return Err(err(format!("row of table `{name}` before its FORMAT line")));
                 };
                 let cells = read_cells(right).map_err(err)?;
                 if cells.len() != positions.len() {
@@ -207,8 +206,7 @@ fn close_table(
 fn strip_keyword<'a>(line: &'a str, keyword: &str) -> Option<&'a str> {
     let head = line.get(..keyword.len())?;
     let rest = &line[keyword.len()..];
-    (head.eq_ignore_ascii_case(keyword) && rest.starts_with(char::is_whitespace))
-        .then_some(rest)
+    (head.eq_ignore_ascii_case(keyword) && rest.starts_with(char::is_whitespace)).then_some(rest)
 }
 
 /// When `left` is `<table> <index…>`, the row index.
@@ -231,7 +229,9 @@ fn read_format(
         .ok_or_else(|| err(format!("FORMAT line of `{table}` has no `=`")))?;
     let index_columns: Vec<String> = split_names(index_part);
     if index_columns.is_empty() {
-        return Err(err(format!("FORMAT line of `{table}` names no index column")));
+        return Err(err(format!(
+            "FORMAT line of `{table}` names no index column"
+        )));
     }
     let columns_part = columns_part.trim();
     let columns_part = columns_part.strip_suffix(';').unwrap_or(columns_part);
@@ -260,21 +260,67 @@ fn split_names(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Reads a scalar value: bare (the rest of the line) or quoted with `'` or `"`.
+/// Reads a scalar value: bare (the rest of the line), quoted with `'` or `"`,
+/// or a list of quoted items (`'pvc', 'afl'`), kept in canonical list form.
 fn read_scalar(text: &str) -> Result<String, String> {
     let text = text.trim();
-    let Some(quote) = text.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+    if !text.starts_with(['\'', '"']) {
         return Ok(text.to_string());
-    };
-    let body = &text[1..];
-    let end = body
-        .find(quote)
-        .ok_or_else(|| format!("unterminated quote {quote} in value"))?;
-    let after = body[end + 1..].trim();
+    }
+    let (items, after) = read_quoted_items(text)?;
     if !after.is_empty() && !after.starts_with(';') {
         return Err(format!("unexpected `{after}` after the quoted value"));
     }
-    Ok(body[..end].to_string())
+    Ok(match items.as_slice() {
+        [one] => one.clone(),
+        _ => canonical_list(&items),
+    })
+}
+
+/// Reads `'a'` or `'a', "b", 'c'` from the start of `text`; returns the items
+/// and what follows the last one.
+fn read_quoted_items(text: &str) -> Result<(Vec<String>, &str), String> {
+    let mut items = Vec::new();
+    let mut rest = text;
+    loop {
+        let Some(quote) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+            return Err(format!("expected a quoted item, found `{rest}`"));
+        };
+        let body = &rest[1..];
+        let end = body
+            .find(quote)
+            .ok_or_else(|| format!("unterminated quote {quote} in value"))?;
+        items.push(body[..end].to_string());
+        rest = body[end + 1..].trim_start();
+        match rest.strip_prefix(',') {
+            Some(next) => rest = next.trim_start(),
+            None => return Ok((items, rest.trim_end())),
+        }
+    }
+}
+
+/// The canonical text of a list value: items single-quoted (double-quoted
+/// when they hold a `'`), separated by `, `.
+pub(crate) fn canonical_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|i| {
+            if i.contains('\'') {
+                format!("\"{i}\"")
+            } else {
+                format!("'{i}'")
+            }
+        })
+        .collect();
+    quoted.join(", ")
+}
+
+/// Whether a value is a list in canonical form, to be written unquoted.
+pub(crate) fn is_canonical_list(value: &str) -> bool {
+    match read_quoted_items(value) {
+        Ok((items, rest)) => items.len() > 1 && rest.is_empty() && canonical_list(&items) == value,
+        Err(_) => false,
+    }
 }
 
 /// Reads the cells of a row: `0, "a,b", , 10.1.1.1, $$;`.

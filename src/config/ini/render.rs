@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::CELL_UNSET;
 use super::model::{IniDocument, Param, RowIndex, Table};
+use super::parse::is_canonical_list;
 
 /// A value that INI cannot carry.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -84,6 +85,9 @@ fn quoted(value: &str, preferred: char) -> String {
 
 /// A scalar value as a device writes it: numbers bare, anything else quoted.
 pub(crate) fn scalar(name: &str, value: &str) -> Result<String, RenderError> {
+    if is_canonical_list(value) {
+        return Ok(value.to_string());
+    }
     check(&|| name.to_string(), value)?;
     let bare = !value.is_empty()
         && value
@@ -99,10 +103,7 @@ pub(crate) fn scalar(name: &str, value: &str) -> Result<String, RenderError> {
 
 /// A table cell: numbers and addresses bare, strings double-quoted, `$$` for
 /// a cell the row does not set.
-pub(crate) fn cell(
-    name: &dyn Fn() -> String,
-    value: Option<&str>,
-) -> Result<String, RenderError> {
+pub(crate) fn cell(name: &dyn Fn() -> String, value: Option<&str>) -> Result<String, RenderError> {
     let Some(value) = value else {
         return Ok(CELL_UNSET.to_string());
     };
@@ -126,7 +127,11 @@ pub(crate) fn table_block<'r>(
     columns: &[&str],
     rows: impl Iterator<Item = (&'r RowIndex, Vec<Option<&'r str>>)>,
 ) -> Result<(), RenderError> {
-    let _ = write!(out, "[ {table} ]{EOL}{EOL}FORMAT {} = ", index_columns.join(", "));
+    let _ = write!(
+        out,
+        "[ {table} ]{EOL}{EOL}FORMAT {} = ",
+        index_columns.join(", ")
+    );
     out.push_str(&columns.join(", "));
     let _ = write!(out, ";{EOL}");
     for (index, cells) in rows {
@@ -135,7 +140,12 @@ pub(crate) fn table_block<'r>(
             if i > 0 {
                 out.push_str(", ");
             }
-            let name = || format!("{table}[{index}].{}", columns.get(i).copied().unwrap_or("?"));
+            let name = || {
+                format!(
+                    "{table}[{index}].{}",
+                    columns.get(i).copied().unwrap_or("?")
+                )
+            };
             out.push_str(&cell(&name, *value)?);
         }
         let _ = write!(out, ";{EOL}");
@@ -149,8 +159,7 @@ pub(crate) fn params_block<'p>(
     out: &mut String,
     params: impl Iterator<Item = (&'p str, Option<&'p str>, &'p str)>,
 ) -> Result<(), RenderError> {
-    let mut grouped: Vec<(Option<&str>, &str, &str)> =
-        params.map(|(n, s, v)| (s, n, v)).collect();
+    let mut grouped: Vec<(Option<&str>, &str, &str)> = params.map(|(n, s, v)| (s, n, v)).collect();
     grouped.sort_by_key(|(s, n, _)| (s.map(str::to_ascii_lowercase), n.to_ascii_lowercase()));
     let mut current: Option<Option<String>> = None;
     for (section, name, value) in grouped {
