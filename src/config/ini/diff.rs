@@ -229,10 +229,10 @@ fn diff_table(want: &Table, have: Option<&Table>, prune: bool) -> Vec<RowChange>
             Some(have_cells) => {
                 let cells: Vec<CellChange> = declared
                     .filter_map(|(i, column, value)| {
-                        let old = have_pos[i].and_then(|p| have_cells.get(p).cloned().flatten());
-                        (old.as_ref() != Some(value)).then(|| CellChange {
+                        let old = have_pos[i].and_then(|p| have_cells.get(p)?.as_deref());
+                        (old != Some(value.as_str())).then(|| CellChange {
                             column: column.clone(),
-                            old,
+                            old: old.map(str::to_string),
                             new: value.clone(),
                         })
                     })

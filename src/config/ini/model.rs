@@ -56,55 +56,101 @@ impl Eq for Param {}
 
 /// The index of a table row (`0`, or `0 1` for multi-index tables), compared
 /// numerically token by token so `2` sorts before `10`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct RowIndex(String);
+#[derive(Clone, Debug)]
+pub struct RowIndex {
+    text: String,
+    /// The value of a one-token numeric index, computed once: rows are
+    /// looked up and sorted far more often than they are created.
+    number: Option<u64>,
+}
 
 impl RowIndex {
     /// Normalises an index as written (`0`, ` 0  1 `, `0,1`) to single-space tokens.
     pub fn new(text: &str) -> Self {
-        let tokens: Vec<&str> = text
-            .split(|c: char| c.is_whitespace() || c == ',')
-            .filter(|t| !t.is_empty())
-            .collect();
-        RowIndex(tokens.join(" "))
+        let text = text.trim();
+        // Nearly every index is one plain token: no need to split and join.
+        let text = if !text.contains(|c: char| c.is_whitespace() || c == ',') {
+            text.to_string()
+        } else {
+            let tokens: Vec<&str> = text
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|t| !t.is_empty())
+                .collect();
+            tokens.join(" ")
+        };
+        let number = if text.bytes().all(|b| b.is_ascii_digit()) {
+            text.parse().ok()
+        } else {
+            None
+        };
+        RowIndex { text, number }
     }
 
     /// The normalised text of the index.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
+    }
+}
+
+impl PartialEq for RowIndex {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+impl Eq for RowIndex {}
+
+impl std::hash::Hash for RowIndex {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
+
+/// Orders two index tokens numerically when both are digits (without parsing:
+/// fewer significant digits is smaller), else as text.
+fn cmp_token(x: &str, y: &str) -> Ordering {
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if digits(x) && digits(y) {
+        let (a, b) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+        a.len()
+            .cmp(&b.len())
+            .then_with(|| a.cmp(b))
+            .then_with(|| x.cmp(y))
+    } else {
+        x.cmp(y)
     }
 }
 
 impl fmt::Display for RowIndex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
 impl From<u32> for RowIndex {
     fn from(i: u32) -> Self {
-        RowIndex(i.to_string())
+        RowIndex {
+            text: i.to_string(),
+            number: Some(u64::from(i)),
+        }
     }
 }
 
 impl Ord for RowIndex {
     fn cmp(&self, other: &Self) -> Ordering {
-        let mut a = self.0.split(' ');
-        let mut b = other.0.split(' ');
+        if let (Some(x), Some(y)) = (self.number, other.number) {
+            return x.cmp(&y).then_with(|| self.text.cmp(&other.text));
+        }
+        let mut a = self.text.split(' ');
+        let mut b = other.text.split(' ');
         loop {
             match (a.next(), b.next()) {
                 (None, None) => return Ordering::Equal,
                 (None, Some(_)) => return Ordering::Less,
                 (Some(_), None) => return Ordering::Greater,
-                (Some(x), Some(y)) => {
-                    let ord = match (x.parse::<u64>(), y.parse::<u64>()) {
-                        (Ok(p), Ok(q)) => p.cmp(&q).then_with(|| x.cmp(y)),
-                        _ => x.cmp(y),
-                    };
-                    if ord != Ordering::Equal {
-                        return ord;
-                    }
-                }
+                (Some(x), Some(y)) => match cmp_token(x, y) {
+                    Ordering::Equal => {}
+                    ord => return ord,
+                },
             }
         }
     }

@@ -4,7 +4,7 @@
 //! or a table: it is a table when the first significant line after it is a
 //! `FORMAT` line or its own end marker `[ \Name ]`.
 
-use super::model::{IniDocument, RowIndex, Table};
+use super::model::{IniDocument, RowIndex, Table, key_of};
 use super::{CELL_UNSET, IniError};
 
 /// What the parser is inside of.
@@ -13,12 +13,13 @@ enum State {
     Params { section: Option<String> },
     /// A `[ Name ]` header whose kind the next line decides.
     Header { name: String, line: usize },
-    /// Inside a table block; `format` holds the positions of its columns in
-    /// the model table once the `FORMAT` line has been read.
+    /// Inside a table block after its `FORMAT` line; `format` holds the
+    /// positions of its columns in the model table.
     Table {
         name: String,
+        key: String,
         line: usize,
-        format: Option<Vec<usize>>,
+        format: Vec<usize>,
     },
 }
 
@@ -78,20 +79,10 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
                 State::Header { name, line } => {
                     let format = read_format(&mut doc, &name, rest, line_no)?;
                     State::Table {
+                        key: key_of(&name),
                         name,
                         line,
-                        format: Some(format),
-                    }
-                }
-                State::Table {
-                    name, format: None, ..
-                } => {
-                    // Only reachable when a comment-only table gets a FORMAT late; accept it.
-                    let format = read_format(&mut doc, &name, rest, line_no)?;
-                    State::Table {
-                        name,
-                        line: line_no,
-                        format: Some(format),
+                        format,
                     }
                 }
                 State::Table { name, .. } => {
@@ -131,15 +122,15 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
                 let value = read_scalar(right).map_err(err)?;
                 doc.set_param_in(section.as_deref(), left, value);
             }
-            State::Table { name, format, .. } => {
+            State::Table {
+                name, key, format, ..
+            } => {
                 let Some(index) = is_row_of(left, name) else {
                     return Err(err(format!(
                         "`{left} = …` inside table `{name}` is not a row of it (expected `{name} <index> = …`)"
                     )));
                 };
-                let Some(positions) = format else {
-                    return Err(err(format!("row of table `{name}` before its FORMAT line")));
-                };
+                let positions = format;
                 let cells = read_cells(right).map_err(err)?;
                 if cells.len() != positions.len() {
                     return Err(err(format!(
@@ -148,7 +139,11 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
                         positions.len()
                     )));
                 }
-                let table = doc.ensure_table(name);
+                // The FORMAT line created the table; look it up without re-keying the name.
+                let table = match doc.tables.get_mut(key) {
+                    Some(t) => t,
+                    None => doc.ensure_table(name),
+                };
                 let row = table.ensure_row(index);
                 for (pos, cell) in positions.iter().zip(cells) {
                     // `$$` leaves a cell as it is; a row written twice keeps what it set.
@@ -323,39 +318,54 @@ pub(crate) fn is_canonical_list(value: &str) -> bool {
     }
 }
 
-/// Reads the cells of a row: `0, "a,b", , 10.1.1.1, $$;`.
+/// Reads the cells of a row: `0, "a,b", , 10.1.1.1, $$;`. Byte-level: this
+/// is the inner loop of parsing a device dump, and every delimiter is ASCII,
+/// so byte positions are always character boundaries.
 fn read_cells(text: &str) -> Result<Vec<Option<String>>, String> {
-    let mut cells = Vec::new();
-    let body = text.trim_start();
-    if body.is_empty() || body.starts_with(';') {
+    let bytes = text.as_bytes();
+    let skip_blanks = |mut i: usize| {
+        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t') {
+            i += 1;
+        }
+        i
+    };
+    let mut cells = Vec::with_capacity(16);
+    let mut i = skip_blanks(0);
+    if i == bytes.len() || bytes[i] == b';' {
         return Ok(cells);
     }
-    let mut rest = body;
     loop {
-        rest = rest.trim_start();
-        let (cell, after) = match rest.chars().next() {
-            Some(q @ ('"' | '\'')) => {
-                let body = &rest[1..];
-                let end = body
-                    .find(q)
-                    .ok_or_else(|| format!("unterminated quote {q} in cell {}", cells.len() + 1))?;
-                (Some(body[..end].to_string()), body[end + 1..].trim_start())
+        i = skip_blanks(i);
+        let cell = match bytes.get(i) {
+            Some(&q @ (b'"' | b'\'')) => {
+                let start = i + 1;
+                let len = bytes[start..].iter().position(|&b| b == q).ok_or_else(|| {
+                    format!(
+                        "unterminated quote {} in cell {}",
+                        q as char,
+                        cells.len() + 1
+                    )
+                })?;
+                i = skip_blanks(start + len + 1);
+                Some(text[start..start + len].to_string())
             }
             _ => {
-                let end = rest.find([',', ';']).unwrap_or(rest.len());
-                let bare = rest[..end].trim();
+                let start = i;
+                while i < bytes.len() && !matches!(bytes[i], b',' | b';') {
+                    i += 1;
+                }
+                let bare = text[start..i].trim_end();
                 if bare.contains(['"', '\'']) {
                     return Err(format!("stray quote in cell {}: `{bare}`", cells.len() + 1));
                 }
-                let cell = (bare != CELL_UNSET).then(|| bare.to_string());
-                (cell, &rest[end..])
+                (bare != CELL_UNSET).then(|| bare.to_string())
             }
         };
         cells.push(cell);
-        match after.chars().next() {
-            Some(',') => rest = &after[1..],
-            Some(';') => {
-                let tail = after[1..].trim();
+        match bytes.get(i) {
+            Some(b',') => i += 1,
+            Some(b';') => {
+                let tail = text[i + 1..].trim();
                 if !tail.is_empty() && !tail.starts_with(';') {
                     return Err(format!("unexpected `{tail}` after the end of the row"));
                 }
@@ -366,7 +376,7 @@ fn read_cells(text: &str) -> Result<Vec<Option<String>>, String> {
                 return Err(format!(
                     "expected `,` or `;` after cell {}, found `{}`",
                     cells.len(),
-                    after.trim_end()
+                    text[i..].trim_end()
                 ));
             }
         }
