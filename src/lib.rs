@@ -5,3 +5,5 @@
 //! `config` holds the pure models (INI, CLI) and is free of I/O.
 
 pub mod config;
+pub mod device;
+pub mod plan;

@@ -259,6 +259,9 @@ fn diff_table(want: &Table, have: Option<&Table>, prune: bool) -> Vec<RowChange>
     changes
 }
 
+/// One row for rendering: its index and the values of the block's columns.
+type RenderRow<'a> = (&'a RowIndex, Vec<Option<&'a str>>);
+
 impl IniDiff {
     /// Whether desired and observed agree on everything declared.
     pub fn is_empty(&self) -> bool {
@@ -315,7 +318,7 @@ impl IniDiff {
         for table in &self.tables {
             // Group rows by the exact list of columns they write, so no row
             // needs a placeholder for a column it does not change.
-            let mut groups: Vec<(Vec<&str>, Vec<(&RowIndex, Vec<Option<&str>>)>)> = Vec::new();
+            let mut groups: Vec<(Vec<&str>, Vec<RenderRow<'_>>)> = Vec::new();
             for row in &table.rows {
                 let (index, cells): (&RowIndex, Vec<(&str, &str)>) = match row {
                     RowChange::Add { index, cells } => (

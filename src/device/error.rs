@@ -1,0 +1,156 @@
+//! Every way a device request can fail that a user must act on differently.
+//! Messages name the device and the resource, never a credential.
+
+use super::privilege::Privilege;
+
+/// A failed device request.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// The endpoint or TLS settings cannot be used.
+    #[error("invalid device settings: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+    /// 401: wrong or missing username/password.
+    #[error(
+        "{endpoint} rejected the credentials (401 Unauthorized): check the username and password in the credentials Secret"
+    )]
+    Unauthorized {
+        /// The device's base URL.
+        endpoint: String,
+    },
+    /// 403/405 on a method the resource offers: the user's level is too low.
+    #[error(
+        "{method} {resource} was refused ({status}): the device user needs at least {needed} privilege"
+    )]
+    Forbidden {
+        /// HTTP method.
+        method: String,
+        /// Resource below `/api/v1`.
+        resource: String,
+        /// 403 or 405.
+        status: u16,
+        /// The documented minimum level.
+        needed: Privilege,
+    },
+    /// 405 on a method the resource does not offer at all.
+    #[error("{method} {resource} is not supported by the device (405 Method Not Allowed)")]
+    NotSupported {
+        /// HTTP method.
+        method: String,
+        /// Resource below `/api/v1`.
+        resource: String,
+    },
+    /// 409 after every retry: HA synchronisation or another state that says "not now".
+    #[error(
+        "{method} {resource}: device busy after {attempts} attempts (409 Conflict: {description})"
+    )]
+    Busy {
+        /// HTTP method.
+        method: String,
+        /// Resource below `/api/v1`.
+        resource: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The device's own description.
+        description: String,
+    },
+    /// 400: the device refused the content; sending it again will not help.
+    #[error("{method} {resource} was rejected by the device (400 Bad Request): {description}")]
+    Rejected {
+        /// HTTP method.
+        method: String,
+        /// Resource below `/api/v1`.
+        resource: String,
+        /// The device's own description.
+        description: String,
+    },
+    /// 404.
+    #[error("{method} {resource}: not found on the device (404)")]
+    NotFound {
+        /// HTTP method.
+        method: String,
+        /// Resource below `/api/v1`.
+        resource: String,
+    },
+    /// Another unexpected status (5xx …).
+    #[error("{method} {resource} failed with HTTP {status}: {description}")]
+    Server {
+        /// HTTP method.
+        method: String,
+        /// Resource below `/api/v1`.
+        resource: String,
+        /// HTTP status.
+        status: u16,
+        /// The device's description or the body's start.
+        description: String,
+    },
+    /// No connection, reset connection, DNS, TLS handshake … after every retry.
+    #[error("{endpoint} is unreachable: {reason}")]
+    Unreachable {
+        /// The device's base URL.
+        endpoint: String,
+        /// What the transport said.
+        reason: String,
+    },
+    /// No answer in time after every retry.
+    #[error("{endpoint} did not answer {method} {resource} in time")]
+    Timeout {
+        /// The device's base URL.
+        endpoint: String,
+        /// HTTP method.
+        method: String,
+        /// Resource below `/api/v1`.
+        resource: String,
+    },
+    /// A device reset did not complete in time.
+    #[error("{endpoint} did not come back within {seconds} s after a reset")]
+    ResetTimeout {
+        /// The device's base URL.
+        endpoint: String,
+        /// How long we waited.
+        seconds: u64,
+    },
+    /// The answer was not what the document describes.
+    #[error("{method} {resource}: unexpected answer from the device: {reason}")]
+    InvalidResponse {
+        /// HTTP method.
+        method: String,
+        /// Resource below `/api/v1`.
+        resource: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+}
+
+impl DeviceError {
+    /// Whether the device could not be reached (as opposed to answering "no").
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            DeviceError::Unreachable { .. }
+                | DeviceError::Timeout { .. }
+                | DeviceError::ResetTimeout { .. }
+        )
+    }
+
+    /// A short, bounded identifier of the failure kind, for event reasons and
+    /// metric labels (never free text).
+    pub fn category(&self) -> &'static str {
+        match self {
+            DeviceError::Config { .. } => "Config",
+            DeviceError::Unauthorized { .. } => "Unauthorized",
+            DeviceError::Forbidden { .. } => "InsufficientPrivilege",
+            DeviceError::NotSupported { .. } => "NotSupported",
+            DeviceError::Busy { .. } => "DeviceBusy",
+            DeviceError::Rejected { .. } => "Rejected",
+            DeviceError::NotFound { .. } => "NotFound",
+            DeviceError::Server { .. } => "DeviceError",
+            DeviceError::Unreachable { .. } => "Unreachable",
+            DeviceError::Timeout { .. } => "Timeout",
+            DeviceError::ResetTimeout { .. } => "ResetTimeout",
+            DeviceError::InvalidResponse { .. } => "InvalidResponse",
+        }
+    }
+}

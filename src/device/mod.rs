@@ -1,0 +1,16 @@
+//! Clients of the devices we manage. They execute steps; they never decide
+//! them (that is `plan`). Only I/O and the mapping of device answers to typed
+//! errors live here.
+
+mod error;
+mod mediant;
+mod privilege;
+mod retry;
+
+pub use error::DeviceError;
+pub use mediant::{
+    CliOutput, ClientOptions, Credentials, DeviceStatus, Dialect, MediantClient, RequestObserver,
+    TlsTrust,
+};
+pub use privilege::{Privilege, required_privilege};
+pub use retry::RetryPolicy;
