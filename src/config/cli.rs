@@ -1,1 +1,0 @@
-//! CLI-script engine (being written).
