@@ -17,10 +17,15 @@ const COLUMNS: usize = 12;
 /// A desired INI of about `lines` lines and the device's rewrite of it.
 fn texts(lines: usize) -> (String, String) {
     let mut desired = String::from(";Board: Mediant 800\r\n\r\n[SYSTEM Params]\r\n\r\n");
-    let mut observed = String::from(";Board: Mediant 800\r\n;Serial Number: 1\r\n\r\n[SYSTEM Params]\r\n\r\n");
+    let mut observed =
+        String::from(";Board: Mediant 800\r\n;Serial Number: 1\r\n\r\n[SYSTEM Params]\r\n\r\n");
     for i in 0..200 {
         let _ = write!(desired, "Param{i} = 'value {i}'\r\n");
-        let value = if i == 7 { "changed".to_string() } else { format!("value {i}") };
+        let value = if i == 7 {
+            "changed".to_string()
+        } else {
+            format!("value {i}")
+        };
         let _ = write!(observed, "PARAM{i} = \"{value}\"\r\n");
     }
     let tables = (lines - 200) / 400;
@@ -28,8 +33,16 @@ fn texts(lines: usize) -> (String, String) {
         let name = format!("Table{t}");
         let columns: Vec<String> = (0..COLUMNS).map(|c| format!("{name}_Col{c}")).collect();
         for (text, upper) in [(&mut desired, false), (&mut observed, true)] {
-            let shown = if upper { name.to_uppercase() } else { name.clone() };
-            let _ = write!(text, "\r\n[ {shown} ]\r\n\r\nFORMAT {shown}_Index = {};\r\n", columns.join(", "));
+            let shown = if upper {
+                name.to_uppercase()
+            } else {
+                name.clone()
+            };
+            let _ = write!(
+                text,
+                "\r\n[ {shown} ]\r\n\r\nFORMAT {shown}_Index = {};\r\n",
+                columns.join(", ")
+            );
         }
         let mut observed_rows = Vec::new();
         for r in 0..396 {
@@ -40,7 +53,11 @@ fn texts(lines: usize) -> (String, String) {
                 cells[5] = "'other'".into();
             }
             if !(t == 5 && r == 7) {
-                observed_rows.push(format!("{} {r} = {};\r\n", name.to_lowercase(), cells.join(",")));
+                observed_rows.push(format!(
+                    "{} {r} = {};\r\n",
+                    name.to_lowercase(),
+                    cells.join(",")
+                ));
             }
         }
         observed_rows.reverse();
@@ -96,7 +113,9 @@ fn median(runs: usize, mut f: impl FnMut()) -> Duration {
 
 fn main() {
     benches();
-    criterion::Criterion::default().configure_from_args().final_summary();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
 
     // The ratio the issue asks for, from the same inputs in the same process.
     let (desired, observed) = texts(10_000);

@@ -4,6 +4,9 @@
 //! manifests → observe the device → `plan(desired, observed)` → apply → status.
 //! `config` holds the pure models (INI, CLI) and is free of I/O.
 
+pub mod api;
+pub mod cmd;
 pub mod config;
 pub mod device;
 pub mod plan;
+pub mod simulator;

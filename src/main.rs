@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mediant_operator::cmd::{self, Mode, ReconcileArgs};
 use mediant_operator::config::ini::{self, DiffOptions};
 
 /// Declarative management of AudioCodes Mediant SBCs and gateways.
@@ -16,6 +17,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show what `apply` would change on each device of the manifests, as a
+    /// diff. Exit code as `kubectl diff`: 0 no differences, 1 differences,
+    /// 2 or more an error.
+    Diff(ReconcileArgs),
+    /// Make each device of the manifests match: print the plan, run it step
+    /// by step, verify, and show that a second plan is empty.
+    Apply(ReconcileArgs),
+    /// Print every CustomResourceDefinition as multi-document YAML (the
+    /// source of `crds/*.yaml`).
+    Crd,
+    /// Serve simulated Mediant devices on loopback (prints one base URL per
+    /// device, then serves until Ctrl-C).
+    Simulate(mediant_operator::simulator::SimulateArgs),
     /// Compare two INI files semantically (desired against a device's dump)
     /// and print the changes and the incremental INI that applies them.
     /// Exit code: 0 no differences, 1 differences, 2 error.
@@ -48,6 +62,19 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
+        Command::Diff(args) => reconcile(&args, Mode::Diff),
+        Command::Apply(args) => reconcile(&args, Mode::Apply),
+        Command::Crd => {
+            print!(
+                "{}",
+                mediant_operator::api::crd_yaml().map_err(|e| e.to_string())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulate(args) => {
+            mediant_operator::simulator::run(&args).map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::IniDiff {
             desired,
             observed,
@@ -83,4 +110,17 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// Runs `diff` or `apply` on a runtime of its own.
+fn reconcile(args: &ReconcileArgs, mode: Mode) -> Result<ExitCode, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let mut stdout = std::io::stdout().lock();
+    let code = runtime
+        .block_on(cmd::run(args, mode, &mut stdout))
+        .map_err(|e| e.to_string())?;
+    Ok(ExitCode::from(code))
 }

@@ -225,7 +225,7 @@ fn malformed_input_names_the_line_and_reason() {
         (
             "[ T ]\nFORMAT T_Index = T_A;\nU 0 = 1;\n[ \\T ]\n",
             3,
-            "not a row of it",
+            "not one of its rows",
         ),
         ("[ ]\n", 1, "empty"),
         ("= 3\n", 1, "missing name"),
@@ -419,4 +419,19 @@ fn a_device_rewrite_of_the_dump_is_no_change_but_a_text_diff_sees_many() {
         .filter(|c| c.tag() != similar::ChangeTag::Equal)
         .count();
     assert!(text_changes >= 8, "{text_changes}");
+}
+
+#[test]
+fn parse_errors_never_quote_the_values_of_the_line() {
+    for text in [
+        "Password Hunter2Secret here\n",
+        "A = 'Hunter2Secret' trailing\n",
+        "[ T ]\nFORMAT T_Index = T_A;\nT 0 = x\"Hunter2Secret\";\n[ \\T ]\n",
+        "[ T ]\nFORMAT T_Index = T_A;\nT 0 = \"a\" Hunter2Secret;\n[ \\T ]\n",
+        "[ T ]\nFORMAT T_Index = T_A;\nT 0 = 1; Hunter2Secret\n[ \\T ]\n",
+        "A = 'x', Hunter2Secret\n",
+    ] {
+        let err = ini::parse(text).expect_err("malformed");
+        assert!(!err.to_string().contains("Hunter2Secret"), "{err}");
+    }
 }

@@ -62,7 +62,7 @@ pub struct StepReport {
     /// The step's description.
     pub description: String,
     /// Its human diff.
-    pub changes: Vec<String>,
+    pub changes: Vec<super::Change>,
     /// Output the device returned (CLI `show` output), if any.
     pub output: Option<String>,
 }
@@ -89,19 +89,29 @@ pub async fn observe(
     client: &MediantClient,
     desired: &DesiredState,
 ) -> Result<ObservedState, ApplyError> {
-    let status = client.status().await.map_err(ApplyError::Observe)?;
-    let ini = match desired.ini {
-        Some(_) => {
-            let text = client.ini().await.map_err(ApplyError::Observe)?;
-            Some(ini::parse(&text).map_err(ApplyError::DeviceIni)?)
-        }
+    // The reads are independent: issue them together.
+    let (status, ini_text, cli_text) = tokio::join!(
+        client.status(),
+        async {
+            match desired.ini {
+                Some(_) => client.ini().await.map(Some),
+                None => Ok(None),
+            }
+        },
+        async {
+            match desired.cli {
+                Some(_) => client.cli_script().await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
+    let status = status.map_err(ApplyError::Observe)?;
+    let ini = match ini_text.map_err(ApplyError::Observe)? {
+        Some(text) => Some(ini::parse(&text).map_err(ApplyError::DeviceIni)?),
         None => None,
     };
-    let cli = match desired.cli {
-        Some(_) => {
-            let text = client.cli_script().await.map_err(ApplyError::Observe)?;
-            Some(CliScript::parse(&text).map_err(ApplyError::DeviceCli)?)
-        }
+    let cli = match cli_text.map_err(ApplyError::Observe)? {
+        Some(text) => Some(CliScript::parse(&text).map_err(ApplyError::DeviceCli)?),
         None => None,
     };
     Ok(ObservedState { status, ini, cli })

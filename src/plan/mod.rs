@@ -5,6 +5,7 @@
 //! The same [`Plan`] is printed by `diff`, executed by `apply` and summarised
 //! into status by the controller.
 
+mod desired;
 mod execute;
 mod secrets;
 
@@ -12,6 +13,7 @@ use crate::config::cli::{self, CliPrune, CliScript};
 use crate::config::ini::{self, DiffOptions, IniDocument, RenderError};
 use crate::device::DeviceStatus;
 
+pub use desired::{client_for, desired_state};
 pub use execute::{ApplyError, Outcome, StepReport, apply, observe};
 pub use secrets::{SecretDigests, digest, digests_of};
 
@@ -106,6 +108,74 @@ impl std::fmt::Debug for Action {
     }
 }
 
+/// One changed setting as people read it (secret values already masked).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// `Param`, `Table[3].Column`, `Table[3]`, `configure voip / sip-interface 0 / udp-port`.
+    pub key: String,
+    /// The device's value; `None` when the entry does not exist yet.
+    pub before: Option<String>,
+    /// The desired value; `None` when the entry is deleted.
+    pub after: Option<String>,
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.before, &self.after) {
+            (None, Some(after)) if after.is_empty() => write!(f, "+ {}", self.key),
+            (None, Some(after)) => write!(f, "+ {} {after}", self.key),
+            (_, None) => write!(f, "- {}", self.key),
+            (Some(before), Some(after)) => write!(f, "{}: {before} → {after}", self.key),
+        }
+    }
+}
+
+impl Change {
+    fn from_ini((key, before, after): (String, Option<String>, Option<String>)) -> Self {
+        Change { key, before, after }
+    }
+
+    fn from_cli(change: &cli::CliChange) -> Self {
+        let shown = |key: &str, v: &str| {
+            if cli::is_secret_key(key) {
+                crate::config::sensitive::MASK.to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        match change {
+            cli::CliChange::Set {
+                path,
+                key,
+                old,
+                new,
+            } => Change {
+                key: format!("{} / {key}", path.join(" / ")),
+                before: Some(
+                    old.as_deref()
+                        .map_or_else(|| "(unset)".into(), |o| shown(key, o)),
+                ),
+                after: Some(shown(key, new)),
+            },
+            cli::CliChange::Reset { path, key, old } => Change {
+                key: format!("{} / {key}", path.join(" / ")),
+                before: Some(shown(key, old)),
+                after: Some("(default)".into()),
+            },
+            cli::CliChange::Create { path } => Change {
+                key: path.join(" / "),
+                before: None,
+                after: Some(String::new()),
+            },
+            cli::CliChange::Delete { path } => Change {
+                key: path.join(" / "),
+                before: Some(String::new()),
+                after: None,
+            },
+        }
+    }
+}
+
 /// One step of a plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
@@ -113,8 +183,8 @@ pub struct Step {
     pub action: Action,
     /// One line saying what the step does.
     pub description: String,
-    /// The human diff, one line per change, secrets masked.
-    pub changes: Vec<String>,
+    /// The human diff, one entry per change, secrets masked.
+    pub changes: Vec<Change>,
     /// Its side effect.
     pub side_effect: SideEffect,
 }
@@ -139,11 +209,11 @@ impl Plan {
     }
 
     /// The human diff of all steps, held-back ones included.
-    pub fn changes(&self) -> impl Iterator<Item = &str> {
+    pub fn changes(&self) -> impl Iterator<Item = &Change> {
         self.steps
             .iter()
             .chain(self.blocked.iter().map(|(s, _)| s))
-            .flat_map(|s| s.changes.iter().map(String::as_str))
+            .flat_map(|s| s.changes.iter())
     }
 }
 
@@ -185,7 +255,11 @@ pub fn plan(
         if !changes.is_empty() {
             plan.drift_count += changes.len();
             plan.drift_keys.extend(changes.changed_keys(DRIFT_KEYS));
-            let summary = changes.summary();
+            let summary: Vec<Change> = changes
+                .entries()
+                .into_iter()
+                .map(Change::from_ini)
+                .collect();
             match desired.ini_mode {
                 IniMode::Incremental => plan.steps.push(Step {
                     action: Action::IniIncremental(changes.render_incremental()?),
@@ -227,7 +301,7 @@ pub fn plan(
             .ok_or(PlanError::NotObserved("CLI script"))?;
         let changes = cli::diff(want, have, &desired.cli_prune);
         if !changes.is_empty() {
-            let summary = changes.summary();
+            let summary: Vec<Change> = changes.changes().iter().map(Change::from_cli).collect();
             plan.drift_count += summary.len();
             let room = DRIFT_KEYS.saturating_sub(plan.drift_keys.len());
             plan.drift_keys

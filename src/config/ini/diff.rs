@@ -361,15 +361,17 @@ impl IniDiff {
         Ok(out)
     }
 
-    /// One human line per change; secret values are masked.
-    pub fn summary(&self) -> Vec<String> {
-        let mut lines = Vec::with_capacity(self.len());
+    /// Each change as (key, before, after) for people: `before` is `None`
+    /// for an added row, `after` is `None` for a deleted one; a missing value
+    /// reads `(default)` (parameter) or `(unset)` (cell); secrets are masked.
+    pub fn entries(&self) -> Vec<(String, Option<String>, Option<String>)> {
+        let mut out = Vec::with_capacity(self.len());
         for p in &self.params {
-            lines.push(format!(
-                "{}: {} → {}",
-                p.name,
-                p.old.as_deref().map_or("(default)", |v| shown(&p.name, v)),
-                shown(&p.name, &p.new)
+            let before = p.old.as_deref().map_or("(default)", |v| shown(&p.name, v));
+            out.push((
+                p.name.clone(),
+                Some(before.to_string()),
+                Some(shown(&p.name, &p.new).to_string()),
             ));
         }
         for t in &self.tables {
@@ -381,24 +383,42 @@ impl IniDiff {
                             .iter()
                             .map(|(c, v)| format!("{}={}", short(c), shown(c, v)))
                             .collect();
-                        lines.push(format!("+ {}[{index}] {}", t.table, cells.join(", ")));
+                        out.push((
+                            format!("{}[{index}]", t.table),
+                            None,
+                            Some(cells.join(", ")),
+                        ));
                     }
                     RowChange::Update { index, cells } => {
                         for c in cells {
-                            lines.push(format!(
-                                "{}[{index}].{}: {} → {}",
-                                t.table,
-                                short(&c.column),
-                                c.old.as_deref().map_or("(unset)", |v| shown(&c.column, v)),
-                                shown(&c.column, &c.new)
+                            let before =
+                                c.old.as_deref().map_or("(unset)", |v| shown(&c.column, v));
+                            out.push((
+                                format!("{}[{index}].{}", t.table, short(&c.column)),
+                                Some(before.to_string()),
+                                Some(shown(&c.column, &c.new).to_string()),
                             ));
                         }
                     }
-                    RowChange::Delete { index } => lines.push(format!("- {}[{index}]", t.table)),
+                    RowChange::Delete { index } => {
+                        out.push((format!("{}[{index}]", t.table), Some(String::new()), None));
+                    }
                 }
             }
         }
-        lines
+        out
+    }
+
+    /// One human line per change; secret values are masked.
+    pub fn summary(&self) -> Vec<String> {
+        self.entries()
+            .into_iter()
+            .map(|(key, before, after)| match (before, after) {
+                (None, Some(after)) => format!("+ {key} {after}"),
+                (_, None) => format!("- {key}"),
+                (Some(before), Some(after)) => format!("{key}: {before} → {after}"),
+            })
+            .collect()
     }
 
     /// Up to `n` changed keys (`Param`, `Table[3].Column`, `Table[3]`), for

@@ -24,6 +24,8 @@ enum State {
 }
 
 /// Parses INI text into a document; errors name the line and the reason.
+/// Reasons never quote values from the line: a malformed line may hold a
+/// password.
 pub fn parse(text: &str) -> Result<IniDocument, IniError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut doc = IniDocument::new();
@@ -96,7 +98,9 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
         }
 
         let Some((left, right)) = line.split_once('=') else {
-            return Err(err(format!("expected `Name = value`, found `{line}`")));
+            return Err(err(
+                "expected `Name = value`, a `[Section]`, a table row or a `;` comment".into(),
+            ));
         };
         let left = left.trim();
         if left.is_empty() {
@@ -115,9 +119,9 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
         match &state {
             State::Params { section } => {
                 if left.contains(char::is_whitespace) {
-                    return Err(err(format!(
-                        "row `{left}` outside a table (a parameter name has no spaces)"
-                    )));
+                    return Err(err(
+                        "a table row outside a table (a parameter name has no spaces)".into(),
+                    ));
                 }
                 let value = read_scalar(right).map_err(err)?;
                 doc.set_param_in(section.as_deref(), left, value);
@@ -127,7 +131,7 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
             } => {
                 let Some(index) = is_row_of(left, name) else {
                     return Err(err(format!(
-                        "`{left} = …` inside table `{name}` is not a row of it (expected `{name} <index> = …`)"
+                        "a line inside table `{name}` that is not one of its rows (expected `{name} <index> = …`)"
                     )));
                 };
                 let positions = format;
@@ -264,7 +268,7 @@ fn read_scalar(text: &str) -> Result<String, String> {
     }
     let (items, after) = read_quoted_items(text)?;
     if !after.is_empty() && !after.starts_with(';') {
-        return Err(format!("unexpected `{after}` after the quoted value"));
+        return Err("unexpected text after the quoted value".into());
     }
     Ok(match items.as_slice() {
         [one] => one.clone(),
@@ -279,7 +283,7 @@ fn read_quoted_items(text: &str) -> Result<(Vec<String>, &str), String> {
     let mut rest = text;
     loop {
         let Some(quote) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') else {
-            return Err(format!("expected a quoted item, found `{rest}`"));
+            return Err("expected a quoted item after `,`".into());
         };
         let body = &rest[1..];
         let end = body
@@ -356,7 +360,7 @@ fn read_cells(text: &str) -> Result<Vec<Option<String>>, String> {
                 }
                 let bare = text[start..i].trim_end();
                 if bare.contains(['"', '\'']) {
-                    return Err(format!("stray quote in cell {}: `{bare}`", cells.len() + 1));
+                    return Err(format!("stray quote in cell {}", cells.len() + 1));
                 }
                 (bare != CELL_UNSET).then(|| bare.to_string())
             }
@@ -367,17 +371,13 @@ fn read_cells(text: &str) -> Result<Vec<Option<String>>, String> {
             Some(b';') => {
                 let tail = text[i + 1..].trim();
                 if !tail.is_empty() && !tail.starts_with(';') {
-                    return Err(format!("unexpected `{tail}` after the end of the row"));
+                    return Err("unexpected text after the end of the row".into());
                 }
                 return Ok(cells);
             }
             None => return Ok(cells),
             Some(_) => {
-                return Err(format!(
-                    "expected `,` or `;` after cell {}, found `{}`",
-                    cells.len(),
-                    text[i..].trim_end()
-                ));
+                return Err(format!("expected `,` or `;` after cell {}", cells.len()));
             }
         }
     }

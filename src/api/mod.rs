@@ -1,0 +1,42 @@
+//! The custom resources: their types (which double as the desired state the
+//! command line reads from manifests), the shared condition type, the
+//! checks a schema cannot express, and the CRDs generated from them.
+//!
+//! Group `mediant.io`, version `v1alpha1`. One kind so far:
+//! [`MediantDevice`]. Field documentation here becomes the CRD's
+//! descriptions, so `kubectl explain mediantdevice.spec` shows it.
+//!
+//! # Guarantees
+//! - No secret value is held: credentials and CA bundles are references,
+//!   status keeps digests of write-only secrets, never the values, and the
+//!   `Debug` of inline configuration shows only its size.
+//! - [`MediantDeviceSpec::validate`] enforces what the schema and its CEL
+//!   rules enforce, so the command line (which has no API server) rejects
+//!   the same manifests a cluster rejects.
+//!
+//! # Caveats
+//! - `files` in `ini` and `cliScript` is for the command line only; the CRD
+//!   rejects it and [`MediantDevice::validate_for_cluster`] does too.
+
+pub mod condition;
+mod crd;
+mod error;
+#[doc(hidden)]
+pub mod fixtures;
+mod mediant_device;
+mod revision;
+
+pub use condition::{
+    Condition, ConditionStatus, ConditionType, find_condition, is_condition_true, remove_condition,
+    set_condition,
+};
+pub use crd::{crd_files, crd_yaml, crds};
+pub use error::ValidationError;
+pub use mediant_device::{
+    CaBundleKeyRef, CaBundleSource, CliScriptSpec, ConfigMapKeyRef, CredentialsSecretRef,
+    DeletionPolicy, DeviceFacts, Dialect, Drift, HOW_TO_ALLOW_RESETS, IniMode, IniSpec,
+    MIN_INTERVAL, MaintenanceWindow, MediantDevice, MediantDeviceSpec, MediantDeviceStatus,
+    PendingStep, PrunePath, ResetDecision, ResetPolicy, ResolvedSources, SourceRef, TableName,
+    Timeouts, TlsSpec, Weekday,
+};
+pub use revision::desired_revision;

@@ -1,0 +1,49 @@
+//! A faithful simulator of Mediant devices, built from the REST API
+//! documents (v7.4 and the 2015 dialect), never from our client: it uses
+//! `crate::config` (the device's own configuration model) and nothing else
+//! of ours.
+//!
+//! # What a simulated device does
+//! - Serves `/api/v1` over HTTP/1.1 (optionally HTTPS) with HTTP Basic auth
+//!   and the documents' privilege table (see [`users`] for the users:
+//!   `Admin`/`Admin` Security Administrator, `Operator`/`Operator`
+//!   Administrator, `Monitor`/`Monitor` Monitor).
+//! - Keeps a running and a startup configuration; incremental INI/CLI
+//!   change running, `saveConfiguration` copies it to startup, every reset
+//!   brings startup back, and a resetting device refuses connections.
+//! - Writes its own INI and CLI (header, canonical names, its own quoting,
+//!   defaults omitted, full table columns), never an echo of an upload.
+//! - Takes faults on demand (see [`control`] for the `/_simulator` endpoint).
+//!
+//! Start devices with [`Fleet::start`] (tests) or `mediant-operator simulate`.
+
+mod access;
+mod actions;
+pub mod alarms;
+mod catalog;
+mod cli_exec;
+mod cli_file;
+mod cmd;
+pub mod control;
+pub mod counters;
+pub mod device;
+pub mod faults;
+mod files;
+mod fleet;
+mod guard;
+pub mod http;
+mod ini_file;
+pub mod kpi;
+pub mod license;
+pub mod model;
+mod navigation;
+mod router;
+pub mod seed;
+mod server;
+pub mod status;
+pub mod tls;
+pub mod users;
+
+pub use cmd::{SimulateArgs, run};
+pub use fleet::{Fleet, FleetConfig, SimError, SimulatedDevice};
+pub use guard::Caller;
