@@ -43,7 +43,7 @@ pub fn digests_of(desired: &IniDocument, serial: &str) -> SecretDigests {
             .filter(|(_, c)| is_sensitive(c))
         {
             for (index, cells) in t.rows() {
-                if let Some(Some(value)) = cells.get(pos) {
+                if let Some(value) = cells.get(pos) {
                     let key = format!("{}[{index}].{}", t.name, t.short_column(column));
                     out.insert(key.clone(), digest(serial, &key, value));
                 }
@@ -88,7 +88,7 @@ pub fn settle_ini(
             .filter(|(_, c)| is_sensitive(c))
         {
             for (index, cells) in t.rows() {
-                let Some(Some(value)) = cells.get(pos) else {
+                let Some(value) = cells.get(pos) else {
                     continue;
                 };
                 let key = format!("{}[{index}].{}", t.name, t.short_column(column));
@@ -98,7 +98,7 @@ pub fn settle_ini(
                     && unchanged(&key, value)
                     && let Some(target) = settled.table_mut(&t.name)
                 {
-                    target.set_cell(index.clone(), column, hash.to_string());
+                    target.set_cell(index.clone(), column, hash);
                 }
             }
         }

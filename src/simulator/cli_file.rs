@@ -83,7 +83,7 @@ pub(crate) fn render(info: &DeviceInfo, doc: &IniDocument, only: Option<&str>) -
                 let get = |column: &str| {
                     table
                         .column_position(column)
-                        .and_then(|p| cells.get(p).cloned().flatten())
+                        .and_then(|p| cells.get(p).map(str::to_string))
                 };
                 let _ = writeln!(body, " {command} {}", row_address(spec, &get, index));
                 for column in spec.columns {

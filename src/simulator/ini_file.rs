@@ -129,7 +129,7 @@ pub(crate) fn render(info: &DeviceInfo, config: &Configuration) -> String {
                     out.push_str(", ");
                 }
                 let value = pos
-                    .and_then(|p| cells.get(p).cloned().flatten())
+                    .and_then(|p| cells.get(p).map(str::to_string))
                     .unwrap_or_else(|| column.default.to_string());
                 out.push_str(&cell(column.kind, &value));
             }

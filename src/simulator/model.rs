@@ -252,7 +252,7 @@ fn apply_table(
             });
         }
         let delete = action
-            .and_then(|a| cells.get(a).cloned().flatten())
+            .and_then(|a| cells.get(a))
             .is_some_and(|v| v.eq_ignore_ascii_case(ACTION_DELETE));
         if delete {
             target.remove_row(index);
@@ -266,7 +266,7 @@ fn apply_table(
             let trimmed = value.trim();
             if !(trimmed.is_empty() && matches!(column.kind, Kind::Text | Kind::Secret)) {
                 let checked = if matches!(column.kind, Kind::Text | Kind::Secret) {
-                    value.as_str()
+                    value
                 } else {
                     trimmed
                 };
@@ -282,7 +282,7 @@ fn apply_table(
             }
             let stored = match column.kind {
                 Kind::Secret => hash_secret(value),
-                Kind::Text => value.clone(),
+                Kind::Text => value.to_string(),
                 kind => kind.normalise(trimmed),
             };
             target.set_cell(index.clone(), &spec.full_column(column), stored);

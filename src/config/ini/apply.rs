@@ -17,19 +17,19 @@ impl IniDocument {
             let target = self.ensure_table(&table.name);
             for (index, cells) in table.rows() {
                 let delete = action
-                    .and_then(|a| cells.get(a).cloned().flatten())
+                    .and_then(|a| cells.get(a))
                     .is_some_and(|v| v.eq_ignore_ascii_case(ACTION_DELETE));
                 if delete {
                     target.remove_row(index);
                     continue;
                 }
                 target.ensure_row(index.clone());
-                for (pos, (column, value)) in table.columns().iter().zip(cells).enumerate() {
+                for (pos, column) in table.columns().iter().enumerate() {
                     if Some(pos) == action {
                         continue;
                     }
-                    if let Some(value) = value {
-                        target.set_cell(index.clone(), column, value.clone());
+                    if let Some(value) = cells.get(pos) {
+                        target.set_cell(index.clone(), column, value);
                     }
                 }
             }

@@ -204,7 +204,7 @@ fn diff_table(want: &Table, have: Option<&Table>, prune: bool) -> Vec<RowChange>
     for (index, cells) in want.rows() {
         let have_row = have.and_then(|h| h.row(index));
         let deleting = action
-            .and_then(|a| cells.get(a).cloned().flatten())
+            .and_then(|a| cells.get(a))
             .is_some_and(|v| v.eq_ignore_ascii_case(ACTION_DELETE));
         if deleting {
             if have_row.is_some() {
@@ -217,23 +217,24 @@ fn diff_table(want: &Table, have: Option<&Table>, prune: bool) -> Vec<RowChange>
         let declared = want
             .columns()
             .iter()
-            .zip(cells)
             .enumerate()
             .filter(|(i, _)| Some(*i) != action)
-            .filter_map(|(i, (column, value))| value.as_ref().map(|v| (i, column, v)));
+            .filter_map(|(i, column)| cells.get(i).map(|v| (i, column, v)));
         match have_row {
             None => changes.push(RowChange::Add {
                 index: index.clone(),
-                cells: declared.map(|(_, c, v)| (c.clone(), v.clone())).collect(),
+                cells: declared
+                    .map(|(_, c, v)| (c.clone(), v.to_string()))
+                    .collect(),
             }),
             Some(have_cells) => {
                 let cells: Vec<CellChange> = declared
                     .filter_map(|(i, column, value)| {
-                        let old = have_pos[i].and_then(|p| have_cells.get(p)?.as_deref());
-                        (old != Some(value.as_str())).then(|| CellChange {
+                        let old = have_pos[i].and_then(|p| have_cells.get(p));
+                        (old != Some(value)).then(|| CellChange {
                             column: column.clone(),
                             old: old.map(str::to_string),
-                            new: value.clone(),
+                            new: value.to_string(),
                         })
                     })
                     .collect();

@@ -10,7 +10,7 @@
 //!
 //! # Conventions beyond the device's own files
 //! - `$$` as a bare cell means "this row does not set this column" (it
-//!   becomes `None` in [`Cells`]).
+//!   reads as `None` from a [`Row`]).
 //! - Deleting a row in an incremental file uses an action column:
 //!   `FORMAT IPGroup_Index = IPGroup_Action;` and `IPGroup 3 = "Delete";`.
 //!   [`IniDocument::apply`] honours it; a desired row may use it too, to say
@@ -28,7 +28,7 @@ mod parse;
 mod render;
 
 pub use diff::{CellChange, DiffOptions, IniDiff, ParamChange, RowChange, TableDiff, diff};
-pub use model::{Cells, IniDocument, Param, RowIndex, Table};
+pub use model::{IniDocument, Param, Row, RowIndex, Table};
 pub use parse::parse;
 pub use render::{RenderError, table_rank};
 

@@ -162,11 +162,57 @@ impl PartialOrd for RowIndex {
     }
 }
 
-/// The cells of one row, aligned with [`Table::columns`]; `None` is a cell the
-/// row does not set (written `$$` in INI: "leave as it is").
-pub type Cells = Vec<Option<String>>;
+/// Where a cell's text lies in its table's text buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+/// The cells of one row, aligned with [`Table::columns`]: `None` is a cell
+/// the row does not set (written `$$` in INI: "leave as it is").
+#[derive(Clone, Copy)]
+pub struct Row<'a> {
+    text: &'a str,
+    spans: &'a [Option<Span>],
+}
+
+impl<'a> Row<'a> {
+    /// The value at a column position, if the row sets it.
+    pub fn get(&self, pos: usize) -> Option<&'a str> {
+        let span = (*self.spans.get(pos)?)?;
+        let start = span.start as usize;
+        self.text.get(start..start + span.len as usize)
+    }
+
+    /// The number of column positions.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether the table has no columns.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The cells in column order.
+    pub fn iter(&self) -> impl Iterator<Item = Option<&'a str>> + '_ {
+        (0..self.spans.len()).map(|pos| self.get(pos))
+    }
+}
+
+impl fmt::Debug for Row<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
 
 /// One configuration table (`[ IPGroup ]` … `[ \IPGroup ]`).
+///
+/// Cell values live in one text buffer per table and rows hold spans into
+/// it: a device dump has hundreds of thousands of short cells, and one
+/// allocation per cell dominated parsing. A changed cell appends its new
+/// value; the old text stays until the table is dropped.
 #[derive(Clone, Debug)]
 pub struct Table {
     /// The table name as first written (`IPGroup`).
@@ -174,7 +220,8 @@ pub struct Table {
     /// The index column names of the `FORMAT` line (`IPGroup_Index`).
     pub index_columns: Vec<String>,
     pub(crate) columns: Vec<String>,
-    pub(crate) rows: BTreeMap<RowIndex, Cells>,
+    text: String,
+    rows: BTreeMap<RowIndex, Vec<Option<Span>>>,
 }
 
 impl Table {
@@ -184,6 +231,7 @@ impl Table {
             name: name.to_string(),
             index_columns: vec![format!("{name}_Index")],
             columns: Vec::new(),
+            text: String::new(),
             rows: BTreeMap::new(),
         }
     }
@@ -229,9 +277,16 @@ impl Table {
         self.columns.len() - 1
     }
 
+    fn view<'a>(&'a self, spans: &'a [Option<Span>]) -> Row<'a> {
+        Row {
+            text: &self.text,
+            spans,
+        }
+    }
+
     /// The rows by index, in index order.
-    pub fn rows(&self) -> impl Iterator<Item = (&RowIndex, &Cells)> {
-        self.rows.iter()
+    pub fn rows(&self) -> impl Iterator<Item = (&RowIndex, Row<'_>)> {
+        self.rows.iter().map(|(i, spans)| (i, self.view(spans)))
     }
 
     /// The number of rows.
@@ -240,33 +295,66 @@ impl Table {
     }
 
     /// One row's cells.
-    pub fn row(&self, index: &RowIndex) -> Option<&Cells> {
-        self.rows.get(index)
+    pub fn row(&self, index: &RowIndex) -> Option<Row<'_>> {
+        self.rows.get(index).map(|spans| self.view(spans))
     }
 
     /// The value of one cell, if the row exists and sets it.
     pub fn cell(&self, index: &RowIndex, column: &str) -> Option<&str> {
         let pos = self.column_position(column)?;
-        self.rows.get(index)?.get(pos)?.as_deref()
+        self.row(index)?.get(pos)
+    }
+
+    /// Appends a value to the text buffer.
+    fn store(&mut self, value: &str) -> Span {
+        let start = self.text.len();
+        self.text.push_str(value);
+        // Tables beyond 4 GiB of cell text are not a device configuration;
+        // saturating keeps the span valid-or-empty instead of wrapping.
+        Span {
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            len: u32::try_from(value.len()).unwrap_or(0),
+        }
     }
 
     /// Sets one cell, creating the row and the column when needed.
-    pub fn set_cell(&mut self, index: RowIndex, column: &str, value: impl Into<String>) {
+    pub fn set_cell(&mut self, index: RowIndex, column: &str, value: impl AsRef<str>) {
         let pos = self.ensure_column(column);
+        self.set_at(index, pos, value.as_ref());
+    }
+
+    /// Sets the cell at a column position (which must exist).
+    pub(crate) fn set_at(&mut self, index: RowIndex, pos: usize, value: &str) {
+        let span = self.store(value);
         let width = self.columns.len();
         let cells = self.rows.entry(index).or_insert_with(|| vec![None; width]);
-        cells[pos] = Some(value.into());
+        if let Some(slot) = cells.get_mut(pos) {
+            *slot = Some(span);
+        }
+    }
+
+    /// Writes the cells a row line sets: `positions[i]` is where `cells[i]`
+    /// goes; `None` cells leave what the row holds.
+    pub(crate) fn put_row(&mut self, index: RowIndex, positions: &[usize], cells: &[Option<&str>]) {
+        let spans: Vec<Option<Span>> = cells.iter().map(|c| c.map(|v| self.store(v))).collect();
+        let width = self.columns.len();
+        let row = self.rows.entry(index).or_insert_with(|| vec![None; width]);
+        for (pos, span) in positions.iter().zip(spans) {
+            if let (Some(slot), Some(span)) = (row.get_mut(*pos), span) {
+                *slot = Some(span);
+            }
+        }
     }
 
     /// Inserts a row that sets no cell yet (or leaves an existing row alone).
-    pub fn ensure_row(&mut self, index: RowIndex) -> &mut Cells {
+    pub fn ensure_row(&mut self, index: RowIndex) {
         let width = self.columns.len();
-        self.rows.entry(index).or_insert_with(|| vec![None; width])
+        self.rows.entry(index).or_insert_with(|| vec![None; width]);
     }
 
-    /// Removes a row, returning its cells.
-    pub fn remove_row(&mut self, index: &RowIndex) -> Option<Cells> {
-        self.rows.remove(index)
+    /// Removes a row; whether it existed.
+    pub fn remove_row(&mut self, index: &RowIndex) -> bool {
+        self.rows.remove(index).is_some()
     }
 }
 
@@ -285,18 +373,15 @@ impl PartialEq for Table {
         let other_only: Vec<usize> = (0..other.columns.len())
             .filter(|j| !mapping.contains(&Some(*j)))
             .collect();
-        self.rows.iter().all(|(index, cells)| {
-            let Some(theirs) = other.rows.get(index) else {
+        self.rows().all(|(index, cells)| {
+            let Some(theirs) = other.row(index) else {
                 return false;
             };
-            let ours_match = cells.iter().zip(&mapping).all(|(cell, pos)| match pos {
-                Some(j) => theirs.get(*j).cloned().flatten() == *cell,
-                None => cell.is_none(),
+            let ours_match = mapping.iter().enumerate().all(|(i, pos)| match pos {
+                Some(j) => theirs.get(*j) == cells.get(i),
+                None => cells.get(i).is_none(),
             });
-            ours_match
-                && other_only
-                    .iter()
-                    .all(|j| theirs.get(*j).is_none_or(Option::is_none))
+            ours_match && other_only.iter().all(|j| theirs.get(*j).is_none())
         })
     }
 }

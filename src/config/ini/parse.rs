@@ -31,6 +31,8 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
     let mut doc = IniDocument::new();
     let mut state = State::Params { section: None };
     let mut in_header = true;
+    // One buffer of borrowed cells, reused by every row line.
+    let mut cells: Vec<Option<&str>> = Vec::with_capacity(64);
 
     for (i, raw) in text.split('\n').enumerate() {
         let line_no = i + 1;
@@ -135,7 +137,7 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
                     )));
                 };
                 let positions = format;
-                let cells = read_cells(right).map_err(err)?;
+                read_cells(right, &mut cells).map_err(err)?;
                 if cells.len() != positions.len() {
                     return Err(err(format!(
                         "row has {} cells but the FORMAT line of `{name}` lists {} columns",
@@ -148,13 +150,8 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
                     Some(t) => t,
                     None => doc.ensure_table(name),
                 };
-                let row = table.ensure_row(index);
-                for (pos, cell) in positions.iter().zip(cells) {
-                    // `$$` leaves a cell as it is; a row written twice keeps what it set.
-                    if cell.is_some() || row[*pos].is_none() {
-                        row[*pos] = cell;
-                    }
-                }
+                // `$$` leaves a cell as it is; a row written twice keeps what it set.
+                table.put_row(index, positions, &cells);
             }
             // Replaced by `Params` just above.
             State::Header { .. } => {}
@@ -325,7 +322,7 @@ pub(crate) fn is_canonical_list(value: &str) -> bool {
 /// Reads the cells of a row: `0, "a,b", , 10.1.1.1, $$;`. Byte-level: this
 /// is the inner loop of parsing a device dump, and every delimiter is ASCII,
 /// so byte positions are always character boundaries.
-fn read_cells(text: &str) -> Result<Vec<Option<String>>, String> {
+fn read_cells<'t>(text: &'t str, cells: &mut Vec<Option<&'t str>>) -> Result<(), String> {
     let bytes = text.as_bytes();
     let skip_blanks = |mut i: usize| {
         while i < bytes.len() && matches!(bytes[i], b' ' | b'\t') {
@@ -333,10 +330,10 @@ fn read_cells(text: &str) -> Result<Vec<Option<String>>, String> {
         }
         i
     };
-    let mut cells = Vec::with_capacity(16);
+    cells.clear();
     let mut i = skip_blanks(0);
     if i == bytes.len() || bytes[i] == b';' {
-        return Ok(cells);
+        return Ok(());
     }
     loop {
         i = skip_blanks(i);
@@ -351,7 +348,7 @@ fn read_cells(text: &str) -> Result<Vec<Option<String>>, String> {
                     )
                 })?;
                 i = skip_blanks(start + len + 1);
-                Some(text[start..start + len].to_string())
+                Some(&text[start..start + len])
             }
             _ => {
                 let start = i;
@@ -362,7 +359,7 @@ fn read_cells(text: &str) -> Result<Vec<Option<String>>, String> {
                 if bare.contains(['"', '\'']) {
                     return Err(format!("stray quote in cell {}", cells.len() + 1));
                 }
-                (bare != CELL_UNSET).then(|| bare.to_string())
+                (bare != CELL_UNSET).then_some(bare)
             }
         };
         cells.push(cell);
@@ -373,9 +370,9 @@ fn read_cells(text: &str) -> Result<Vec<Option<String>>, String> {
                 if !tail.is_empty() && !tail.starts_with(';') {
                     return Err("unexpected text after the end of the row".into());
                 }
-                return Ok(cells);
+                return Ok(());
             }
-            None => return Ok(cells),
+            None => return Ok(()),
             Some(_) => {
                 return Err(format!("expected `,` or `;` after cell {}", cells.len()));
             }

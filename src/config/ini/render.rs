@@ -200,9 +200,7 @@ impl IniDocument {
                 &table.name,
                 &table.index_columns,
                 &columns,
-                table
-                    .rows()
-                    .map(|(i, cells)| (i, cells.iter().map(Option::as_deref).collect())),
+                table.rows().map(|(i, cells)| (i, cells.iter().collect())),
             )?;
         }
         Ok(out)
