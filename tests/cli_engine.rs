@@ -1,7 +1,7 @@
 //! The CLI-script engine against scripts as devices and users write them.
 
 use mediant_operator::config::cli::{
-    CliChange, CliError, CliNode, CliPrune, CliScript, MAX_DEPTH, diff,
+    CliChange, CliDefaults, CliDiffOptions, CliError, CliNode, CliPrune, CliScript, MAX_DEPTH, diff,
 };
 use proptest::prelude::*;
 
@@ -25,8 +25,8 @@ fn flush_left(text: &str) -> String {
         .join("\n")
 }
 
-fn no_prune() -> CliPrune {
-    CliPrune::new()
+fn no_options() -> CliDiffOptions {
+    CliDiffOptions::default()
 }
 
 // ---------------------------------------------------------------- parsing
@@ -359,11 +359,11 @@ fn in_sync_when_desired_declares_a_subset() {
         "configure voip\n sip-interface 0\n  udp-port 5060\n  srd-name DefaultSRD\n activate\n exit\n\
          ip-group 1\n  name ITSP\n exit\nexit\nconfigure network\n tls 1\n  name Teams\n exit\nexit\n",
     );
-    let d = diff(&desired, &running(), &no_prune());
+    let d = diff(&desired, &running(), &no_options());
     assert!(d.is_empty(), "{:?}", d.summary());
     assert_eq!(d.render_incremental(), "");
-    assert!(diff(&running(), &running(), &no_prune()).is_empty());
-    assert!(diff(&CliScript::default(), &running(), &no_prune()).is_empty());
+    assert!(diff(&running(), &running(), &no_options()).is_empty());
+    assert!(diff(&CliScript::default(), &running(), &no_options()).is_empty());
 }
 
 #[test]
@@ -372,7 +372,7 @@ fn reports_and_renders_only_what_changes() {
         "configure voip\n sip-interface 0\n  udp-port 5070\n  tcp-port 5060\n activate\n exit\n\
          ip-group 3\n  name \"ITSP2\"\n  proxy-set-name ITSP\n activate\n exit\nexit\n",
     );
-    let d = diff(&desired, &running(), &no_prune());
+    let d = diff(&desired, &running(), &no_options());
     assert_eq!(
         d.summary(),
         [
@@ -393,7 +393,7 @@ fn reports_and_renders_only_what_changes() {
 #[test]
 fn nothing_is_deleted_by_omission() {
     let desired = parse("configure voip\n proxy-ip 0/0\n  transport-type tcp\n exit\nexit\n");
-    let d = diff(&desired, &running(), &no_prune());
+    let d = diff(&desired, &running(), &no_options());
     assert_eq!(
         d.summary(),
         ["configure voip / proxy-ip 0/0: transport-type udp → tcp"]
@@ -417,7 +417,7 @@ fn prune_deletes_undeclared_entries_only_under_listed_paths() {
         .unwrap()
         .with(["configure network", "tls"])
         .unwrap();
-    let d = diff(&desired, &running(), &prune);
+    let d = diff(&desired, &running(), &prune.into());
     assert_eq!(
         d.summary(),
         [
@@ -445,14 +445,14 @@ fn a_no_line_and_a_prune_rule_for_the_same_entry_delete_it_once() {
     let prune = CliPrune::new()
         .with(["configure voip", "proxy-ip"])
         .unwrap();
-    let d = diff(&desired, &running(), &prune);
+    let d = diff(&desired, &running(), &prune.into());
     assert_eq!(d.summary(), ["- configure voip / proxy-ip 1/1"]);
 }
 
 #[test]
 fn values_compare_case_sensitively() {
     let desired = parse("configure voip\n ip-group 1\n  name itsp\n exit\nexit\n");
-    let d = diff(&desired, &running(), &no_prune());
+    let d = diff(&desired, &running(), &no_options());
     assert_eq!(
         d.summary(),
         ["configure voip / ip-group 1: name ITSP → itsp"]
@@ -484,7 +484,7 @@ fn desired_no_lines_reset_settings_and_delete_entries_when_present() {
     let desired = parse(
         "configure voip\n sip-interface 0\n  no tls-port\n  no tls-context-name\n exit\n no proxy-ip 1/1\n no ip-group 9\nexit\n",
     );
-    let d = diff(&desired, &running(), &no_prune());
+    let d = diff(&desired, &running(), &no_options());
     assert_eq!(
         d.summary(),
         [
@@ -507,7 +507,7 @@ fn summary_masks_secrets_but_the_incremental_script_carries_them() {
          configure system\n snmp settings\n  no read-only-community-string\n exit\n\
          snmp v3-users 0\n  auth-key \"v3-auth-k3y\"\n exit\nexit\n",
     );
-    let d = diff(&desired, &running(), &no_prune());
+    let d = diff(&desired, &running(), &no_options());
     let summary = d.summary().join("\n");
     for secret in [
         "n3w-s3cret",
@@ -554,6 +554,218 @@ fn summary_masks_secrets_but_the_incremental_script_carries_them() {
         assert!(script.contains(clear), "{clear} missing from:\n{script}");
     }
     assert!(!format!("{:?}", running()).contains("c2VjcmV0LXRydW5r"));
+}
+
+// --------------------------------------------------------------- defaults
+
+/// A running configuration as a device writes it: settings at their default
+/// (`udp-port 5060`, NTP `update-interval 86400`) are left out.
+const TERSE_RUNNING: &str = "configure system\n ntp\n  primary-server \"10.1.1.5\"\n exit\nexit\n\
+configure voip\n sip-interface 0\n  network-interface \"Voice\"\n  tcp-port 5070\n activate\n exit\n\
+ sip-interface 1\n  network-interface \"WAN\"\n activate\n exit\n\
+ sip-interface 12\n  network-interface \"Voice\"\n  udp-port 5090\n activate\n exit\n\
+ proxy-set 0\n  proxy-name \"ITSP\"\n activate\n exit\nexit\n";
+
+fn sip_defaults() -> CliDefaults {
+    CliDefaults::new()
+        .with(["configure voip", "sip-interface"], "udp-port", "5060")
+        .unwrap()
+        .with(["configure system", "ntp"], "update-interval", "86400")
+        .unwrap()
+}
+
+fn with_defaults(defaults: CliDefaults) -> CliDiffOptions {
+    CliDiffOptions {
+        prune: CliPrune::new(),
+        defaults,
+    }
+}
+
+#[test]
+fn a_desired_value_equal_to_its_default_is_in_sync() {
+    let desired = parse(
+        "configure voip\n sip-interface 0\n  udp-port 5060\n  tcp-port 5070\n activate\n exit\nexit\n\
+         configure system\n ntp\n  update-interval 86400\n exit\nexit\n",
+    );
+    let running = parse(TERSE_RUNNING);
+    // Without the defaults this is the drift that never goes away.
+    assert_eq!(
+        diff(&desired, &running, &no_options()).summary(),
+        [
+            "configure voip / sip-interface 0: udp-port (unset) → 5060",
+            "configure system / ntp: update-interval (unset) → 86400",
+        ]
+    );
+    let d = diff(&desired, &running, &with_defaults(sip_defaults()));
+    assert!(d.is_empty(), "{:?}", d.summary());
+    assert_eq!(d.render_incremental(), "");
+}
+
+#[test]
+fn a_value_other_than_the_default_still_differs() {
+    let desired = parse(
+        "configure voip\n sip-interface 0\n  udp-port 5070\n exit\n\
+         sip-interface 12\n  udp-port 5060\n exit\nexit\n",
+    );
+    let d = diff(
+        &desired,
+        &parse(TERSE_RUNNING),
+        &with_defaults(sip_defaults()),
+    );
+    // A listed value is not the default, whatever the default is.
+    assert_eq!(
+        d.summary(),
+        [
+            "configure voip / sip-interface 0: udp-port (unset) → 5070",
+            "configure voip / sip-interface 12: udp-port 5090 → 5060",
+        ]
+    );
+    assert_eq!(
+        d.render_incremental(),
+        "configure voip\n sip-interface 0\n  udp-port 5070\n activate\n exit\n \
+         sip-interface 12\n  udp-port 5060\n activate\n exit\nexit\n"
+    );
+}
+
+#[test]
+fn an_entry_default_matches_every_index_and_nothing_else() {
+    let defaults = sip_defaults()
+        // An exact entry overrides the kind, for that index only.
+        .with(["configure voip", "sip-interface 1"], "udp-port", "5080")
+        .unwrap();
+    for (path, expected) in [
+        (["configure voip", "sip-interface 0"], Some("5060")),
+        (["configure voip", "sip-interface 12"], Some("5060")),
+        (["configure voip", "SIP-Interface \"7\""], Some("5060")),
+        (["configure voip", "sip-interface 1"], Some("5080")),
+        (["configure voip", "proxy-set 0"], None),
+        (["configure network", "sip-interface 0"], None),
+        (["configure voip", "sip-interface x"], None),
+        (["configure system", "ntp"], None),
+    ] {
+        assert_eq!(defaults.default_of(&path, "udp-port"), expected, "{path:?}");
+    }
+    assert_eq!(
+        defaults.default_of(&["configure system", "ntp"], "Update-Interval"),
+        Some("86400")
+    );
+    // The exact mode path matches that mode only.
+    assert_eq!(
+        defaults.default_of(&["configure system", "ntp 0"], "update-interval"),
+        Some("86400"),
+        "an indexed `ntp 0` is an entry of kind `ntp`"
+    );
+    assert_eq!(
+        defaults.default_of(&["configure network", "ntp"], "update-interval"),
+        None
+    );
+
+    let desired = parse(
+        "configure voip\n sip-interface 0\n  udp-port 5060\n exit\n\
+         sip-interface 1\n  udp-port 5060\n exit\n\
+         proxy-set 0\n  udp-port 5060\n exit\nexit\n",
+    );
+    let d = diff(&desired, &parse(TERSE_RUNNING), &with_defaults(defaults));
+    assert_eq!(
+        d.summary(),
+        [
+            "configure voip / sip-interface 1: udp-port (unset) → 5060",
+            "configure voip / proxy-set 0: udp-port (unset) → 5060",
+        ]
+    );
+}
+
+#[test]
+fn defaults_hold_in_an_entry_being_created() {
+    let desired = parse(
+        "configure voip\n sip-interface 3\n  network-interface \"Voice\"\n  udp-port 5060\n activate\n exit\nexit\n",
+    );
+    let options = with_defaults(sip_defaults());
+    let d = diff(&desired, &parse(TERSE_RUNNING), &options);
+    assert_eq!(
+        d.summary(),
+        [
+            "+ configure voip / sip-interface 3",
+            "configure voip / sip-interface 3: network-interface (unset) → Voice",
+        ]
+    );
+    let mut device = parse(TERSE_RUNNING);
+    device.apply(&parse(&d.render_incremental()));
+    assert!(diff(&desired, &device, &options).is_empty());
+}
+
+#[test]
+fn a_desired_no_line_is_in_sync_when_the_running_value_is_the_default() {
+    let desired = parse("configure voip\n sip-interface 0\n  no udp-port\n exit\nexit\n");
+    let options = with_defaults(sip_defaults());
+    // Missing from the running tree: already at the default.
+    assert!(diff(&desired, &parse(TERSE_RUNNING), &options).is_empty());
+    // Listed with the default value (some firmware lists defaults).
+    let listing = running();
+    assert_eq!(
+        listing.value(&["configure voip", "sip-interface 0"], "udp-port"),
+        Some("5060")
+    );
+    assert!(diff(&desired, &listing, &options).is_empty());
+    assert_eq!(
+        diff(&desired, &listing, &no_options()).summary(),
+        ["configure voip / sip-interface 0: udp-port 5060 → (default)"]
+    );
+    // Listed with another value: reset it.
+    let other = parse("configure voip\n sip-interface 0\n  udp-port 5070\n exit\nexit\n");
+    assert_eq!(
+        diff(&desired, &other, &options).render_incremental(),
+        "configure voip\n sip-interface 0\n  no udp-port\n activate\n exit\nexit\n"
+    );
+}
+
+#[test]
+fn default_rules_are_validated_without_echoing_values() {
+    for (path, key, value) in [
+        (vec![], "udp-port", "5060"),
+        (vec!["sip-interface"], "udp-port", "5060"),
+        (vec!["voip", "sip-interface"], "udp-port", "5060"),
+        (vec!["configure", "sip-interface"], "udp-port", "5060"),
+        (vec!["configure voip", "\"x"], "udp-port", "5060"),
+        (vec!["configure voip", " "], "udp-port", "5060"),
+        (vec!["configure voip", "sip-interface"], "two words", "5060"),
+        (vec!["configure voip", "sip-interface"], "", "5060"),
+        (vec!["configure voip", "sip-interface"], "exit", "5060"),
+        (
+            vec!["configure voip", "sip-interface"],
+            "password",
+            "s3\"cret",
+        ),
+        (
+            vec!["configure voip", "sip-interface"],
+            "password",
+            "s3\ncret",
+        ),
+    ] {
+        let err = CliDefaults::new()
+            .with(path.clone(), key, value)
+            .unwrap_err();
+        assert!(
+            matches!(err, CliError::InvalidDefault { .. }),
+            "{path:?} {key}: {err}"
+        );
+        assert_eq!(err.line(), None);
+        let text = err.to_string();
+        assert!(!text.contains("s3"), "{text}");
+        assert!(text.starts_with("default for `"), "{text}");
+    }
+}
+
+#[test]
+fn adding_a_default_again_replaces_it() {
+    let d = sip_defaults()
+        .with(["Configure VoIP", "sip-interface"], "UDP-Port", "5062")
+        .unwrap();
+    assert_eq!(
+        d.default_of(&["configure voip", "sip-interface 0"], "udp-port"),
+        Some("5062")
+    );
+    assert!(!d.is_empty() && CliDefaults::new().is_empty());
 }
 
 // ------------------------------------------------------------------ apply
@@ -609,9 +821,11 @@ fn applying_the_incremental_script_converges() {
     let desired = parse(
         "configure voip\n sip-interface 0\n  udp-port 5070\n exit\n ip-group 3\n  name X\n exit\n no proxy-set 1\nexit\n",
     );
-    let prune = CliPrune::new()
-        .with(["configure voip", "proxy-ip"])
-        .unwrap();
+    let prune = CliDiffOptions::from(
+        CliPrune::new()
+            .with(["configure voip", "proxy-ip"])
+            .unwrap(),
+    );
     let mut device = running();
     let d = diff(&desired, &device, &prune);
     assert!(!d.is_empty());
@@ -648,8 +862,12 @@ fn opener() -> impl Strategy<Value = String> {
         .prop_map(|(w, i)| format!("{w}{i}"))
 }
 
+/// Values the default rules below use, so that generated settings hit them.
+const DEFAULT_VALUES: &[&str] = &["5060", "on", ""];
+
 fn leaf() -> impl Strategy<Value = CliNode> {
-    (prop::sample::select(LEAF_KEYS), value()).prop_map(|(k, v)| CliNode::leaf(k, &v).unwrap())
+    let value = prop_oneof![4 => value(), 1 => prop::sample::select(DEFAULT_VALUES).prop_map(str::to_owned)];
+    (prop::sample::select(LEAF_KEYS), value).prop_map(|(k, v)| CliNode::leaf(k, &v).unwrap())
 }
 
 fn no_node() -> impl Strategy<Value = CliNode> {
@@ -705,6 +923,71 @@ fn prune() -> impl Strategy<Value = CliPrune> {
     })
 }
 
+/// A default rule: mode path (entry keywords without an index match every
+/// index), key, value. No two rules can match the same setting, so the
+/// simulated device below needs no precedence.
+type DefaultRule = (&'static [&'static str], &'static str, &'static str);
+
+const DEFAULT_RULES: &[DefaultRule] = &[
+    (&["configure voip", "alpha"], "udp-port", "5060"),
+    (&["configure voip", "gamma zone"], "mode", "on"),
+    (&["configure system", "beta-table"], "name", ""),
+    (&["configure network"], "x", "on"),
+    (
+        &["configure voip", "alpha 1", "beta-table"],
+        "description",
+        "5060",
+    ),
+    (&["configure system", "alpha 0"], "udp-port", "on"),
+];
+
+/// Prune rules and a subset of [`DEFAULT_RULES`], also returned for the
+/// simulated device.
+fn options() -> impl Strategy<Value = (CliDiffOptions, Vec<DefaultRule>)> {
+    (
+        prune(),
+        prop::sample::subsequence(DEFAULT_RULES.to_vec(), 0..=DEFAULT_RULES.len()),
+    )
+        .prop_map(|(prune, rules)| {
+            let defaults = rules
+                .iter()
+                .fold(CliDefaults::new(), |d, (path, key, value)| {
+                    d.with(path.iter(), key, value).unwrap()
+                });
+            (CliDiffOptions { prune, defaults }, rules)
+        })
+}
+
+/// What a device does after a change: it stops listing settings that hold
+/// their default. Written independently of the engine's matcher: a rule
+/// element matches the same opener, or the opener plus ` <digits>`.
+fn drop_defaults(nodes: &mut Vec<CliNode>, path: &mut Vec<String>, rules: &[DefaultRule]) {
+    let matches = |rule: &[&str], path: &[String]| {
+        rule.len() == path.len()
+            && rule.iter().zip(path).all(|(r, p)| {
+                p == r
+                    || p.strip_prefix(r)
+                        .and_then(|rest| rest.strip_prefix(' '))
+                        .is_some_and(|index| {
+                            !index.is_empty()
+                                && index.chars().all(|c| c.is_ascii_digit() || c == '/')
+                        })
+            })
+    };
+    nodes.retain_mut(|node| match node {
+        CliNode::Leaf { key, value } => !rules
+            .iter()
+            .any(|(rule, k, v)| k == key && v == value && matches(rule, path)),
+        CliNode::Mode { opener, children } => {
+            path.push(opener.clone());
+            drop_defaults(children, path, rules);
+            path.pop();
+            true
+        }
+        CliNode::No { .. } => true,
+    });
+}
+
 /// Lines as users and devices write them, good and (more rarely) broken, at
 /// any indentation, inside a `configure` mode so most of them parse.
 fn line_soup() -> impl Strategy<Value = String> {
@@ -749,20 +1032,33 @@ proptest! {
     }
 
     #[test]
-    fn one_incremental_apply_converges(desired in script(), running in script(), prune in prune()) {
-        let d = diff(&desired, &running, &prune);
+    fn one_incremental_apply_converges(desired in script(), running in script(), (options, rules) in options()) {
+        let d = diff(&desired, &running, &options);
         let incremental = CliScript::parse(&d.render_incremental());
         prop_assert_eq!(incremental.as_ref(), Ok(&d.to_script()));
         let mut device = running.clone();
         device.apply(&d.to_script());
-        let again = diff(&desired, &device, &prune);
+        let again = diff(&desired, &device, &options);
         prop_assert!(again.is_empty(), "left over: {:?}\nincremental:\n{}", again.summary(), d.render_incremental());
+        // The device then leaves defaults out of its listing.
+        drop_defaults(&mut device.nodes, &mut Vec::new(), &rules);
+        let listed = diff(&desired, &device, &options);
+        prop_assert!(listed.is_empty(), "left over once defaults are dropped: {:?}\nincremental:\n{}", listed.summary(), d.render_incremental());
+    }
+
+    #[test]
+    fn defaults_only_ever_remove_changes(desired in script(), running in script(), (options, _) in options()) {
+        let with = diff(&desired, &running, &options);
+        let without = diff(&desired, &running, &CliDiffOptions::from(options.prune.clone()));
+        for change in with.changes() {
+            prop_assert!(without.changes().contains(change), "{} appears only with defaults", change);
+        }
     }
 
     #[test]
     fn removals_come_only_from_no_lines_and_prune(desired in script(), running in script()) {
         let has_no = desired.render().lines().any(|l| l.trim_start().starts_with("no "));
-        let d = diff(&desired, &running, &CliPrune::new());
+        let d = diff(&desired, &running, &no_options());
         if !has_no {
             let only_additive = d.changes().iter().all(|c| matches!(c, CliChange::Set { .. } | CliChange::Create { .. }));
             prop_assert!(only_additive, "{:?}", d.summary());
@@ -771,7 +1067,7 @@ proptest! {
 
     #[test]
     fn summary_never_shows_a_secret_value(desired in script(), running in script()) {
-        let d = diff(&desired, &running, &CliPrune::new());
+        let d = diff(&desired, &running, &no_options());
         for change in d.changes() {
             if let CliChange::Set { key, new, .. } = change
                 && (key == "password" || key == "private-key")

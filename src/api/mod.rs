@@ -33,10 +33,10 @@ pub use condition::{
 pub use crd::{crd_files, crd_yaml, crds};
 pub use error::ValidationError;
 pub use mediant_device::{
-    CaBundleKeyRef, CaBundleSource, CliScriptSpec, ConfigMapKeyRef, CredentialsSecretRef,
-    DeletionPolicy, DeviceFacts, Dialect, Drift, HOW_TO_ALLOW_RESETS, IniMode, IniSpec,
-    MIN_INTERVAL, MaintenanceWindow, MediantDevice, MediantDeviceSpec, MediantDeviceStatus,
-    PendingStep, PrunePath, ResetDecision, ResetPolicy, ResolvedSources, SourceRef, TableName,
-    Timeouts, TlsSpec, Weekday,
+    CaBundleKeyRef, CaBundleSource, CliDefault, CliScriptSpec, ConfigMapKeyRef,
+    CredentialsSecretRef, DeletionPolicy, DeviceFacts, Dialect, Drift, HOW_TO_ALLOW_RESETS,
+    IniMode, IniSpec, MIN_INTERVAL, MaintenanceWindow, MediantDevice, MediantDeviceSpec,
+    MediantDeviceStatus, PendingStep, PrunePath, ResetDecision, ResetPolicy, ResolvedSources,
+    SourceRef, TableName, Timeouts, TlsSpec, Weekday,
 };
 pub use revision::desired_revision;

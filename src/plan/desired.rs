@@ -27,8 +27,8 @@ pub fn desired_state(
         .as_ref()
         .map(|c| c.desired_script(resolved))
         .transpose()?;
-    let cli_prune = match &spec.cli_script {
-        Some(c) => c.prune_rules()?,
+    let cli_options = match &spec.cli_script {
+        Some(c) => c.diff_options()?,
         None => Default::default(),
     };
     Ok(DesiredState {
@@ -43,7 +43,7 @@ pub fn desired_state(
             _ => IniMode::Incremental,
         },
         cli,
-        cli_prune,
+        cli_options,
         reset: match reset {
             ResetDecision::Allowed => ResetPermission::Allowed,
             ResetDecision::Refused { .. } => ResetPermission::Refused,

@@ -9,7 +9,7 @@ mod desired;
 mod execute;
 mod secrets;
 
-use crate::config::cli::{self, CliPrune, CliScript};
+use crate::config::cli::{self, CliDiffOptions, CliScript};
 use crate::config::ini::{self, DiffOptions, IniDocument, RenderError};
 use crate::device::DeviceStatus;
 
@@ -55,8 +55,8 @@ pub struct DesiredState {
     pub ini_mode: IniMode,
     /// Declared CLI configuration, if any.
     pub cli: Option<CliScript>,
-    /// CLI entries the desired script owns completely.
-    pub cli_prune: CliPrune,
+    /// CLI entries the desired script owns completely, and known defaults.
+    pub cli_options: CliDiffOptions,
     /// Whether reset-causing steps may run.
     pub reset: ResetPermission,
     /// Save running configuration to startup after changes.
@@ -299,7 +299,7 @@ pub fn plan(
             .cli
             .as_ref()
             .ok_or(PlanError::NotObserved("CLI script"))?;
-        let changes = cli::diff(want, have, &desired.cli_prune);
+        let changes = cli::diff(want, have, &desired.cli_options);
         if !changes.is_empty() {
             let summary: Vec<Change> = changes.changes().iter().map(Change::from_cli).collect();
             plan.drift_count += summary.len();

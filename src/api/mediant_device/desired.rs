@@ -10,7 +10,7 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::cli::{CliPrune, CliScript};
+use crate::config::cli::{CliDefaults, CliDiffOptions, CliPrune, CliScript};
 use crate::config::ini::{self, DiffOptions, IniDocument};
 
 use crate::api::ValidationError;
@@ -128,6 +128,28 @@ pub struct CliScriptSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256))]
     pub prune: Vec<PrunePath>,
+    /// Known default values of settings. A device leaves settings at their
+    /// default out of `show running-config`, so a declared setting equal to
+    /// its default is in sync when the device does not list it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 4096))]
+    pub defaults: Vec<CliDefault>,
+}
+
+/// The default value of one CLI setting.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CliDefault {
+    /// The mode holding the setting, openers separated by ` / `, e.g.
+    /// `configure voip / sip-interface` (an entry keyword without its index
+    /// matches every index).
+    #[schemars(length(min = 1, max = 512))]
+    pub path: String,
+    /// The setting's key, e.g. `udp-port`.
+    #[schemars(length(min = 1, max = 128))]
+    pub key: String,
+    /// Its default value, e.g. `5060`.
+    #[schemars(length(max = 1024))]
+    pub value: String,
 }
 
 /// A CLI prune path, e.g. `configure voip / sip-interface`.
@@ -288,6 +310,21 @@ impl CliScriptSpec {
                 rules.with(path.0.split('/').map(str::trim))
             })
             .map_err(|source| ValidationError::CliPrune { source })
+    }
+
+    /// The comparison options: prune rules and known defaults.
+    pub fn diff_options(&self) -> Result<CliDiffOptions, ValidationError> {
+        let defaults = self
+            .defaults
+            .iter()
+            .try_fold(CliDefaults::new(), |all, d| {
+                all.with(d.path.split('/').map(str::trim), &d.key, &d.value)
+            })
+            .map_err(|source| ValidationError::CliPrune { source })?;
+        Ok(CliDiffOptions {
+            prune: self.prune_rules()?,
+            defaults,
+        })
     }
 }
 

@@ -17,8 +17,8 @@ pub use connection::{
     CaBundleKeyRef, CaBundleSource, CredentialsSecretRef, Dialect, Timeouts, TlsSpec,
 };
 pub use desired::{
-    CliScriptSpec, ConfigMapKeyRef, IniMode, IniSpec, PrunePath, ResolvedSources, SourceRef,
-    TableName,
+    CliDefault, CliScriptSpec, ConfigMapKeyRef, IniMode, IniSpec, PrunePath, ResolvedSources,
+    SourceRef, TableName,
 };
 pub use policy::{
     DeletionPolicy, HOW_TO_ALLOW_RESETS, MaintenanceWindow, ResetDecision, ResetPolicy, Weekday,

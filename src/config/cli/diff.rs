@@ -4,13 +4,38 @@
 //! Only what the desired tree declares is compared (like a server-side-apply
 //! field manager): a desired entry may name fewer settings than the running
 //! one has. Nothing is removed by omission: removals come only from `no`
-//! lines in the desired tree and from the entries a [`CliPrune`] names.
+//! lines in the desired tree and from the entries a [`CliPrune`] names. A
+//! setting the running tree does not list holds its default, when
+//! [`CliDefaults`] knows it.
 
 use std::fmt;
 
 use super::apply::{find_leaf, find_mode, find_path, insert_at, intent_of, state_of};
 use super::lex;
-use super::{CliError, CliNode, CliScript, shown};
+use super::{CliDefaults, CliError, CliNode, CliScript, shown};
+
+/// How to compare: which entries the desired tree owns completely, and what
+/// the device leaves out of its running configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CliDiffOptions {
+    /// Running entries of these kinds that the desired tree does not declare
+    /// are deleted.
+    pub prune: CliPrune,
+    /// Known defaults: a desired setting the running tree does not list is in
+    /// sync when its value is the default, and a desired `no <key>` is in
+    /// sync when the running tree lists the default value.
+    pub defaults: CliDefaults,
+}
+
+impl From<CliPrune> for CliDiffOptions {
+    /// Prunes as `prune` says, knowing no default.
+    fn from(prune: CliPrune) -> CliDiffOptions {
+        CliDiffOptions {
+            prune,
+            defaults: CliDefaults::default(),
+        }
+    }
+}
 
 /// Which entries the desired tree owns completely: running entries of these
 /// kinds that the desired tree does not declare are deleted with `no`.
@@ -143,16 +168,17 @@ pub struct CliDiff {
 }
 
 /// Compares `desired` against `running`: settings the desired tree declares
-/// with another value (or missing), modes it declares that are missing, `no`
-/// lines in it that still have something to remove, and running entries that
-/// `prune` names but the desired tree does not declare (whether or not the
-/// desired tree mentions their parent mode).
-pub fn diff(desired: &CliScript, running: &CliScript, prune: &CliPrune) -> CliDiff {
+/// with another value (or missing and not at a known default), modes it
+/// declares that are missing, `no` lines in it that still have something to
+/// remove, and running entries that `options.prune` names but the desired
+/// tree does not declare (whether or not the desired tree mentions their
+/// parent mode).
+pub fn diff(desired: &CliScript, running: &CliScript, options: &CliDiffOptions) -> CliDiff {
     let desired = intent_of(&desired.nodes);
     let running = state_of(&running.nodes);
     let mut changes = Vec::new();
     // Deletions first, so a table at its row limit has room for new rows.
-    for rule in &prune.rules {
+    for rule in &options.prune.rules {
         let Some(entries) = find_path(&running, &rule.parent) else {
             continue;
         };
@@ -168,7 +194,7 @@ pub fn diff(desired: &CliScript, running: &CliScript, prune: &CliPrune) -> CliDi
             }
         }
     }
-    walk(&mut Vec::new(), &desired, &running, prune, &mut changes);
+    walk(&mut Vec::new(), &desired, &running, options, &mut changes);
     // Deleting an entry deletes what it holds: a nested deletion is noise,
     // and would re-create the entry when the script enters it.
     let deleted: Vec<Vec<String>> = changes
@@ -191,13 +217,15 @@ fn walk(
     path: &mut Vec<String>,
     desired: &[CliNode],
     running: &[CliNode],
-    prune: &CliPrune,
+    options: &CliDiffOptions,
     out: &mut Vec<CliChange>,
 ) {
     for node in desired {
         match node {
             CliNode::Leaf { key, value } => match find_leaf(running, key) {
                 Some(old) if old == value => {}
+                // Also in a mode about to be created: it starts at defaults.
+                None if options.defaults.lookup(path, key) == Some(value.as_str()) => {}
                 old => out.push(CliChange::Set {
                     path: path.clone(),
                     key: key.clone(),
@@ -207,7 +235,10 @@ fn walk(
             },
             CliNode::No { target } => {
                 let key = lex::first_word(target);
-                if let Some(old) = find_leaf(running, &key) {
+                // A device that lists a default value is already reset.
+                if let Some(old) = find_leaf(running, &key)
+                    && options.defaults.lookup(path, &key) != Some(old)
+                {
                     out.push(CliChange::Reset {
                         path: path.clone(),
                         key,
@@ -215,7 +246,7 @@ fn walk(
                     });
                 }
                 // A pruned entry was already deleted by the prune pass.
-                if find_mode(running, target).is_some() && !prune.covers(path, target) {
+                if find_mode(running, target).is_some() && !options.prune.covers(path, target) {
                     out.push(CliChange::Delete {
                         path: child_path(path, target),
                     });
@@ -224,10 +255,10 @@ fn walk(
             CliNode::Mode { opener, children } => {
                 path.push(opener.clone());
                 match find_mode(running, opener) {
-                    Some(existing) => walk(path, children, existing, prune, out),
+                    Some(existing) => walk(path, children, existing, options, out),
                     None => {
                         out.push(CliChange::Create { path: path.clone() });
-                        walk(path, children, &[], prune, out);
+                        walk(path, children, &[], options, out);
                     }
                 }
                 path.pop();

@@ -47,6 +47,12 @@
 //! parsing fails naming the line, but when trailing `exit`s are missing the
 //! misreading is silent. Indent such scripts, as the device does.
 //!
+//! # Defaults
+//! A device leaves settings at their default out of `show running-config`.
+//! [`diff`] takes the known defaults ([`CliDefaults`], in [`CliDiffOptions`])
+//! so that a desired `udp-port 5060` is in sync with a running entry that
+//! does not list `udp-port` when 5060 is its default.
+//!
 //! # Errors
 //! Malformed text gives a [`CliError`] naming the 1-based line and what to
 //! fix. No input makes the parser panic (a property test feeds it arbitrary
@@ -54,6 +60,7 @@
 //! malformed line is not echoed into logs or status.
 
 mod apply;
+mod defaults;
 mod diff;
 mod lex;
 mod parse;
@@ -61,7 +68,8 @@ mod render;
 
 use std::fmt;
 
-pub use diff::{CliChange, CliDiff, CliPrune, diff};
+pub use defaults::CliDefaults;
+pub use diff::{CliChange, CliDiff, CliDiffOptions, CliPrune, diff};
 
 use crate::config::sensitive;
 
@@ -106,7 +114,8 @@ pub enum CliNode {
     },
 }
 
-/// What went wrong reading a script or building a node or prune rule.
+/// What went wrong reading a script or building a node, prune rule or
+/// default rule.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CliError {
     /// A `"` with no closing `"` on the same line.
@@ -185,6 +194,16 @@ pub enum CliError {
         /// What is wrong and how to write it instead.
         reason: &'static str,
     },
+    /// A default rule that cannot match any setting.
+    #[error("default for `{key}` under `{path}`: {reason}")]
+    InvalidDefault {
+        /// The mode path as given, elements joined by ` / `.
+        path: String,
+        /// The setting's key as given (never its value).
+        key: String,
+        /// What is wrong and how to write it instead.
+        reason: String,
+    },
 }
 
 impl CliError {
@@ -199,7 +218,9 @@ impl CliError {
             | CliError::MissingNoTarget { line }
             | CliError::UnexpectedArguments { line, .. }
             | CliError::TooDeep { line } => Some(*line),
-            CliError::InvalidNode { .. } | CliError::InvalidPrunePath { .. } => None,
+            CliError::InvalidNode { .. }
+            | CliError::InvalidPrunePath { .. }
+            | CliError::InvalidDefault { .. } => None,
         }
     }
 }
