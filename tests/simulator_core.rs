@@ -1242,3 +1242,424 @@ async fn tls_devices_serve_https_with_their_certificate() {
         .expect("https request");
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+// ------------------------------- versions, mc_status, configuration package
+
+/// The document's `/api` example (section 4), which `/api/v1/versions`
+/// (Table 2-2) lists too.
+fn versions_example() -> Value {
+    serde_json::json!({ "versions": [ { "id": "v1", "status": "stable", "url": "/api/v1" } ] })
+}
+
+/// Every request a user of each level makes to `path` with each method,
+/// checked against one row of Table 2-2 (as in
+/// `privilege_matrix_follows_table_2_2`: `None` is 405 for everyone,
+/// `Some(min)` the minimum level). Bodies are ones a permitted user gets
+/// refused with 400, so nothing is applied.
+async fn check_table_row(base: &str, path: &str, rules: [Option<u8>; 4]) {
+    let users = [(MONITOR, 0), (OPERATOR, 1), (ADMIN, 2)];
+    let methods = [Method::GET, Method::PUT, Method::POST, Method::DELETE];
+    for (method, rule) in methods.iter().zip(rules) {
+        for (user, level) in users {
+            let r = client()
+                .request(method.clone(), url(base, &format!("/api/v1/{path}")))
+                .basic_auth(user.0, Some(user.1))
+                .header("Content-Type", "text/plain")
+                .body("{")
+                .send()
+                .await
+                .expect("request");
+            let status = r.status();
+            let what = format!("{method} {path} as {}: {status}", user.0);
+            match rule {
+                None => assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{what}"),
+                Some(min) if level < min => assert_eq!(status, StatusCode::FORBIDDEN, "{what}"),
+                Some(_) => assert!(
+                    ![
+                        StatusCode::UNAUTHORIZED,
+                        StatusCode::FORBIDDEN,
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        StatusCode::NOT_FOUND,
+                    ]
+                    .contains(&status),
+                    "{what}"
+                ),
+            }
+            if !status.is_success() {
+                assert!(json(r).await["description"].is_string(), "{what}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn new_resources_follow_table_2_2_privileges() {
+    let (fleet, base) = one().await;
+    // Table 2-2 rows; codertable and voiceprompts (section 7.5 only) and the
+    // `castable` spelling of section 7.5 take the level of their siblings.
+    let rows: &[(&str, [Option<u8>; 4])] = &[
+        ("versions", [Some(0), None, None, None]),
+        ("mc_status", [Some(0), None, None, None]),
+        (
+            "files/configurationPackage.tar.gz",
+            [Some(2), Some(2), None, None],
+        ),
+        ("files/castable", [None, Some(1), None, None]),
+        ("files/codertable", [None, Some(1), None, None]),
+        ("files/voiceprompts", [None, Some(1), None, None]),
+    ];
+    for (path, rules) in rows {
+        check_table_row(&base, path, *rules).await;
+    }
+    assert_eq!(
+        fleet.devices()[0].device.reset_count(),
+        0,
+        "a refused package must not reset the device"
+    );
+    let anonymous = client()
+        .get(url(&base, "/api/v1/versions"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn versions_lists_the_api_versions_like_the_top_level_folder() {
+    let (_fleet, base) = one().await;
+    for user in [MONITOR, OPERATOR, ADMIN] {
+        let r = call(&base, Method::GET, "/api/v1/versions", user).await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", user.0);
+        assert_eq!(json(r).await, versions_example());
+    }
+    assert_eq!(
+        json(get(&base, "/api").await).await,
+        json(get(&base, "/api/v1/versions").await).await
+    );
+}
+
+#[tokio::test]
+async fn mc_status_has_no_content_on_a_device_without_media_components() {
+    let (_fleet, base) = one().await;
+    // Section 2: "For requested resources that do not have any content, a
+    // 400 Bad Request response is sent"; a Mediant 800 has no MCs.
+    for user in [MONITOR, ADMIN] {
+        let r = call(&base, Method::GET, "/api/v1/mc_status", user).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{}", user.0);
+        let body = json(r).await;
+        assert!(
+            body["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("mc_status")),
+            "{body}"
+        );
+        assert_eq!(body.as_object().map(|o| o.len()), Some(1), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn resources_the_2015_document_lacks_answer_404_there() {
+    let fleet = start(FleetConfig {
+        dialect: Dialect::V2015,
+        ..FleetConfig::default()
+    })
+    .await;
+    let base = &fleet.devices()[0].base_url;
+    for path in [
+        "/api/v1/versions",
+        "/api/v1/mc_status",
+        "/api/v1/files/configurationPackage.tar.gz",
+    ] {
+        let r = get(base, path).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(json(r).await["description"].is_string());
+    }
+    // Section 6.4 of the 2015 document: seven auxiliary files, uploaded as
+    // application/octet-stream; the v7.4-only ones are not there.
+    for name in [
+        "amd",
+        "castable",
+        "codertable",
+        "cpt",
+        "dialplan",
+        "prt",
+        "voiceprompts",
+    ] {
+        let path = format!("/api/v1/files/{name}");
+        assert_eq!(
+            put_octets(base, &path, "content").await.status(),
+            StatusCode::OK,
+            "{name}"
+        );
+    }
+    for name in ["usersInfo", "sbcWizard", "fixs", "fixo"] {
+        let path = format!("/api/v1/files/{name}");
+        assert_eq!(
+            put_octets(base, &path, "content").await.status(),
+            StatusCode::NOT_FOUND,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn section_7_5_auxiliary_files_are_accepted_with_put_only() {
+    let (_fleet, base) = one().await;
+    // Those `auxiliary_files_are_accepted_with_put_only` does not cover:
+    // section 7.5's spelling `castable` and its two files Table 2-2 omits.
+    for name in ["castable", "codertable", "voiceprompts"] {
+        let path = format!("/api/v1/files/{name}");
+        let r = put_file(&base, &path, "aux.dat", "content").await;
+        assert_eq!(r.status(), StatusCode::OK, "{name}");
+        assert!(json(r).await["description"].is_string());
+        assert_eq!(
+            put_file(&base, &path, "aux.dat", "").await.status(),
+            StatusCode::BAD_REQUEST,
+            "{name}: empty file"
+        );
+        assert_eq!(
+            put_octets(&base, &path, "content").await.status(),
+            StatusCode::BAD_REQUEST,
+            "{name}: v7.4 takes multipart only"
+        );
+        assert_eq!(
+            get(&base, &path).await.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{name}"
+        );
+    }
+}
+
+/// A v7.4 upload of binary content.
+async fn put_bytes(base: &str, path: &str, name: &str, content: Vec<u8>) -> Response {
+    let part = reqwest::multipart::Part::bytes(content)
+        .file_name(name.to_string())
+        .mime_str("application/octet-stream")
+        .expect("mime");
+    client()
+        .put(url(base, path))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .expect("request")
+}
+
+/// The entries of a gzip'd tar archive: (path, content), regular files only.
+fn untar(archive: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read as _;
+    let mut reader = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    let mut out = Vec::new();
+    for entry in reader.entries().expect("a tar archive") {
+        let mut entry = entry.expect("entry");
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry.path().expect("path").to_string_lossy().into_owned();
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).expect("content");
+        out.push((path, content));
+    }
+    out
+}
+
+/// A gzip'd tar archive of these regular files.
+fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (name, content) in entries {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, name, *content)
+            .expect("append");
+    }
+    builder
+        .into_inner()
+        .and_then(flate2::write::GzEncoder::finish)
+        .expect("finish")
+}
+
+const PACKAGE: &str = "/api/v1/files/configurationPackage.tar.gz";
+
+async fn package_of(base: &str) -> Vec<(String, Vec<u8>)> {
+    let r = get(base, PACKAGE).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(content_type(&r), "application/octet-stream");
+    let bytes = r.bytes().await.expect("body");
+    // RFC 1952: every gzip member starts with ID1 0x1f, ID2 0x8b.
+    assert_eq!(bytes.get(..2), Some(&[0x1f, 0x8b][..]), "not gzip");
+    untar(&bytes)
+}
+
+fn entry<'a>(entries: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+    entries
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, c)| c.as_slice())
+}
+
+#[tokio::test]
+async fn configuration_package_round_trip_resets_to_the_modified_ini() {
+    let (fleet, base) = one().await;
+    let device = &fleet.devices()[0].device;
+    let listing = get(&base, "/api/v1/files")
+        .await
+        .text()
+        .await
+        .expect("body");
+    let listing: Value = serde_json::from_str(&listing).expect("JSON");
+    assert!(
+        listing["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .any(|f| f["url"] == "/api/v1/files/configurationPackage.tar.gz"),
+        "{listing}"
+    );
+
+    assert_eq!(
+        put_file(&base, "/api/v1/files/cpt", "cpt.dat", "CPT-TONES-1")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let entries = package_of(&base).await;
+    let ini_text = String::from_utf8(entry(&entries, "ini.ini").expect("ini.ini").to_vec())
+        .expect("INI is text");
+    let mut doc = ini::parse(&ini_text).expect("the package's INI parses");
+    assert_eq!(
+        doc,
+        ini::parse(&ini_of(&base).await).expect("parses"),
+        "the package holds the device's INI file"
+    );
+    assert_eq!(entry(&entries, "cpt.dat"), Some(&b"CPT-TONES-1"[..]));
+    assert_eq!(
+        entries.len(),
+        2,
+        "{:?}",
+        entries.iter().map(|e| &e.0).collect::<Vec<_>>()
+    );
+
+    doc.set_param("SIPGatewayName", "package.example.net");
+    let modified = doc.render().expect("renders");
+    let upload = tar_gz(&[
+        ("ini.ini", modified.as_bytes()),
+        ("cpt.dat", b"CPT-TONES-2"),
+        ("dialplan.dat", b"DIALPLAN"),
+    ]);
+    let r = put_bytes(&base, PACKAGE, "configurationPackage.tar.gz", upload).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        json(r).await["description"],
+        "Device will reset now to activate new configuration"
+    );
+    assert_eq!(
+        device.reset_count(),
+        1,
+        "a package upload resets the device"
+    );
+    wait_up(&base).await;
+
+    let after = ini_of(&base).await;
+    assert!(
+        after.contains("\r\nSIPGatewayName = 'package.example.net'\r\n"),
+        "{after}"
+    );
+    let entries = package_of(&base).await;
+    assert_eq!(entry(&entries, "cpt.dat"), Some(&b"CPT-TONES-2"[..]));
+    assert_eq!(entry(&entries, "dialplan.dat"), Some(&b"DIALPLAN"[..]));
+    assert!(
+        String::from_utf8_lossy(entry(&entries, "ini.ini").expect("ini.ini"))
+            .contains("package.example.net")
+    );
+}
+
+#[tokio::test]
+async fn malformed_configuration_package_is_refused_with_400_and_nothing_applied() {
+    let (fleet, base) = one().await;
+    let device = &fleet.devices()[0].device;
+    put_file(&base, "/api/v1/files/cpt", "cpt.dat", "CPT-ORIGINAL").await;
+    let before_ini = ini_of(&base).await;
+    let before = package_of(&base).await;
+    let good_ini = before_ini.replace("sbc.example.net", "never.example.net");
+    assert_ne!(good_ini, before_ini);
+
+    let mut truncated = tar_gz(&[("ini.ini", good_ini.as_bytes()), ("cpt.dat", b"NEW")]);
+    truncated.truncate(truncated.len() / 2);
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("not gzip", b"ini.ini plain text".to_vec(), "gzip"),
+        ("gzip of no tar", {
+            use std::io::Write as _;
+            let mut gz =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(&[b'x'; 2048]).expect("write");
+            gz.finish().expect("finish")
+        }, "tar"),
+        ("truncated", truncated, "incorrect"),
+        (
+            "no INI file",
+            tar_gz(&[("cpt.dat", b"NEW")]),
+            "ini.ini",
+        ),
+        (
+            "INI the device refuses (unknown table, line 3)",
+            tar_gz(&[
+                (
+                    "ini.ini",
+                    b"[SIP Params]\r\nSIPGatewayName = 'never.example.net'\r\n[ NoSuchTable ]\r\nFORMAT NoSuchTable_Index = NoSuchTable_A;\r\nNoSuchTable 0 = 1;\r\n[ \\NoSuchTable ]\r\n",
+                ),
+                ("cpt.dat", b"NEW"),
+            ]),
+            "line 3",
+        ),
+        (
+            "INI that does not parse",
+            tar_gz(&[("ini.ini", b"[ IPGroup ]\nFORMAT IPGroup_Index = IPGroup_Name;\n"), ("cpt.dat", b"NEW")]),
+            "ini.ini",
+        ),
+        (
+            "two INI files",
+            tar_gz(&[("ini.ini", good_ini.as_bytes()), ("a/ini.ini", good_ini.as_bytes())]),
+            "ini.ini",
+        ),
+        ("empty", Vec::new(), "empty"),
+    ];
+    for (what, upload, named) in cases {
+        let r = put_bytes(&base, PACKAGE, "configurationPackage.tar.gz", upload).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{what}");
+        let description = json(r).await["description"]
+            .as_str()
+            .expect("description")
+            .to_string();
+        assert!(
+            description.contains(named),
+            "{what}: {description} should name {named}"
+        );
+    }
+    // v7.4 takes multipart uploads only, packages included.
+    let r = client()
+        .put(url(&base, PACKAGE))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .header("Content-Type", "application/octet-stream")
+        .body(tar_gz(&[("ini.ini", good_ini.as_bytes())]))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    assert_eq!(device.reset_count(), 0, "a refused package must not reset");
+    assert_eq!(
+        ini::parse(&before_ini).expect("parses"),
+        ini::parse(&ini_of(&base).await).expect("parses")
+    );
+    let after = package_of(&base).await;
+    assert_eq!(entry(&after, "cpt.dat"), Some(&b"CPT-ORIGINAL"[..]));
+    assert_eq!(
+        before.iter().map(|e| &e.0).collect::<Vec<_>>(),
+        after.iter().map(|e| &e.0).collect::<Vec<_>>()
+    );
+}

@@ -111,15 +111,30 @@ pub(crate) fn rule(path: &str, method: &Method) -> Option<Rule> {
         .map(|r| r.rules[slot])
 }
 
+/// Resources of the v7.4 document (Table 2-2, section 7.5) that the 2015
+/// document does not have: its section 6.4 lists only `amd`, `castable`,
+/// `codertable`, `cpt`, `dialplan`, `prt` and `voiceprompts` as auxiliary
+/// files, and it has no versions list, MC status or configuration package.
+const V74_ONLY: &[&str] = &[
+    "versions",
+    "mc_status",
+    "actions/authToken",
+    "files/configurationPackage.tar.gz",
+    "files/usersInfo",
+    "files/sbcWizard",
+    "files/fixs",
+    "files/fixo",
+];
+
 /// Whether a dialect has this resource at all (else 404). The 2015
-/// document has no `/kpi`, TLS files or auth token; the v7.4 one has no
-/// `/performanceMonitoring`.
+/// document has no `/kpi`, TLS files, auth token or the resources of
+/// [`V74_ONLY`]; the v7.4 one has no `/performanceMonitoring`.
 pub(crate) fn exists_in(dialect: Dialect, path: &str) -> bool {
     let under = |base: &str| matches(&format!("{base}/**"), path);
     match dialect {
         Dialect::V74 => !under("performanceMonitoring"),
         Dialect::V2015 => {
-            !(under("kpi") || under("files/tls") || matches("actions/authToken", path))
+            !(under("kpi") || under("files/tls") || V74_ONLY.iter().any(|only| matches(only, path)))
         }
     }
 }
@@ -156,5 +171,16 @@ mod tests {
         assert!(!exists_in(Dialect::V74, "performanceMonitoring/x"));
         assert!(!exists_in(Dialect::V2015, "actions/authToken"));
         assert!(exists_in(Dialect::V2015, "files/ini"));
+        for only in [
+            "versions",
+            "mc_status",
+            "files/configurationPackage.tar.gz",
+            "files/fixo",
+        ] {
+            assert!(exists_in(Dialect::V74, only), "{only}");
+            assert!(!exists_in(Dialect::V2015, only), "{only}");
+        }
+        assert!(exists_in(Dialect::V2015, "files/castable"));
+        assert!(exists_in(Dialect::V2015, "files/codertable"));
     }
 }

@@ -18,7 +18,8 @@ use super::model::{self, ConfigError};
 use crate::config::ini;
 
 /// What a full upload answers before the device resets.
-const RESET_FOR_CONFIGURATION: &str = "Device will reset now to activate new configuration";
+pub(crate) const RESET_FOR_CONFIGURATION: &str =
+    "Device will reset now to activate new configuration";
 
 impl From<ConfigError> for ApiError {
     fn from(e: ConfigError) -> Self {
@@ -48,20 +49,53 @@ fn parse_ini(text: &str) -> Result<ini::IniDocument, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("Provided ini file is incorrect: {e}")))
 }
 
-/// `GET /files/ini`: the device's own rendering of its running configuration.
-pub(crate) async fn get_ini(State(device): State<Arc<Device>>) -> Response {
+/// Auxiliary files taken with `PUT /files/<name>` (v7.4 Table 2-2 and
+/// section 7.5; both spellings of the CAS table the documents use). The
+/// first spelling of a name is the canonical one (the `/files` listing's).
+pub(crate) const AUXILIARY_FILES: &[&str] = &[
+    "cpt",
+    "prt",
+    "dialplan",
+    "casTable",
+    "castable",
+    "amd",
+    "usersInfo",
+    "sbcWizard",
+    "fixs",
+    "fixo",
+    "codertable",
+    "voiceprompts",
+];
+
+/// The canonical spelling of an auxiliary file's resource name, matched
+/// case-insensitively (`CASTABLE` gives `casTable`); `None` for other names.
+pub(crate) fn auxiliary_name(name: &str) -> Option<&'static str> {
+    AUXILIARY_FILES
+        .iter()
+        .copied()
+        .find(|known| known.eq_ignore_ascii_case(name))
+}
+
+/// The device's INI file for its running configuration, rendered once per
+/// configuration generation.
+pub(crate) fn ini_text(device: &Device) -> Bytes {
     let config = device.configuration();
     {
         let cache = lock(&device.ini_cache);
         if let Some((generation, text)) = cache.as_ref()
             && *generation == config.generation
         {
-            return octet_stream(text.clone());
+            return text.clone();
         }
     }
     let text = Bytes::from(ini_file::render(&device.info, &config));
     *lock(&device.ini_cache) = Some((config.generation, text.clone()));
-    octet_stream(text)
+    text
+}
+
+/// `GET /files/ini`: the device's own rendering of its running configuration.
+pub(crate) async fn get_ini(State(device): State<Arc<Device>>) -> Response {
+    octet_stream(ini_text(&device))
 }
 
 /// `PUT /files/ini`: replaces the configuration and resets the device.

@@ -101,6 +101,7 @@ pub(crate) fn file_items(dialect: Dialect) -> Vec<(&'static str, &'static str)> 
             ("sbcWizard", "SBC wizard template package"),
             ("fixs", "FIX sessions"),
             ("fixo", "FIX objects"),
+            ("configurationPackage.tar.gz", "Configuration package"),
         ]);
     }
     files

@@ -12,27 +12,13 @@ use axum::routing::{get, post, put};
 
 use super::device::Device;
 use super::http::ApiError;
-use super::{actions, alarms, control, files, guard, kpi, license, navigation, status, tls};
+use super::{
+    actions, alarms, config_package, control, files, guard, kpi, license, mc_status, navigation,
+    status, tls,
+};
 
 /// Largest request body accepted (software loads are the big ones).
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
-
-/// Auxiliary files taken with `PUT /files/<name>` (v7.4 Table 2-2 and
-/// section 7.5; both spellings of the CAS table the documents use).
-const AUXILIARY_FILES: &[&str] = &[
-    "cpt",
-    "prt",
-    "dialplan",
-    "casTable",
-    "castable",
-    "amd",
-    "usersInfo",
-    "sbcWizard",
-    "fixs",
-    "fixo",
-    "codertable",
-    "voiceprompts",
-];
 
 /// The core resources, relative to `/api/v1`.
 fn core_routes() -> Router<Arc<Device>> {
@@ -53,8 +39,15 @@ fn core_routes() -> Router<Arc<Device>> {
             put(files::put_cli_incremental),
         )
         .route("/files/software", put(files::put_software))
-        .route("/files/software/hitless", put(files::put_software_hitless));
-    for name in AUXILIARY_FILES {
+        .route("/files/software/hitless", put(files::put_software_hitless))
+        .route(
+            "/files/configurationPackage.tar.gz",
+            get(config_package::get_package).put(config_package::put_package),
+        )
+        // Table 2-2's `/api/v1/versions` answers as `/api` does (section 4).
+        .route("/versions", get(navigation::api_root))
+        .route("/mc_status", get(mc_status::get_mc_status));
+    for name in files::AUXILIARY_FILES {
         router = router.route(&format!("/files/{name}"), put(files::put_auxiliary));
     }
     router
