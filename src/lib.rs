@@ -7,6 +7,7 @@
 pub mod api;
 pub mod cmd;
 pub mod config;
+pub mod controller;
 pub mod device;
 pub mod plan;
 pub mod simulator;

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::api::MediantDevice;
-use crate::device::Credentials;
+use crate::device::{Credentials, RetryPolicy};
 use crate::plan::{self, DesiredState, SecretDigests};
 use crate::simulator::{Fleet, FleetConfig};
 
@@ -224,6 +224,7 @@ async fn reconcile(
         target.credentials.clone(),
         target.ca_bundle.clone(),
         None,
+        RetryPolicy::default(),
     ) {
         Ok(c) => c,
         Err(e) => {

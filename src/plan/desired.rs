@@ -3,7 +3,9 @@
 //! command line and the controller, so both read a spec the same way.
 
 use crate::api::{self, MediantDeviceSpec, ResetDecision, ResolvedSources, ValidationError};
-use crate::device::{ClientOptions, Credentials, DeviceError, Dialect, MediantClient, TlsTrust};
+use crate::device::{
+    ClientOptions, Credentials, DeviceError, Dialect, MediantClient, RetryPolicy, TlsTrust,
+};
 
 use super::{DesiredState, IniMode, ResetPermission};
 
@@ -54,12 +56,14 @@ pub fn desired_state(
 }
 
 /// A client of the device a spec names. `ca_bundle` is the PEM text the
-/// spec's `tls.caBundle` refers to, loaded by the caller.
+/// spec's `tls.caBundle` refers to, loaded by the caller; `retry` is how hard
+/// one call tries (the controller, which backs off per object, tries less).
 pub fn client_for(
     spec: &MediantDeviceSpec,
     credentials: Credentials,
     ca_bundle: Option<String>,
     observer: Option<crate::device::RequestObserver>,
+    retry: RetryPolicy,
 ) -> Result<MediantClient, DeviceError> {
     let config = |e: ValidationError| DeviceError::Config {
         reason: e.to_string(),
@@ -78,7 +82,7 @@ pub fn client_for(
         }),
         tls,
         observer,
-        ..ClientOptions::default()
+        retry,
     };
     MediantClient::new(&spec.endpoint, credentials, options)
 }

@@ -1,0 +1,46 @@
+//! Settings of the MediantDevice controller.
+
+use std::time::Duration;
+
+/// The field manager of every write the controller makes.
+pub const FIELD_MANAGER: &str = "mediant-operator";
+
+/// Settings of [`run_controller`](super::run_controller).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControllerConfig {
+    /// Namespace to watch; `None` watches all namespaces.
+    pub namespace: Option<String>,
+    /// Field manager of status writes (server-side apply) and the reporting
+    /// controller of events.
+    pub field_manager: String,
+    /// The most reconciliations running at once (0: no limit).
+    pub concurrency: u16,
+    /// Replaces every device's `spec.interval` (the drift-check period);
+    /// for tests and for operators who want one period for the fleet.
+    pub interval_override: Option<Duration>,
+    /// Delay after a device's first failure; doubled per further failure.
+    pub backoff_base: Duration,
+    /// Upper bound of the failure delay.
+    pub backoff_max: Duration,
+    /// How often `status.lastSyncTime` is refreshed when nothing else in
+    /// status changed (it is not written on every check: that would be a
+    /// write per device per interval).
+    pub status_heartbeat: Duration,
+    /// Instance name reported in events (`reportingInstance`), e.g. the pod name.
+    pub instance: Option<String>,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            namespace: None,
+            field_manager: FIELD_MANAGER.to_owned(),
+            concurrency: 16,
+            interval_override: None,
+            backoff_base: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(300),
+            status_heartbeat: Duration::from_secs(3600),
+            instance: None,
+        }
+    }
+}
