@@ -24,6 +24,9 @@ enum Command {
     /// Make each device of the manifests match: print the plan, run it step
     /// by step, verify, and show that a second plan is empty.
     Apply(ReconcileArgs),
+    /// Run the Kubernetes controller (in-cluster or from a kubeconfig), with
+    /// leader election, /metrics, /healthz and /readyz.
+    Run(mediant_operator::controller::run::RunArgs),
     /// Print every CustomResourceDefinition as multi-document YAML (the
     /// source of `crds/*.yaml`).
     Crd,
@@ -64,6 +67,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Diff(args) => reconcile(&args, Mode::Diff),
         Command::Apply(args) => reconcile(&args, Mode::Apply),
+        Command::Run(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+            runtime
+                .block_on(mediant_operator::controller::run::run(args))
+                .map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Crd => {
             print!(
                 "{}",

@@ -35,12 +35,15 @@ mod backoff;
 mod config;
 mod context;
 mod error;
+pub mod leader;
 pub mod locks;
+pub mod logging;
 mod metrics;
 pub mod reconcile;
+pub mod run;
 mod runner;
+pub mod server;
 pub mod watches;
-
 
 pub use backoff::{FailureBackoff, jittered};
 pub use config::{ControllerConfig, FIELD_MANAGER};

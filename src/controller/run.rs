@@ -1,0 +1,254 @@
+//! `mediant-operator run`: the controller process — kubeconfig or
+//! in-cluster client, leader election, health and metrics endpoints,
+//! graceful shutdown on SIGTERM/Ctrl-C.
+//!
+//! # Guarantees
+//! Only the Lease holder runs the reconciler. A holder that loses the Lease
+//! stops reconciling and the process exits with an error, so Kubernetes
+//! restarts it as a follower; on SIGTERM the holder finishes the reconcile in
+//! flight, releases the Lease (a follower takes over at once) and exits 0.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::leader::{LeaderElector, LeaseConfig};
+use super::logging::{self, LogFormat};
+use super::metrics::Metrics;
+use super::server::{self, Health};
+use super::{ControllerConfig, run_controller};
+
+/// Options of `run`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct RunArgs {
+    /// Kubeconfig file; default: in-cluster, else KUBECONFIG or ~/.kube/config.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Name of the Lease used for leader election.
+    #[arg(long, default_value = "mediant-operator")]
+    pub lease_name: String,
+    /// Namespace of the Lease (default: POD_NAMESPACE, else the client's default namespace).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// This replica's identity in the Lease (default: POD_NAME, else the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+}
+
+/// Why the process stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// No usable kubeconfig or in-cluster configuration.
+    #[error("cannot configure the Kubernetes client: {0}")]
+    Config(String),
+    /// The health/metrics listener could not bind.
+    #[error("cannot serve {addr}: {source}")]
+    Serve {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The Lease was lost (another replica took over): restart as a follower.
+    #[error("lost the leader Lease {0}; exiting so this replica restarts as a follower")]
+    LostLease(String),
+    /// The controller stopped with an error.
+    #[error(transparent)]
+    Controller(#[from] super::ControllerError),
+}
+
+/// Runs the controller process until SIGTERM/Ctrl-C.
+pub async fn run(args: RunArgs) -> Result<(), RunError> {
+    logging::init(args.log_format);
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| RunError::Config(e.to_string()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .await
+                .map_err(|e| RunError::Config(e.to_string()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| RunError::Config(e.to_string()))?,
+    };
+    let lease_namespace = args
+        .lease_namespace
+        .clone()
+        .unwrap_or_else(|| config.default_namespace.clone());
+    let client = kube::Client::try_from(config).map_err(|e| RunError::Config(e.to_string()))?;
+    let identity = args.identity.clone().unwrap_or_else(hostname);
+    let lease = LeaseConfig::new(&args.lease_name, &lease_namespace, &identity);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested");
+        let _ = stop_tx.send(true);
+    });
+
+    let controller = ControllerConfig {
+        namespace: args.namespace.clone(),
+        instance: Some(identity.clone()),
+        ..ControllerConfig::default()
+    };
+    lead_and_run(client, lease, controller, args.metrics_addr, stop_rx).await
+}
+
+/// The election loop around the controller: follow until the Lease is won,
+/// then run the controller while renewing it.
+pub async fn lead_and_run(
+    client: kube::Client,
+    lease: LeaseConfig,
+    controller: ControllerConfig,
+    metrics_addr: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), RunError> {
+    let health = Health {
+        metrics: Metrics::new(),
+        ready: Arc::new(AtomicBool::new(false)),
+        leading: Arc::new(AtomicBool::new(false)),
+    };
+    let listener_stop = stopped(stop.clone());
+    let server_health = health.clone();
+    let server = tokio::spawn(async move {
+        server::serve(metrics_addr, server_health, listener_stop)
+            .await
+            .map_err(|source| RunError::Serve {
+                addr: metrics_addr,
+                source,
+            })
+    });
+
+    let elector = LeaderElector::new(client.clone(), lease.clone());
+    // Follow until leader or stopped.
+    loop {
+        if *stop.borrow() {
+            return finish(server).await;
+        }
+        match elector.try_acquire_or_renew().await {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "leader election round failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(lease.renew_every) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    tracing::info!(lease = %lease.name, identity = %lease.identity, "acquired the leader Lease");
+    health.leading.store(true, Ordering::Relaxed);
+
+    // Lead: the controller runs until stop or a lost Lease.
+    let (lost_tx, mut lost_rx) = watch::channel(false);
+    let renewer = {
+        let elector = LeaderElector::new(client.clone(), lease.clone());
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let mut last_renewal = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(elector.config().renew_every) => {}
+                    _ = stop.changed() => return,
+                }
+                match elector.try_acquire_or_renew().await {
+                    Ok(true) => last_renewal = tokio::time::Instant::now(),
+                    Ok(false) => break,
+                    // Transient API errors: keep trying until the lease would expire.
+                    Err(e) if last_renewal.elapsed() < elector.config().duration => {
+                        tracing::warn!(error = %e, "renewing the leader Lease failed");
+                    }
+                    Err(_) => break,
+                }
+            }
+            let _ = lost_tx.send(true);
+        })
+    };
+    let controller_stop = {
+        let stop = stop.clone();
+        async move {
+            tokio::select! {
+                _ = stopped(stop) => {}
+                _ = lost_rx.changed() => {}
+            }
+        }
+    };
+    let result = run_controller(
+        client,
+        controller,
+        health.metrics.clone(),
+        health.ready.clone(),
+        controller_stop,
+    )
+    .await;
+    health.leading.store(false, Ordering::Relaxed);
+    renewer.abort();
+    let lost = !*stop.borrow();
+    if let Err(e) = elector.release().await {
+        tracing::warn!(error = %e, "releasing the leader Lease failed; it expires on its own");
+    }
+    result?;
+    if lost {
+        return Err(RunError::LostLease(lease.name));
+    }
+    finish(server).await
+}
+
+async fn finish(server: tokio::task::JoinHandle<Result<(), RunError>>) -> Result<(), RunError> {
+    match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(Ok(result)) => result,
+        _ => Ok(()),
+    }
+}
+
+/// Resolves once the stop flag is set.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("mediant-operator-{}", std::process::id()))
+}
