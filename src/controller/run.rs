@@ -28,12 +28,19 @@ pub struct RunArgs {
     /// Kubeconfig file; default: in-cluster, else KUBECONFIG or ~/.kube/config.
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: the current context).
+    #[arg(long)]
+    pub context: Option<String>,
     /// Watch only this namespace (default: all namespaces).
     #[arg(long)]
     pub namespace: Option<String>,
-    /// Address of /metrics, /healthz and /readyz.
-    #[arg(long, default_value = "0.0.0.0:8080")]
+    /// Address of /metrics, /healthz and /readyz (9464: clear of the
+    /// simulator's customary 8080).
+    #[arg(long, default_value = "0.0.0.0:9464")]
     pub metrics_addr: SocketAddr,
+    /// The most device reconciliations running at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: u16,
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -73,15 +80,22 @@ pub enum RunError {
 /// Runs the controller process until SIGTERM/Ctrl-C.
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
     logging::init(args.log_format);
-    let config = match &args.kubeconfig {
-        Some(path) => {
+    let options = kube::config::KubeConfigOptions {
+        context: args.context.clone(),
+        ..Default::default()
+    };
+    let config = match (&args.kubeconfig, &args.context) {
+        (Some(path), _) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
-                .map_err(|e| RunError::Config(e.to_string()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .map_err(|e| RunError::Config(format!("{}: {e}", path.display())))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
                 .await
                 .map_err(|e| RunError::Config(e.to_string()))?
         }
-        None => kube::Config::infer()
+        (None, Some(_)) => kube::Config::from_kubeconfig(&options)
+            .await
+            .map_err(|e| RunError::Config(e.to_string()))?,
+        (None, None) => kube::Config::infer()
             .await
             .map_err(|e| RunError::Config(e.to_string()))?,
     };
@@ -103,6 +117,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let controller = ControllerConfig {
         namespace: args.namespace.clone(),
         instance: Some(identity.clone()),
+        concurrency: args.concurrency,
         ..ControllerConfig::default()
     };
     lead_and_run(client, lease, controller, args.metrics_addr, stop_rx).await
@@ -122,10 +137,16 @@ pub async fn lead_and_run(
         ready: Arc::new(AtomicBool::new(false)),
         leading: Arc::new(AtomicBool::new(false)),
     };
+    let listener = tokio::net::TcpListener::bind(metrics_addr)
+        .await
+        .map_err(|source| RunError::Serve {
+            addr: metrics_addr,
+            source,
+        })?;
     let listener_stop = stopped(stop.clone());
     let server_health = health.clone();
     let server = tokio::spawn(async move {
-        server::serve(metrics_addr, server_health, listener_stop)
+        server::serve(listener, server_health, listener_stop)
             .await
             .map_err(|source| RunError::Serve {
                 addr: metrics_addr,

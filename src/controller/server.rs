@@ -2,7 +2,6 @@
 //! `/healthz` (the process is alive) and `/readyz` (the leader's caches are
 //! synced, or this replica is a standby ready to take over).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -54,14 +53,14 @@ async fn readyz(State(h): State<Health>) -> impl IntoResponse {
     }
 }
 
-/// Serves the endpoints until `shutdown` resolves; returns the bound address
-/// through `bound` before serving.
+/// Serves the endpoints on a bound listener until `shutdown` resolves.
+/// (The caller binds, so a taken port fails the process before it joins
+/// the leader election.)
 pub async fn serve(
-    addr: SocketAddr,
+    listener: tokio::net::TcpListener,
     health: Health,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(address = %listener.local_addr()?, "serving /metrics, /healthz, /readyz");
     axum::serve(listener, router(health))
         .with_graceful_shutdown(shutdown)
