@@ -465,7 +465,11 @@ fn cel_rules_and_validate_agree_on_every_case() {
 fn cel_rules_admit_both_examples() {
     let schema = schema();
     let validator = Validator::new();
-    for file in ["mediantdevice-ini.yaml", "mediantdevice-cli.yaml"] {
+    for file in [
+        "mediantdevice-ini.yaml",
+        "mediantdevice-cli.yaml",
+        "in-cluster/simulator.yaml",
+    ] {
         assert_eq!(
             admitted(&validator, &schema, &example_device(file)),
             Ok(()),
@@ -664,6 +668,52 @@ fn examples_deserialise_with_serde_saphyr_and_validate() {
             assert!(script.render().contains("proxy-ip 21/1"));
         }
     }
+}
+
+#[test]
+fn the_in_cluster_example_points_its_device_at_its_simulator_service() {
+    let docs = example("in-cluster/simulator.yaml");
+    let of = |kind: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind)
+            .unwrap_or_else(|| panic!("a {kind}"))
+    };
+    let device: MediantDevice = serde_json::from_value(of("MediantDevice").clone()).unwrap();
+    device.validate_for_cluster().unwrap();
+    let (service, secret, deployment) = (of("Service"), of("Secret"), of("Deployment"));
+    let host = format!(
+        "http://{}.{}.svc:",
+        service["metadata"]["name"].as_str().unwrap(),
+        service["metadata"]["namespace"].as_str().unwrap()
+    );
+    let port = device
+        .spec
+        .endpoint
+        .strip_prefix(&host)
+        .unwrap_or_else(|| panic!("{} is not served by {host}", device.spec.endpoint));
+    let port: u64 = port.trim_end_matches('/').parse().unwrap();
+    assert!(
+        service["spec"]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["port"].as_u64() == Some(port)),
+        "the Service exposes {port}"
+    );
+    assert_eq!(
+        device.spec.credentials_secret_ref.name,
+        secret["metadata"]["name"]
+    );
+    assert_eq!(
+        service["spec"]["selector"],
+        deployment["spec"]["template"]["metadata"]["labels"]
+    );
+    let args = &deployment["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert_eq!(args[0], "simulate");
+    assert_eq!(
+        args[2], "0.0.0.0:8080",
+        "device 0 on the Service's first port"
+    );
 }
 
 #[test]
