@@ -184,3 +184,80 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over_on_shutdown() {
     assert!(result.is_ok(), "{result:?}");
     assert_eq!(holder(&server).await, None, "released on shutdown");
 }
+
+/// The real binary: `run --kubeconfig` reaches the API server, serves
+/// `/readyz`, logs JSON, and on SIGTERM releases the Lease and exits 0.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_command_leads_logs_json_and_exits_cleanly_on_sigterm() {
+    use std::process::{Command, Stdio};
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = ApiServer::start().await;
+    server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
+    let dir = std::env::temp_dir().join(format!("mediant-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: double\n  cluster:\n    server: {}\n\
+             contexts:\n- name: double\n  context:\n    cluster: double\n    user: nobody\n    namespace: {NS}\n\
+             current-context: double\nusers:\n- name: nobody\n  user: {{}}\n",
+            server.url()
+        ),
+    )
+    .expect("kubeconfig written");
+    let addr = free_addr();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mediant-operator"))
+        .args(["run", "--log-format", "json", "--identity", "pod-a"])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .arg(format!("--metrics-addr={addr}"))
+        .env_remove("POD_NAME")
+        .env_remove("POD_NAMESPACE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    wait_for("the process to lead and be ready", async || {
+        get(addr, "/readyz").await == Some((200, "ready".into()))
+    })
+    .await;
+    // The Lease lives in the kubeconfig context's namespace.
+    assert_eq!(holder(&server).await.as_deref(), Some("pod-a"));
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let output = child.wait_with_output().expect("output");
+    let logs = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(exit.success(), "exit {exit:?}; logs:\n{logs}");
+    assert_eq!(holder(&server).await, None, "Lease released on SIGTERM");
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let messages: Vec<&str> = lines.iter().filter_map(|l| l["message"].as_str()).collect();
+    for expected in ["acquired the leader Lease", "shutdown requested"] {
+        assert!(
+            messages.contains(&expected),
+            "{expected:?} not logged: {messages:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

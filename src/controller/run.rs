@@ -80,6 +80,9 @@ pub enum RunError {
 /// Runs the controller process until SIGTERM/Ctrl-C.
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
     logging::init(args.log_format);
+    // kube's TLS to an https API server uses the process-wide rustls
+    // provider; install ring (the only one compiled in) before any client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let options = kube::config::KubeConfigOptions {
         context: args.context.clone(),
         ..Default::default()
@@ -87,7 +90,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let config = match (&args.kubeconfig, &args.context) {
         (Some(path), _) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
-                .map_err(|e| RunError::Config(format!("{}: {e}", path.display())))?;
+                .map_err(|e| RunError::Config(e.to_string()))?;
             kube::Config::from_custom_kubeconfig(kubeconfig, &options)
                 .await
                 .map_err(|e| RunError::Config(e.to_string()))?
