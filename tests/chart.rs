@@ -232,11 +232,16 @@ async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
-fn condition(server: &ApiServer, name: &str, t: ConditionType) -> Option<ConditionStatus> {
+/// Status and reason of a condition of a stored MediantDevice.
+fn condition(
+    server: &ApiServer,
+    name: &str,
+    t: ConditionType,
+) -> Option<(ConditionStatus, String)> {
     let raw = server.get_value(&ResourceKey::of::<MediantDevice>(), Some(NS), name)?;
     let conditions: Vec<Condition> =
         serde_json::from_value(raw["status"]["conditions"].clone()).ok()?;
-    find_condition(&conditions, t).map(|c| c.status)
+    find_condition(&conditions, t).map(|c| (c.status, c.reason.clone()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -313,10 +318,12 @@ async fn the_chart_rbac_allows_every_request_of_a_running_controller_and_nothing
         }))
         .expect("malformed device");
     // A device whose Secret is missing: a warning event, no device traffic.
-    let mut orphan = MediantDevice::new(
-        "no-secret",
-        MediantDeviceSpec::new("http://127.0.0.1:9", "absent"),
-    );
+    let mut orphan_spec = MediantDeviceSpec::new("http://127.0.0.1:9", "absent");
+    orphan_spec.ini = Some(IniSpec {
+        inline: Some("[SYSTEM Params]\nGWDebugLevel = 6\n".into()),
+        ..IniSpec::default()
+    });
+    let mut orphan = MediantDevice::new("no-secret", orphan_spec);
     orphan.metadata.namespace = Some(NS.into());
     server.insert(&orphan).expect("device without secret");
     server.clear_requests();
@@ -334,15 +341,18 @@ async fn the_chart_rbac_allows_every_request_of_a_running_controller_and_nothing
         stop_rx,
     ));
     wait_for("sbc Ready", || {
-        condition(&server, "sbc", ConditionType::Ready) == Some(ConditionStatus::True)
+        condition(&server, "sbc", ConditionType::Ready)
+            .is_some_and(|c| c.0 == ConditionStatus::True)
     })
     .await;
     wait_for("broken Stalled", || {
-        condition(&server, "broken", ConditionType::Stalled) == Some(ConditionStatus::True)
+        condition(&server, "broken", ConditionType::Stalled)
+            .is_some_and(|c| c.0 == ConditionStatus::True)
     })
     .await;
-    wait_for("no-secret not Ready", || {
-        condition(&server, "no-secret", ConditionType::Ready) == Some(ConditionStatus::False)
+    wait_for("no-secret not Ready for want of its Secret", || {
+        condition(&server, "no-secret", ConditionType::Ready)
+            == Some((ConditionStatus::False, "SecretNotFound".to_owned()))
     })
     .await;
     // Let the Lease be renewed at least once.
@@ -356,7 +366,16 @@ async fn the_chart_rbac_allows_every_request_of_a_running_controller_and_nothing
 
     let mut used = BTreeSet::new();
     let mut denied = Vec::new();
-    for r in server.requests() {
+    let requests = server.requests();
+    // For the record (`--no-capture`): what such a run costs the API server.
+    let mut by_kind = BTreeMap::<String, usize>::new();
+    for r in &requests {
+        *by_kind
+            .entry(format!("{} {}", r.verb, r.resource_path()))
+            .or_default() += 1;
+    }
+    eprintln!("{} API requests: {by_kind:?}", requests.len());
+    for r in requests {
         let triple = (r.group.clone(), r.resource_path(), r.verb.to_string());
         let (role, ns_ok) = if r.resource == "leases" {
             (&lease_role, r.namespace.as_deref() == Some(LEASE_NS))
