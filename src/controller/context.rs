@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 
 use super::backoff::FailureBackoff;
+use super::clients::DeviceClients;
 use super::config::ControllerConfig;
 use super::locks::DeviceLocks;
 use super::metrics::Metrics;
@@ -33,6 +34,8 @@ pub struct Context {
     pub backoff: FailureBackoff,
     /// Publishes events (events.k8s.io/v1).
     pub recorder: Recorder,
+    /// Device clients kept between reconciliations (connections, dialect).
+    pub clients: DeviceClients,
     /// When each device's alarms were last counted.
     alarm_checks: Mutex<HashMap<String, Instant>>,
     /// Per object: the resourceVersion our last status write produced, and
@@ -75,6 +78,7 @@ impl Context {
             config,
             metrics,
             locks,
+            clients: DeviceClients::new(),
             alarm_checks: Mutex::new(HashMap::new()),
             own_writes: Mutex::new(HashMap::new()),
             triggered: Mutex::new(HashSet::new()),
@@ -100,6 +104,7 @@ impl Context {
     /// Forgets everything kept about a deleted object.
     pub fn forget(&self, key: &str) {
         self.backoff.reset(key);
+        self.clients.forget(key);
         lock(&self.alarm_checks).remove(key);
         lock(&self.own_writes).remove(key);
         lock(&self.triggered).remove(key);

@@ -32,6 +32,7 @@
 //!   MediantDevice leaves the device's configuration as it is.
 
 mod backoff;
+mod clients;
 mod config;
 mod context;
 mod error;
@@ -46,6 +47,7 @@ pub mod server;
 pub mod watches;
 
 pub use backoff::{FailureBackoff, jittered};
+pub use clients::DeviceClients;
 pub use config::{ControllerConfig, FIELD_MANAGER};
 pub use context::{Context, KIND};
 pub use error::{ControllerError, ReconcileError};

@@ -205,14 +205,22 @@ async fn pipeline(
     let now = Timestamp::now();
     let (desired, decision) = validate::desired(device, &refs.resolved, now)?;
     let revision = desired_revision(&device.spec, &refs.resolved);
-    let metrics = Arc::clone(&ctx.metrics);
-    let observer: RequestObserver =
-        Arc::new(move |_method, _resource, status| metrics.count_device_request(status));
-    let client = validate::client(
+    let client = ctx.clients.get_or_build(
+        key,
         device,
-        refs.credentials.clone(),
-        refs.ca_bundle.clone(),
-        observer,
+        &refs.credentials,
+        refs.ca_bundle.as_deref(),
+        || {
+            let metrics = Arc::clone(&ctx.metrics);
+            let observer: RequestObserver =
+                Arc::new(move |_method, _resource, status| metrics.count_device_request(status));
+            validate::client(
+                device,
+                refs.credentials.clone(),
+                refs.ca_bundle.clone(),
+                observer,
+            )
+        },
     )?;
 
     let observed = match observe::run(&client, &desired).await {
