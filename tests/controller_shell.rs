@@ -185,6 +185,65 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over_on_shutdown() {
     assert_eq!(holder(&server).await, None, "released on shutdown");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_loses_its_lease_stops_at_once_and_says_so() {
+    use mediant_operator::controller::run::RunError;
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = ApiServer::start().await;
+    server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
+    let addr = free_addr();
+    let (_stop, stop_rx) = watch::channel(false);
+    let a = tokio::spawn(lead_and_run(
+        server.client(),
+        lease("replica-a", Duration::from_secs(30)),
+        ControllerConfig::default(),
+        addr,
+        stop_rx,
+    ));
+    wait_for("replica-a to lead", async || {
+        get(addr, "/readyz").await == Some((200, "ready".into()))
+    })
+    .await;
+    // Another replica takes the Lease (say, after a long network partition
+    // of this one): its next renewal sees a live foreign holder.
+    server
+        .modify::<Lease>(Some(NS), "mediant-operator", |l| {
+            let spec = l.spec.get_or_insert_default();
+            spec.holder_identity = Some("replica-b".into());
+            spec.renew_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+                k8s_openapi::jiff::Timestamp::now(),
+            ));
+        })
+        .expect("lease taken over");
+    let result = tokio::time::timeout(Duration::from_secs(5), a)
+        .await
+        .expect("replica-a stops within a renewal period or two")
+        .expect("join");
+    assert!(
+        matches!(result, Err(RunError::LostLease(ref name)) if name == "mediant-operator"),
+        "{result:?}"
+    );
+    assert_eq!(
+        holder(&server).await.as_deref(),
+        Some("replica-b"),
+        "the loser does not touch the new holder's Lease"
+    );
+    assert_eq!(
+        get(addr, "/healthz").await,
+        None,
+        "endpoints closed on exit"
+    );
+}
+
+#[test]
+fn the_renew_deadline_leaves_a_margin_before_followers_may_take_over() {
+    let config = LeaseConfig::new("mediant-operator", NS, "a");
+    assert_eq!(config.duration, Duration::from_secs(15));
+    assert_eq!(config.renew_deadline(), Duration::from_secs(10));
+    assert!(config.renew_every * 2 <= config.renew_deadline());
+}
+
 /// The real binary: `run --kubeconfig` reaches the API server, serves
 /// `/readyz`, logs JSON, and on SIGTERM releases the Lease and exits 0.
 #[cfg(unix)]

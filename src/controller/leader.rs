@@ -35,6 +35,13 @@ pub struct LeaseConfig {
 }
 
 impl LeaseConfig {
+    /// How long the holder keeps trying to renew before it considers the
+    /// Lease lost: two thirds of the lease duration (client-go: 10 s of 15 s),
+    /// leaving the rest as margin before a follower may take over.
+    pub fn renew_deadline(&self) -> Duration {
+        self.duration * 2 / 3
+    }
+
     /// Defaults as client-go uses them: 15 s lease, renewed every 5 s.
     pub fn new(name: &str, namespace: &str, identity: &str) -> Self {
         LeaseConfig {

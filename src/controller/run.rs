@@ -4,9 +4,11 @@
 //!
 //! # Guarantees
 //! Only the Lease holder runs the reconciler. A holder that loses the Lease
-//! stops reconciling and the process exits with an error, so Kubernetes
-//! restarts it as a follower; on SIGTERM the holder finishes the reconcile in
-//! flight, releases the Lease (a follower takes over at once) and exits 0.
+//! (another holder, or no renewal within the renew deadline, two thirds of
+//! the lease) cancels its reconciliations at once and the process exits
+//! with an error, so Kubernetes restarts it as a follower; on SIGTERM the
+//! holder keeps renewing while it finishes the reconciliations in flight,
+//! then releases the Lease (a follower takes over at once) and exits 0.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::leader::{LeaderElector, LeaseConfig};
 use super::logging::{self, LogFormat};
@@ -146,10 +149,11 @@ pub async fn lead_and_run(
             addr: metrics_addr,
             source,
         })?;
-    let listener_stop = stopped(stop.clone());
+    // The endpoints outlive the controller's drain: they stop last.
+    let (server_stop, server_stop_rx) = watch::channel(false);
     let server_health = health.clone();
     let server = tokio::spawn(async move {
-        server::serve(listener, server_health, listener_stop)
+        server::serve(listener, server_health, stopped(server_stop_rx))
             .await
             .map_err(|source| RunError::Serve {
                 addr: metrics_addr,
@@ -159,12 +163,13 @@ pub async fn lead_and_run(
 
     let elector = LeaderElector::new(client.clone(), lease.clone());
     // Follow until leader or stopped.
-    loop {
+    let acquired_at = loop {
         if *stop.borrow() {
-            return finish(server).await;
+            return finish(server, server_stop).await;
         }
+        let sent = Instant::now();
         match elector.try_acquire_or_renew().await {
-            Ok(true) => break,
+            Ok(true) => break sent,
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "leader election round failed"),
         }
@@ -172,66 +177,87 @@ pub async fn lead_and_run(
             _ = tokio::time::sleep(lease.renew_every) => {}
             _ = stop.changed() => {}
         }
-    }
+    };
     tracing::info!(lease = %lease.name, identity = %lease.identity, "acquired the leader Lease");
     health.leading.store(true, Ordering::Relaxed);
 
-    // Lead: the controller runs until stop or a lost Lease.
+    // Lead. The Lease is renewed until the controller has returned, also
+    // while it drains on shutdown. Losing it drops the controller at once:
+    // reconciliations in flight are cancelled at their next await, so no
+    // device write follows another replica's takeover.
     let (lost_tx, mut lost_rx) = watch::channel(false);
-    let renewer = {
-        let elector = LeaderElector::new(client.clone(), lease.clone());
-        let mut stop = stop.clone();
-        tokio::spawn(async move {
-            let mut last_renewal = tokio::time::Instant::now();
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(elector.config().renew_every) => {}
-                    _ = stop.changed() => return,
-                }
-                match elector.try_acquire_or_renew().await {
-                    Ok(true) => last_renewal = tokio::time::Instant::now(),
-                    Ok(false) => break,
-                    // Transient API errors: keep trying until the lease would expire.
-                    Err(e) if last_renewal.elapsed() < elector.config().duration => {
-                        tracing::warn!(error = %e, "renewing the leader Lease failed");
-                    }
-                    Err(_) => break,
-                }
-            }
-            let _ = lost_tx.send(true);
-        })
-    };
-    let controller_stop = {
-        let stop = stop.clone();
-        async move {
-            tokio::select! {
-                _ = stopped(stop) => {}
-                _ = lost_rx.changed() => {}
-            }
-        }
-    };
-    let result = run_controller(
+    let renewer = tokio::spawn(keep_renewing(
+        LeaderElector::new(client.clone(), lease.clone()),
+        acquired_at,
+        lost_tx,
+    ));
+    let controller = run_controller(
         client,
         controller,
         health.metrics.clone(),
         health.ready.clone(),
-        controller_stop,
-    )
-    .await;
+        stopped(stop.clone()),
+    );
+    let result = tokio::select! {
+        result = controller => Some(result),
+        _ = lost_rx.changed() => None,
+    };
     health.leading.store(false, Ordering::Relaxed);
     renewer.abort();
-    let lost = !*stop.borrow();
+    let Some(result) = result else {
+        tracing::error!(lease = %lease.name, "lost the leader Lease; stopped reconciling");
+        let _ = finish(server, server_stop).await;
+        return Err(RunError::LostLease(lease.name));
+    };
     if let Err(e) = elector.release().await {
         tracing::warn!(error = %e, "releasing the leader Lease failed; it expires on its own");
     }
     result?;
-    if lost {
-        return Err(RunError::LostLease(lease.name));
-    }
-    finish(server).await
+    finish(server, server_stop).await
 }
 
-async fn finish(server: tokio::task::JoinHandle<Result<(), RunError>>) -> Result<(), RunError> {
+/// Renews the Lease every `renew_every` (half that after a failed attempt)
+/// and reports its loss: another holder, or no successful renewal within
+/// the renew deadline, counted from when the last successful request was
+/// sent (the Lease's `renewTime` is stamped before sending), so the holder
+/// gives up before any follower may take over.
+async fn keep_renewing(elector: LeaderElector, acquired_at: Instant, lost: watch::Sender<bool>) {
+    let config = elector.config().clone();
+    let deadline = config.renew_deadline();
+    let mut renewed_at = acquired_at;
+    let mut pause = config.renew_every;
+    loop {
+        tokio::time::sleep(pause).await;
+        let sent = Instant::now();
+        let left = deadline.saturating_sub(sent.duration_since(renewed_at));
+        match tokio::time::timeout(left, elector.try_acquire_or_renew()).await {
+            Ok(Ok(true)) => {
+                renewed_at = sent;
+                pause = config.renew_every;
+            }
+            Ok(Ok(false)) => {
+                tracing::warn!("another replica holds the leader Lease");
+                break;
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "renewing the leader Lease failed"),
+            Err(_) => tracing::warn!("renewing the leader Lease timed out"),
+        }
+        if renewed_at.elapsed() >= deadline {
+            break;
+        }
+        if renewed_at != sent {
+            pause = config.renew_every / 2;
+        }
+    }
+    let _ = lost.send(true);
+}
+
+/// Stops the endpoints and waits (briefly) for them to close.
+async fn finish(
+    server: tokio::task::JoinHandle<Result<(), RunError>>,
+    stop: watch::Sender<bool>,
+) -> Result<(), RunError> {
+    let _ = stop.send(true);
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(Ok(result)) => result,
         _ => Ok(()),
