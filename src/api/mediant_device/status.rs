@@ -50,6 +50,9 @@ pub struct MediantDeviceStatus {
     #[schemars(schema_with = "optional_date_time_schema")]
     pub last_alarm_change: Option<Time>,
     /// When the device was last compared with the desired configuration.
+    /// While nothing else in status changes, it is refreshed at most once
+    /// an hour (a write per check would be a write per device per
+    /// interval), so it may lag the latest comparison by up to that.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "optional_date_time_schema")]
     pub last_sync_time: Option<Time>,
@@ -82,7 +85,8 @@ pub struct DeviceFacts {
     /// Operational state, e.g. `UNLOCKED`.
     #[serde(default)]
     pub operational_state: String,
-    /// Seconds since the device started, at the last check.
+    /// Seconds since the device started, as of the last status write (it
+    /// alone does not cause a write, so it lags by up to an hour).
     #[serde(default)]
     pub uptime_seconds: u64,
 }

@@ -279,7 +279,12 @@ pub fn compute(
         pending_steps: findings.pending.clone().unwrap_or(prev.pending_steps),
         active_alarms,
         last_alarm_change,
-        last_sync_time: Some(now),
+        // Only a comparison with the device counts as a sync.
+        last_sync_time: if findings.drift.is_some() {
+            Some(now)
+        } else {
+            prev.last_sync_time
+        },
         applied_secret_digests: findings
             .digests
             .clone()
@@ -434,6 +439,8 @@ mod tests {
         assert_eq!(reachable.last_transition_time, at(10));
         assert_eq!(next.device, ok.device);
         assert_eq!(next.last_applied_revision, ok.last_applied_revision);
+        // Nothing was compared: the last sync is still the earlier one.
+        assert_eq!(next.last_sync_time, Some(at(10)));
     }
 
     #[test]
@@ -454,6 +461,7 @@ mod tests {
         assert_eq!(rec.reason, "Unreachable");
         let synced = find_condition(&s.conditions, ConditionType::Synced).expect("synced");
         assert_eq!(synced.status, ConditionStatus::Unknown);
+        assert_eq!(s.last_sync_time, None, "never compared, never synced");
         // Recovery removes Reconciling.
         let back = compute(Some(&s), Some(1), &in_sync(), None, at(9));
         assert!(find_condition(&back.conditions, ConditionType::Reconciling).is_none());
