@@ -535,6 +535,70 @@ async fn steady_state_over_several_resyncs_sends_no_writes_anywhere() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_the_device_does_not_take_is_reported_and_not_resent_every_resync() {
+    // A Mediant accepts and ignores scalar parameters it does not know.
+    let h = Harness::start(1, fast(Duration::from_millis(300))).await;
+    h.create_secret(SECRET, "Admin", "Admin").await;
+    h.create_device(
+        "sbc",
+        &h.sim(0).base_url,
+        "[SYSTEM Params]\nGWDEBUGLEVEL = 7\nNoSuchParameter = 1\n",
+    )
+    .await;
+    let synced = h
+        .wait("Synced=False NotTaken", || {
+            h.condition("sbc", ConditionType::Synced)
+                .filter(|c| c.reason == "NotTaken")
+        })
+        .await;
+    assert_eq!(synced.status, ConditionStatus::False);
+    assert!(
+        synced.message.contains("NoSuchParameter"),
+        "{}",
+        synced.message
+    );
+    assert_eq!(param(h.sim(0), "GWDebugLevel").as_deref(), Some("7"));
+    let applied = h.events("Applied");
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert!(
+        applied[0]
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("did not take")),
+        "{applied:?}"
+    );
+
+    h.sim(0).device.counters.reset();
+    let success = r#"mediant_reconciles_total{kind="MediantDevice",result="success"}"#;
+    let before = h.metric(success);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(h.metric(success) - before >= 3.0, "resyncs happened");
+    let counters = h.sim(0).device.counters.snapshot();
+    assert_eq!(
+        counters.writes, 0,
+        "the same refused change is not resent: {counters:?}"
+    );
+    assert_eq!(h.events("Applied").len(), 1, "no event per resync");
+    assert_eq!(
+        h.condition("sbc", ConditionType::Synced).map(|c| c.reason),
+        Some("NotTaken".to_owned()),
+        "still reported"
+    );
+
+    // A spec edit is a new attempt.
+    let patch = json!({"spec": {"ini": {"inline": "[SYSTEM Params]\nGWDEBUGLEVEL = 3\nNoSuchParameter = 1\n"}}});
+    h.devices()
+        .patch("sbc", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("edited");
+    h.wait("the edit applied", || {
+        (param(h.sim(0), "GWDebugLevel").as_deref() == Some("3")).then_some(())
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fixed_password_in_the_secret_is_picked_up_after_growing_retries() {
     let h = Harness::start(1, fast(Duration::from_secs(30))).await;
     h.create_secret(SECRET, "Admin", "wrong-password").await;

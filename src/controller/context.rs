@@ -13,6 +13,7 @@ use super::clients::DeviceClients;
 use super::config::ControllerConfig;
 use super::locks::DeviceLocks;
 use super::metrics::Metrics;
+use crate::api::Drift;
 
 /// The kind label of this controller's metrics.
 pub const KIND: &str = "MediantDevice";
@@ -44,6 +45,10 @@ pub struct Context {
     /// Objects a watched Secret or ConfigMap changed for since their last
     /// reconciliation.
     triggered: Mutex<HashSet<String>>,
+    /// Per object: the desired revision and the drift left after an apply
+    /// the device accepted but did not take, so the same attempt is not
+    /// repeated (with its writes and event) on every drift check.
+    not_taken: Mutex<HashMap<String, (String, Drift)>>,
 }
 
 /// Our last status write of one object.
@@ -82,6 +87,7 @@ impl Context {
             alarm_checks: Mutex::new(HashMap::new()),
             own_writes: Mutex::new(HashMap::new()),
             triggered: Mutex::new(HashSet::new()),
+            not_taken: Mutex::new(HashMap::new()),
         }
     }
 
@@ -108,6 +114,25 @@ impl Context {
         lock(&self.alarm_checks).remove(key);
         lock(&self.own_writes).remove(key);
         lock(&self.triggered).remove(key);
+        lock(&self.not_taken).remove(key);
+    }
+
+    /// Records that applying `revision` left `drift` the device did not
+    /// take (`None`: the last apply was taken, forget any record).
+    pub fn note_not_taken(&self, key: &str, left: Option<(String, Drift)>) {
+        let mut map = lock(&self.not_taken);
+        match left {
+            Some(record) => map.insert(key.to_owned(), record),
+            None => map.remove(key),
+        };
+    }
+
+    /// Whether applying `revision` already left exactly `drift` untaken:
+    /// trying again would only repeat the same writes with the same result.
+    pub fn already_not_taken(&self, key: &str, revision: &str, drift: &Drift) -> bool {
+        lock(&self.not_taken)
+            .get(key)
+            .is_some_and(|(r, d)| r == revision && d == drift)
     }
 
     /// Records that our status write of `key` produced `resource_version`.

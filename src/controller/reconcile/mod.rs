@@ -290,6 +290,13 @@ async fn pipeline(
         }
         return Ok(next);
     }
+    // The device refused these very changes last time (accepted, not
+    // taken): say so again, but do not resend them until the spec or the
+    // device changes.
+    if ctx.already_not_taken(key, &revision, &drift) {
+        findings.not_taken = true;
+        return Ok(next);
+    }
 
     let outcome = apply::run(&client, &desired, &observed, &planned, &digests).await?;
     findings.facts = Some(status::facts_of(&outcome.observed.status));
@@ -298,6 +305,8 @@ async fn pipeline(
     findings.digests = Some(outcome.digests);
     findings.drift = Some(plan::drift_of(&after));
     findings.not_taken = !outcome.not_taken.is_empty();
+    let left = findings.drift.clone().filter(|_| findings.not_taken);
+    ctx.note_not_taken(key, left.map(|d| (revision.clone(), d)));
     if after.is_empty() {
         findings.revision = Some(revision);
     }
