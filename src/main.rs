@@ -68,11 +68,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Diff(args) => reconcile(&args, Mode::Diff),
         Command::Apply(args) => reconcile(&args, Mode::Apply),
         Command::Run(args) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-            runtime
+            runtime()?
                 .block_on(mediant_operator::controller::run::run(args))
                 .map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
@@ -125,14 +121,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
-/// Runs `diff` or `apply` on a runtime of its own.
-fn reconcile(args: &ReconcileArgs, mode: Mode) -> Result<ExitCode, String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// The async runtime of a command.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Runs `diff` or `apply` on a runtime of its own.
+fn reconcile(args: &ReconcileArgs, mode: Mode) -> Result<ExitCode, String> {
     let mut stdout = std::io::stdout().lock();
-    let code = runtime
+    let code = runtime()?
         .block_on(cmd::run(args, mode, &mut stdout))
         .map_err(|e| e.to_string())?;
     Ok(ExitCode::from(code))

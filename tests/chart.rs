@@ -12,7 +12,6 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -32,6 +31,7 @@ use mediant_operator::controller::leader::LeaseConfig;
 use mediant_operator::controller::run::{RunArgs, lead_and_run};
 use mediant_operator::simulator::{Fleet, FleetConfig};
 use support::apiserver::{ApiServer, ResourceKey, ResourceType};
+use support::free_addr;
 
 const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/mediant-operator");
 
@@ -92,24 +92,23 @@ fn chart_metadata_follows_the_crate() {
     assert_eq!(version.split('.').count(), 3, "SemVer 2: {version}");
 }
 
-/// `run`'s options as clap parses them with no arguments.
-fn run_defaults() -> RunArgs {
+/// `run`'s options as clap parses `argv` (the program name first).
+fn parse_run(argv: &[String]) -> Result<RunArgs, clap::Error> {
     #[derive(Parser)]
     struct Cli {
         #[command(flatten)]
         run: RunArgs,
     }
-    // SAFETY of the test: clap reads POD_NAME/POD_NAMESPACE from the
-    // environment; nothing in this test process sets them.
-    Cli::try_parse_from(["mediant-operator"])
-        .expect("run has defaults for every option")
-        .run
+    // clap reads POD_NAME/POD_NAMESPACE from the environment; nothing in
+    // this test process sets them.
+    Cli::try_parse_from(argv).map(|cli| cli.run)
 }
 
 #[test]
 fn values_and_deployment_match_the_run_command() {
     let values = yaml(Path::new(CHART).join("values.yaml"));
-    let defaults = run_defaults();
+    let defaults =
+        parse_run(&["mediant-operator".to_owned()]).expect("run has defaults for every option");
     assert_eq!(
         values["metricsPort"].as_u64(),
         Some(u64::from(defaults.metrics_addr.port())),
@@ -141,12 +140,7 @@ fn values_and_deployment_match_the_run_command() {
         }
     }
     assert!(argv.len() >= 4, "{argv:?}");
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        run: RunArgs,
-    }
-    if let Err(e) = Cli::try_parse_from(&argv) {
+    if let Err(e) = parse_run(&argv) {
         panic!("the Deployment's arguments {argv:?} do not parse: {e}");
     }
     for needle in [
@@ -215,11 +209,6 @@ fn grants(rules: &[Rule]) -> BTreeSet<(String, String, String)> {
 
 const NS: &str = "voice";
 const LEASE_NS: &str = "mediant-system";
-
-fn free_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
-}
 
 async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     let started = Instant::now();

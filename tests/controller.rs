@@ -188,6 +188,14 @@ impl Harness {
         }
     }
 
+    /// Waits until `name` has a condition of type `t` with `reason`.
+    async fn wait_reason(&self, name: &str, t: ConditionType, reason: &str) -> Condition {
+        self.wait(&format!("{t} with reason {reason}"), || {
+            self.condition(name, t).filter(|c| c.reason == reason)
+        })
+        .await
+    }
+
     /// Waits until `name` is Ready=True for its current generation.
     async fn wait_ready(&self, name: &str) -> MediantDevice {
         self.wait("Ready=True at the current generation", || {
@@ -373,10 +381,7 @@ async fn a_missing_secret_is_named_and_nothing_reaches_the_device_until_it_exist
         .await;
 
     let ready = h
-        .wait("Ready=False SecretNotFound", || {
-            h.condition("sbc", ConditionType::Ready)
-                .filter(|c| c.reason == "SecretNotFound")
-        })
+        .wait_reason("sbc", ConditionType::Ready, "SecretNotFound")
         .await;
     assert_eq!(ready.status, ConditionStatus::False);
     assert!(ready.message.contains(SECRET), "{}", ready.message);
@@ -546,10 +551,7 @@ async fn a_change_the_device_does_not_take_is_reported_and_not_resent_every_resy
     )
     .await;
     let synced = h
-        .wait("Synced=False NotTaken", || {
-            h.condition("sbc", ConditionType::Synced)
-                .filter(|c| c.reason == "NotTaken")
-        })
+        .wait_reason("sbc", ConditionType::Synced, "NotTaken")
         .await;
     assert_eq!(synced.status, ConditionStatus::False);
     assert!(
@@ -606,10 +608,7 @@ async fn a_fixed_password_in_the_secret_is_picked_up_after_growing_retries() {
         .await;
 
     let reachable = h
-        .wait("Reachable=False Unauthorized", || {
-            h.condition("sbc", ConditionType::Reachable)
-                .filter(|c| c.reason == "Unauthorized")
-        })
+        .wait_reason("sbc", ConditionType::Reachable, "Unauthorized")
         .await;
     assert_eq!(reachable.status, ConditionStatus::False);
     assert!(!reachable.message.contains("wrong-password"));
@@ -682,10 +681,7 @@ async fn suspend_stops_writes_but_drift_is_still_reported() {
         .expect("created");
 
     let synced = h
-        .wait("Synced=False Suspended", || {
-            h.condition("sbc", ConditionType::Synced)
-                .filter(|c| c.reason == "Suspended")
-        })
+        .wait_reason("sbc", ConditionType::Synced, "Suspended")
         .await;
     assert_eq!(synced.status, ConditionStatus::False);
     let d = h.get("sbc");

@@ -12,8 +12,9 @@ use kube::Api;
 use mediant_operator::api::MediantDevice;
 use mediant_operator::controller::ControllerConfig;
 use mediant_operator::controller::leader::{LeaderElector, LeaseConfig};
-use mediant_operator::controller::run::lead_and_run;
+use mediant_operator::controller::run::{RunError, lead_and_run};
 use support::apiserver::{ApiServer, ResourceType};
+use support::free_addr;
 use tokio::sync::watch;
 
 const NS: &str = "operators";
@@ -98,11 +99,6 @@ async fn a_dead_holder_is_replaced_once_its_lease_expires() {
     assert_eq!(holder(&server).await.as_deref(), Some("replica-b"));
 }
 
-fn free_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
-}
-
 async fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     let response = reqwest::get(format!("http://{addr}{path}")).await.ok()?;
     let status = response.status().as_u16();
@@ -120,21 +116,34 @@ async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
+/// A replica running `lead_and_run` with a 30 s Lease: its task, the sender
+/// that stops it (as SIGTERM does), and the address of its endpoints.
+fn replica(
+    server: &ApiServer,
+    identity: &str,
+) -> (
+    tokio::task::JoinHandle<Result<(), RunError>>,
+    watch::Sender<bool>,
+    SocketAddr,
+) {
+    let addr = free_addr();
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(lead_and_run(
+        server.client(),
+        lease(identity, Duration::from_secs(30)),
+        ControllerConfig::default(),
+        addr,
+        stop_rx,
+    ));
+    (task, stop, addr)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_leader_reconciles_and_a_standby_takes_over_on_shutdown() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let server = ApiServer::start().await;
     server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
-    let (addr_a, addr_b) = (free_addr(), free_addr());
-    let (stop_a, stop_a_rx) = watch::channel(false);
-    let (stop_b, stop_b_rx) = watch::channel(false);
-    let a = tokio::spawn(lead_and_run(
-        server.client(),
-        lease("replica-a", Duration::from_secs(30)),
-        ControllerConfig::default(),
-        addr_a,
-        stop_a_rx,
-    ));
+    let (a, stop_a, addr_a) = replica(&server, "replica-a");
     wait_for("replica-a to lead and be ready", async || {
         get(addr_a, "/readyz").await == Some((200, "ready".into()))
     })
@@ -144,13 +153,7 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over_on_shutdown() {
     assert_eq!(metrics.0, 200);
     assert!(metrics.1.contains("mediant_devices_ready"), "{}", metrics.1);
 
-    let b = tokio::spawn(lead_and_run(
-        server.client(),
-        lease("replica-b", Duration::from_secs(30)),
-        ControllerConfig::default(),
-        addr_b,
-        stop_b_rx,
-    ));
+    let (b, stop_b, addr_b) = replica(&server, "replica-b");
     wait_for("replica-b to serve as a standby", async || {
         get(addr_b, "/readyz").await == Some((200, "standby".into()))
     })
@@ -187,20 +190,10 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over_on_shutdown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_that_loses_its_lease_stops_at_once_and_says_so() {
-    use mediant_operator::controller::run::RunError;
-
     let _ = rustls::crypto::ring::default_provider().install_default();
     let server = ApiServer::start().await;
     server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
-    let addr = free_addr();
-    let (_stop, stop_rx) = watch::channel(false);
-    let a = tokio::spawn(lead_and_run(
-        server.client(),
-        lease("replica-a", Duration::from_secs(30)),
-        ControllerConfig::default(),
-        addr,
-        stop_rx,
-    ));
+    let (a, _stop, addr) = replica(&server, "replica-a");
     wait_for("replica-a to lead", async || {
         get(addr, "/readyz").await == Some((200, "ready".into()))
     })

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::context::lock;
 use crate::api::{Dialect, MediantDevice, Timeouts, TlsSpec};
 use crate::device::{Credentials, MediantClient};
 
@@ -38,12 +39,6 @@ impl DeviceClients {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Inputs, Arc<MediantClient>)>> {
-        // Every critical section is one lookup, insert or remove: a
-        // poisoned map is still whole.
-        self.kept.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// The client kept for `key` if it was built from the same inputs,
     /// else one from `build`, kept for next time (replacing the old one).
     pub fn get_or_build<E>(
@@ -62,26 +57,25 @@ impl DeviceClients {
             credentials: credentials.clone(),
             ca_bundle: ca_bundle.map(str::to_owned),
         };
-        if let Some((kept, client)) = self.lock().get(key)
+        if let Some((kept, client)) = lock(&self.kept).get(key)
             && *kept == inputs
         {
             return Ok(Arc::clone(client));
         }
         // Built outside the lock: it takes milliseconds.
         let client = Arc::new(build()?);
-        self.lock()
-            .insert(key.to_owned(), (inputs, Arc::clone(&client)));
+        lock(&self.kept).insert(key.to_owned(), (inputs, Arc::clone(&client)));
         Ok(client)
     }
 
     /// Drops the client of a deleted object.
     pub fn forget(&self, key: &str) {
-        self.lock().remove(key);
+        lock(&self.kept).remove(key);
     }
 
     /// How many clients are kept.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        lock(&self.kept).len()
     }
 
     /// Whether no client is kept.

@@ -58,7 +58,7 @@ struct OwnWrite {
     due: Instant,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Every critical section here is a single insert, remove or lookup, so a
     // poisoned map is still whole.
     m.lock().unwrap_or_else(|p| p.into_inner())

@@ -90,26 +90,22 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         context: args.context.clone(),
         ..Default::default()
     };
+    let config_error = |e: &dyn std::fmt::Display| RunError::Config(e.to_string());
     let config = match (&args.kubeconfig, &args.context) {
         (Some(path), _) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path)
-                .map_err(|e| RunError::Config(e.to_string()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-                .await
-                .map_err(|e| RunError::Config(e.to_string()))?
+            let kubeconfig =
+                kube::config::Kubeconfig::read_from(path).map_err(|e| config_error(&e))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
         }
-        (None, Some(_)) => kube::Config::from_kubeconfig(&options)
-            .await
-            .map_err(|e| RunError::Config(e.to_string()))?,
-        (None, None) => kube::Config::infer()
-            .await
-            .map_err(|e| RunError::Config(e.to_string()))?,
-    };
+        (None, Some(_)) => kube::Config::from_kubeconfig(&options).await,
+        (None, None) => Ok(kube::Config::infer().await.map_err(|e| config_error(&e))?),
+    }
+    .map_err(|e| config_error(&e))?;
     let lease_namespace = args
         .lease_namespace
         .clone()
         .unwrap_or_else(|| config.default_namespace.clone());
-    let client = kube::Client::try_from(config).map_err(|e| RunError::Config(e.to_string()))?;
+    let client = kube::Client::try_from(config).map_err(|e| config_error(&e))?;
     let identity = args.identity.clone().unwrap_or_else(hostname);
     let lease = LeaseConfig::new(&args.lease_name, &lease_namespace, &identity);
 
@@ -231,10 +227,7 @@ async fn keep_renewing(elector: LeaderElector, acquired_at: Instant, lost: watch
         let sent = Instant::now();
         let left = deadline.saturating_sub(sent.duration_since(renewed_at));
         match tokio::time::timeout(left, elector.try_acquire_or_renew()).await {
-            Ok(Ok(true)) => {
-                renewed_at = sent;
-                pause = config.renew_every;
-            }
+            Ok(Ok(true)) => renewed_at = sent,
             Ok(Ok(false)) => {
                 tracing::warn!("another replica holds the leader Lease");
                 break;
@@ -245,9 +238,12 @@ async fn keep_renewing(elector: LeaderElector, acquired_at: Instant, lost: watch
         if renewed_at.elapsed() >= deadline {
             break;
         }
-        if renewed_at != sent {
-            pause = config.renew_every / 2;
-        }
+        // Retry sooner after a failed attempt.
+        pause = if renewed_at == sent {
+            config.renew_every
+        } else {
+            config.renew_every / 2
+        };
     }
     let _ = lost.send(true);
 }
