@@ -220,6 +220,7 @@ impl ProviderError for MediantLicenseError {
 }
 
 /// The `mediant` provider for one device.
+#[derive(Debug)]
 pub struct MediantProvider<'a> {
     /// The device's client (from its MediantDevice).
     pub client: &'a MediantClient,
