@@ -48,7 +48,7 @@ operator_up() {
   fi
   spawn simulator "$MEDIANT_OPERATOR" simulate --listen 127.0.0.1:0 --devices 3
   wait_until 60 "three simulated devices" bash -c "[ \$(grep -c '^http' '$E2E_DIR/simulator.log') -ge 3 ]"
-  grep '^http' "$E2E_DIR/simulator.log" >"$E2E_DIR/simulator.urls"
+  grep '^http' "$E2E_DIR/simulator.log" | sed 's#/$##' >"$E2E_DIR/simulator.urls"
   log "simulated devices: $(tr '\n' ' ' <"$E2E_DIR/simulator.urls")"
 
   E2E_OPERATOR_KUBECONFIG="$E2E_DIR/operator.kubeconfig"

@@ -6,7 +6,7 @@
 crd_names() {
   local f
   for f in "$REPO"/crds/*.yaml; do
-    k create --dry-run=client -o json -f "$f" | jq -r '"\(.metadata.name) \(.spec.names.singular)"'
+    yaml2json <"$f" | jq -r 'select(.kind == "CustomResourceDefinition") | "\(.metadata.name) \(.spec.names.singular)"'
   done
 }
 

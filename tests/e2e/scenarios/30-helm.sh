@@ -37,8 +37,11 @@ scenario_helm_lint() {
   h lint --strict "$CHART_DIR" -f "$E2E_DIR/values-custom.yaml"
 }
 
+# A rendered manifest as one JSON List (offline: the server need not know
+# every kind, e.g. ServiceMonitor).
+as_list() { yaml2json | jq -s '{apiVersion: "v1", kind: "List", items: .}'; }
 # Kinds of the documents of a rendered manifest, sorted, one per line.
-kinds_of() { k create --dry-run=client -o json -f - | jq -r 'if .kind == "List" then .items[] else . end | .kind' | sort; }
+kinds_of() { as_list | jq -r '.items[].kind' | sort; }
 
 scenario helm_template
 scenario_helm_template() {
@@ -53,7 +56,7 @@ scenario_helm_template() {
   assert_eq "$kinds" "ClusterRole ClusterRoleBinding Deployment PodDisruptionBudget Role RoleBinding Service ServiceAccount " "default kinds"
   k apply --dry-run=server -f - <<<"$out" >/dev/null
   local deploy
-  deploy="$(k create --dry-run=client -o json -f - <<<"$out" | jq -c '.items[] | select(.kind == "Deployment")')"
+  deploy="$(as_list <<<"$out" | jq -c '.items[] | select(.kind == "Deployment")')"
   assert_eq "$(jq -r .spec.replicas <<<"$deploy")" 2 "default replicas"
   assert_eq "$(jq -r '.spec.template.spec.containers[0].args | join(" ")' <<<"$deploy")" \
     "run --metrics-addr=0.0.0.0:9464 --log-format=json --lease-name=mediant-operator" "default args"
@@ -63,7 +66,7 @@ scenario_helm_template() {
   kinds="$(kinds_of <<<"$out" | tr '\n' ' ')"
   assert_eq "$kinds" "Deployment NetworkPolicy PodDisruptionBudget Role Role RoleBinding RoleBinding Service ServiceAccount ServiceMonitor " "custom kinds"
   local json
-  json="$(k create --dry-run=client -o json -f - <<<"$out")"
+  json="$(as_list <<<"$out")"
   deploy="$(jq -c '.items[] | select(.kind == "Deployment")' <<<"$json")"
   assert_eq "$(jq -r .spec.replicas <<<"$deploy")" 3 "custom replicas"
   assert_eq "$(jq -r '.spec.template.spec.containers[0].args | join(" ")' <<<"$deploy")" \
@@ -107,7 +110,7 @@ scenario_helm_install() {
   while read -r kind name ns; do
     k get "$kind" "$name" ${ns:+-n "$ns"} >/dev/null || fail "$kind $name is missing"
     n=$((n + 1))
-  done < <(k create --dry-run=client -o json -f - <<<"$manifest" |
+  done < <(as_list <<<"$manifest" |
     jq -r '.items[] | "\(.kind) \(.metadata.name) \(.metadata.namespace // "")"')
   log "$n objects of the release exist"
   assert_eq "$(k get deployment "$RELEASE" -n "$RELEASE_NS" -o jsonpath='{.spec.replicas}')" 2 "replicas"

@@ -17,6 +17,9 @@ scenario_leader_handover() {
   wait_until 60 "replica-a to exit" bash -c "! kill -0 $REPLICA_replica_a_PID 2>/dev/null"
   wait_until 30 "replica-b to take the Lease" bash -c "[ \"\$(kubectl --kubeconfig '$E2E_ADMIN_KUBECONFIG' get lease $LEASE -n $OPERATOR_NS -o jsonpath='{.spec.holderIdentity}')\" = replica-b ]"
   log "replica-b leads $((SECONDS - t0))s after SIGTERM to replica-a (leaseTransitions $transitions -> $(k get lease "$LEASE" -n "$OPERATOR_NS" -o jsonpath='{.spec.leaseTransitions}'))"
+  grep -q 'shutdown requested' "$E2E_DIR/operator-replica-a.log" || fail "replica-a did not log its shutdown"
+  if grep -q 'releasing the leader Lease failed' "$E2E_DIR/operator-replica-a.log"; then fail "replica-a could not release the Lease"; fi
+  grep -q 'acquired the leader Lease' "$E2E_DIR/operator-replica-b.log" || fail "replica-b did not log the takeover"
   wait_until 30 "replica-b /readyz as leader" bash -c "[ \"\$(curl -fsS http://127.0.0.1:$REPLICA_replica_b_PORT/readyz)\" != standby ]"
 
   # The new leader reconciles: an edit converges.
