@@ -23,6 +23,7 @@ mod crd;
 mod error;
 #[doc(hidden)]
 pub mod fixtures;
+mod license_entitlement;
 mod mediant_device;
 mod revision;
 
@@ -32,6 +33,12 @@ pub use condition::{
 };
 pub use crd::{crd_files, crd_yaml, crds};
 pub use error::ValidationError;
+pub use license_entitlement::{
+    Disruption, DisruptionDecision, EntitlementSpecError, LastError, LicenseEntitlement,
+    LicenseEntitlementSpec, LicenseEntitlementStatus, MAX_DRIFT, MediantDeviceRef,
+    MediantLicenseFacts, MediantLicenseSpec, PendingDisruption, ProviderFacts, ProviderSpec,
+    SecretKeyRef,
+};
 pub use mediant_device::{
     CaBundleKeyRef, CaBundleSource, CliDefault, CliScriptSpec, ConfigMapKeyRef,
     CredentialsSecretRef, DeletionPolicy, DeviceFacts, Dialect, Drift, HOW_TO_ALLOW_RESETS,
