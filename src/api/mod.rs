@@ -26,6 +26,7 @@ pub mod fixtures;
 mod license_entitlement;
 mod mediant_device;
 mod revision;
+mod tls_context;
 
 pub use condition::{
     Condition, ConditionStatus, ConditionType, find_condition, is_condition_true, remove_condition,
@@ -47,3 +48,10 @@ pub use mediant_device::{
     SourceRef, TableName, Timeouts, TlsSpec, Weekday,
 };
 pub use revision::desired_revision;
+pub use tls_context::{
+    CellValue, CertificateRequestSpec, CertificateRequestStatus, CertificateSource,
+    CertificateStatus, ContextRef, DeviceRef, GenerateOnDevice, IssuerRef, KEY_SIZES, KeyRef,
+    PrivateKeyStatus, RootSource, SelfSigned, SignatureAlgorithm, Subject, TlsContext,
+    TlsContextError, TlsContextSpec, TlsContextStatus, TlsSecretRef, TlsSourceRef, TrustedRoots,
+    TrustedRootsMode,
+};
