@@ -283,7 +283,7 @@ async fn an_ha_pair_gets_the_licence_file_and_a_key_alone_is_refused_before_send
         Some(ProviderFacts::Mediant(f)) => {
             assert_eq!(f.form, "file");
             assert_eq!(f.ha_state, "Active");
-            assert_eq!(f.file_serials, Some(2));
+            assert_eq!(f.file_serials, Some(3));
         }
         other => panic!("{other:?}"),
     }
