@@ -262,8 +262,10 @@ async fn an_ha_pair_gets_the_licence_file_and_a_key_alone_is_refused_before_send
     assert_eq!(writes(&fleet, 0), 0);
 
     // Key and file: the file form is chosen from /status, not from a 409.
+    // The pair's file: a key for each unit (and one for another device).
+    let redundant = device.license.redundant_serial().expect("an HA pair");
     let file = format!(
-        "; fleet licence\nS/N277522263687112 QUJDREVGR0hJSktMTU5PUA==\nS/N{serial} {MARKER}\n"
+        "; fleet licence\nS/N277522263687112 QUJDREVGR0hJSktMTU5PUA==\nS/N{serial} {MARKER}\nS/N{redundant} UmVkdW5kYW50VW5pdEtleQ==\n"
     );
     let desired = MediantDesired {
         key: Some(LicenseKey::new("c29tZU90aGVyS2V5Rm9ySlNPTg==")),
@@ -278,6 +280,11 @@ async fn an_ha_pair_gets_the_licence_file_and_a_key_alone_is_refused_before_send
         counts.count("PUT", "/api/v1/license"),
         1,
         "one PUT, no 409 first"
+    );
+    assert_eq!(
+        device.license.redundant_key().as_deref(),
+        Some("UmVkdW5kYW50VW5pdEtleQ=="),
+        "both units of the pair got their key"
     );
     match &report.facts {
         Some(ProviderFacts::Mediant(f)) => {
