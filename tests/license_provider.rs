@@ -334,7 +334,10 @@ async fn a_fleet_file_applies_to_the_devices_it_holds_and_says_so_for_the_others
     );
     let spec = {
         let mut m = MediantLicenseSpec::for_device("sbc");
-        m.license_file = Some(SecretKeyRef::new("fleet-licence", "license.txt"));
+        m.license_file = Some(SecretKeyRef {
+            name: "fleet-licence".into(),
+            key: "license.txt".into(),
+        });
         m
     };
     let desired = desired_from(&spec, |r| {

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::{DeletionPolicy, MaintenanceWindow};
 
 pub use disruption::{Disruption, DisruptionDecision};
-pub use mediant::{MediantDeviceRef, MediantLicenseSpec, SecretKeyRef};
+pub use mediant::{MediantDeviceRef, MediantLicenseSpec};
 pub use status::{
     LastError, LicenseEntitlementStatus, MAX_DRIFT, MediantLicenseFacts, PendingDisruption,
     ProviderFacts,

@@ -471,7 +471,7 @@ pub fn desired_from(
     mut secret: impl FnMut(&crate::api::SecretKeyRef) -> Option<Vec<u8>>,
 ) -> Result<MediantDesired, MediantLicenseError> {
     let missing = |r: &crate::api::SecretKeyRef| MediantLicenseError::MissingSecret {
-        reference: r.to_string(),
+        reference: crate::api::SourceRef::Secret(r.clone()).to_string(),
     };
     let key = match &spec.license_key {
         Some(r) => {
@@ -490,7 +490,7 @@ pub fn desired_from(
             let bytes = secret(r).ok_or_else(|| missing(r))?;
             Some(
                 LicenseFile::parse(bytes).ok_or_else(|| MediantLicenseError::NotALicenseFile {
-                    reference: r.to_string(),
+                    reference: crate::api::SourceRef::Secret(r.clone()).to_string(),
                 })?,
             )
         }
