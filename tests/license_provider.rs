@@ -1,27 +1,28 @@
-//! LicenseEntitlement provider `mediant` over real HTTP against the
-//! simulator: the shared contract (gate, drift, status) and the device's
-//! licence (v7.4 REST guide chapter 12). Device state is read back from the
-//! simulator, never from our own report.
+//! LicenseEntitlement provider `mediant` through the engine façade (the
+//! same `survey`/`converge` as `apply -f` and `run`) over real HTTP against
+//! the simulator (v7.4 REST guide chapter 12). Device state is read back
+//! from the simulator, never from our own report.
 
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
-use mediant_operator::api::condition::ConditionType;
 use mediant_operator::api::{
-    ConditionStatus, Disruption, DisruptionDecision, MaintenanceWindow, MediantLicenseSpec,
-    ProviderFacts, SecretKeyRef, find_condition,
+    Disruption, LicenseEntitlement, LicenseEntitlementSpec, MaintenanceWindow, MediantLicenseSpec,
+    ProviderFacts, ProviderSpec, ResetDecision, ResolvedSources, SecretKeyRef, SourceRef,
 };
 use mediant_operator::device::{
-    ClientOptions, Credentials, LicenseKey, MediantClient, RetryPolicy,
+    ClientOptions, Credentials, DeviceError, MediantClient, Privilege, RetryPolicy,
 };
 use mediant_operator::plan::license_entitlement::{
-    self as lic, LicenseFile, Mode, ProviderError,
-    mediant::{MediantDesired, MediantLicenseError, MediantProvider, desired_from},
+    EntitlementDesired, EntitlementObserved, LicenseEntitlementKind, ProviderObserved, combine,
 };
+use mediant_operator::plan::{self, ApplyError, Kind, Reconciled, ResetPermission, SecretDigests};
 use mediant_operator::simulator::device::Dialect as SimDialect;
 use mediant_operator::simulator::{Fleet, FleetConfig};
 
-/// A planted key: it must never show in reports, status, errors or Debug.
+type K = LicenseEntitlementKind;
+
+/// A planted key: it must never show in plans, errors or Debug.
 const MARKER: &str = "PLANTEDxLICENCExMARKERx0042";
 
 async fn fleet(dialect: SimDialect, ha: bool, devices: usize) -> Fleet {
@@ -53,16 +54,72 @@ fn client_for(fleet: &Fleet, index: usize, user: &str) -> MediantClient {
     .expect("client")
 }
 
-fn provider(client: &MediantClient) -> MediantProvider<'_> {
-    let mut p = MediantProvider::new(client, "sbc-1");
-    p.reset_timeout = Duration::from_secs(20);
-    p
+fn key_ref() -> SecretKeyRef {
+    SecretKeyRef {
+        name: "licence".into(),
+        key: "license.key".into(),
+    }
 }
 
-fn key_only(key: &str) -> MediantDesired {
-    MediantDesired {
-        key: Some(LicenseKey::new(key)),
-        ..MediantDesired::default()
+fn file_ref() -> SecretKeyRef {
+    SecretKeyRef {
+        name: "licence".into(),
+        key: "license.txt".into(),
+    }
+}
+
+/// A LicenseEntitlement for MediantDevice `sbc-1` with a key and/or a file.
+fn entitlement(key: bool, file: bool, serial: Option<&str>) -> LicenseEntitlement {
+    let mut m = MediantLicenseSpec::for_device("sbc-1");
+    m.license_key = key.then(key_ref);
+    m.license_file = file.then(file_ref);
+    m.serial_number = serial.map(str::to_string);
+    let mut e = LicenseEntitlement::new(
+        "sbc-1",
+        LicenseEntitlementSpec::new(ProviderSpec::Mediant(m)),
+    );
+    e.metadata.namespace = Some("default".into());
+    e.metadata.uid = Some("0b9d7c43-5d0e-4f57-9a51-3f1b2c3d4e5f".into());
+    e
+}
+
+/// The desired state from `resource` with these Secret texts.
+fn desired(
+    resource: &LicenseEntitlement,
+    key: Option<&str>,
+    file: Option<&str>,
+    reset: ResetPermission,
+) -> EntitlementDesired {
+    let mut resolved = ResolvedSources::new();
+    if let Some(k) = key {
+        resolved.insert(SourceRef::Secret(key_ref()), k.to_string());
+    }
+    if let Some(f) = file {
+        resolved.insert(SourceRef::Secret(file_ref()), f.to_string());
+    }
+    K::validate(resource, plan::Origin::Manifests).expect("valid");
+    K::desired(resource, &resolved, reset).expect("desired")
+}
+
+fn key_only(key: &str) -> EntitlementDesired {
+    desired(
+        &entitlement(true, false, None),
+        Some(key),
+        None,
+        ResetPermission::Allowed,
+    )
+}
+
+async fn once(
+    client: &MediantClient,
+    desired: &EntitlementDesired,
+) -> Result<Reconciled<K>, ApplyError> {
+    plan::reconcile_once::<K>(client, desired, &SecretDigests::new(), false).await
+}
+
+fn facts(o: &EntitlementObserved) -> mediant_operator::api::MediantLicenseFacts {
+    match &o.facts {
+        ProviderFacts::Mediant(f) => f.clone(),
     }
 }
 
@@ -79,47 +136,33 @@ async fn a_key_converges_in_one_apply_and_in_sync_means_zero_writes() {
     let fleet = fleet(SimDialect::V74, false, 1).await;
     let device = &fleet.devices()[0].device;
     let client = client_for(&fleet, 0, "Admin");
-    let p = provider(&client);
-    let mut desired = key_only(MARKER);
-    desired.serial_number = Some(device.info.serial_number.clone());
-    let factory_key = device.license.key();
-    assert_ne!(factory_key, MARKER);
+    let serial = device.info.serial_number.clone();
+    let resource = entitlement(true, false, Some(&serial));
+    let d = desired(&resource, Some(MARKER), None, ResetPermission::Allowed);
+    assert_ne!(device.license.key(), MARKER);
 
-    let report = lic::reconcile(&p, &desired, &DisruptionDecision::Allowed, Mode::Apply).await;
-    assert!(report.error.is_none(), "{:?}", report.error);
-    assert_eq!(report.applied.len(), 1);
-    assert!(report.in_sync());
+    let done = once(&client, &d).await.expect("reconcile");
+    let outcome = done.outcome.expect("applied");
+    assert_eq!(outcome.steps.len(), 1);
+    assert!(outcome.remaining.is_empty(), "verified: nothing left");
+    assert!(outcome.not_taken.is_empty());
     // The device holds the key, after one reset, and took one PUT.
     assert_eq!(device.license.key(), MARKER);
     assert_eq!(device.reset_count(), 1);
     let counts = device.counters.snapshot();
     assert_eq!(counts.count("PUT", "/api/v1/license"), 1);
     assert_eq!(counts.writes, 1);
-    let status = lic::status(&report, None, Some(1), Timestamp::now(), None);
-    let ready = find_condition(&status.conditions, ConditionType::Ready).unwrap();
-    assert_eq!(ready.status, ConditionStatus::True);
-    assert_eq!(ready.reason, "Applied");
-    assert!(status.drift.is_empty());
-    assert!(status.last_applied_time.is_some());
-    match &status.facts {
-        Some(ProviderFacts::Mediant(f)) => {
-            assert_eq!(f.form, "key");
-            assert_eq!(f.serial_number, device.info.serial_number);
-            assert_eq!(f.features["Board Type"], ["Mediant 800"]);
-            assert!(f.features["Coders"].contains(&"G729".to_string()));
-        }
-        other => panic!("{other:?}"),
-    }
-    let digest = status.desired_digest.clone().unwrap();
-    assert!(
-        digest.starts_with("sha256:") && digest.len() == 71,
-        "{digest}"
-    );
+    let f = facts(&outcome.observed);
+    assert_eq!(f.form, "key");
+    assert_eq!(f.serial_number, serial);
+    assert_eq!(f.features["Board Type"], ["Mediant 800"]);
+    assert!(f.features["Coders"].contains(&"G729".to_string()));
+    assert!(d.digest.starts_with("sha256:") && d.digest.len() == 71);
 
     // In sync: the next pass reads and writes nothing.
     let before = device.counters.snapshot();
-    let again = lic::reconcile(&p, &desired, &DisruptionDecision::Allowed, Mode::Apply).await;
-    assert!(again.error.is_none() && again.drift.is_empty() && again.applied.is_empty());
+    let again = once(&client, &d).await.expect("reconcile");
+    assert!(again.survey.plan.is_empty());
     let after = device.counters.snapshot();
     assert_eq!(after.writes, before.writes, "in sync: zero writes");
     assert_eq!(
@@ -128,13 +171,11 @@ async fn a_key_converges_in_one_apply_and_in_sync_means_zero_writes() {
         "GET /status and GET /license only"
     );
     assert_eq!(device.reset_count(), 1);
-    let status = lic::status(&again, Some(&status), Some(1), Timestamp::now(), None);
-    assert_eq!(status.desired_digest.as_deref(), Some(digest.as_str()));
     for shown in [
-        format!("{report:?}"),
-        format!("{again:?}"),
-        format!("{desired:?}"),
-        serde_json::to_string(&status).unwrap(),
+        format!("{:?}", again.survey.observed),
+        format!("{:?}", again.survey.plan),
+        format!("{d:?}"),
+        format!("{:?}", outcome.steps),
     ] {
         no_leak(&shown);
     }
@@ -145,41 +186,49 @@ async fn a_closed_gate_holds_the_change_back_and_sends_nothing() {
     let fleet = fleet(SimDialect::V74, false, 1).await;
     let device = &fleet.devices()[0].device;
     let client = client_for(&fleet, 0, "Admin");
-    let p = provider(&client);
-    let desired = key_only(MARKER);
     let now = Timestamp::now();
+    // The device allows resets; the entitlement's gate says Never.
     let gate = Disruption::Never.decide(None, now).unwrap();
-
-    let report = lic::reconcile(&p, &desired, &gate, Mode::Apply).await;
-    assert!(report.error.is_none(), "{:?}", report.error);
+    let reset = combine(ResetDecision::Allowed, gate).into();
+    let d = desired(&entitlement(true, false, None), Some(MARKER), None, reset);
+    let done = once(&client, &d).await.expect("reconcile");
+    let plan = &done.survey.plan;
+    assert!(plan.steps.is_empty());
+    assert_eq!(plan.blocked.len(), 1);
+    assert!(plan.blocked[0].0.description.contains("resets"));
+    assert!(
+        plan.blocked[0].1.contains("spec.disruption is Never"),
+        "{}",
+        plan.blocked[0].1
+    );
+    assert_eq!(plan.drift_count, 1);
+    let serial = &device.info.serial_number;
+    assert!(plan.drift_keys[0].starts_with(&format!("licenseKey[S/N {serial}]: sha256:")));
+    assert!(
+        plan.drift_keys[0].contains(" → sha256:"),
+        "{}",
+        plan.drift_keys[0]
+    );
     assert_eq!(writes(&fleet, 0), 0, "nothing sent");
     assert_ne!(device.license.key(), MARKER);
     assert_eq!(device.reset_count(), 0);
-    let pending = report.pending.clone().expect("pending");
-    assert!(pending.change.contains("resets"), "{pending:?}");
-    let status = lic::status(&report, None, Some(3), now, None);
-    let ready = find_condition(&status.conditions, ConditionType::Ready).unwrap();
-    assert_eq!(ready.status, ConditionStatus::False);
-    assert_eq!(ready.reason, "DisruptionPending");
+    // The device's own policy Never holds it back too, and says whose.
+    let reset = combine(
+        ResetDecision::Refused {
+            how_to_allow: "spec.resetPolicy is Never".into(),
+        },
+        ResetDecision::Allowed,
+    )
+    .into();
+    let d = desired(&entitlement(true, false, None), Some(MARKER), None, reset);
+    let done = once(&client, &d).await.expect("reconcile");
     assert!(
-        ready.message.contains("spec.disruption is Never"),
-        "{}",
-        ready.message
+        done.survey.plan.blocked[0]
+            .1
+            .contains("MediantDevice's spec.resetPolicy")
     );
-    assert_eq!(ready.observed_generation, Some(3));
-    let stalled = find_condition(&status.conditions, ConditionType::Stalled).unwrap();
-    assert_eq!(stalled.reason, "DisruptionNotAllowed");
-    assert_eq!(status.drift.len(), 1);
-    assert!(status.drift[0].starts_with(&format!(
-        "licenseKey[S/N {}]: sha256:",
-        device.info.serial_number
-    )));
-    assert!(
-        status.drift[0].contains(" → sha256:"),
-        "{}",
-        status.drift[0]
-    );
-    no_leak(&serde_json::to_string(&status).unwrap());
+    assert_eq!(writes(&fleet, 0), 0);
+    no_leak(&format!("{:?}", done.survey.plan));
 }
 
 #[tokio::test]
@@ -187,53 +236,53 @@ async fn outside_the_window_it_waits_and_inside_it_is_applied_reset_awaited_and_
     let fleet = fleet(SimDialect::V74, false, 1).await;
     let device = &fleet.devices()[0].device;
     let client = client_for(&fleet, 0, "Admin");
-    let p = provider(&client);
-    let desired = key_only(MARKER);
     let window = MaintenanceWindow {
         days: vec![],
         start: "02:00".into(),
         duration: "1h".into(),
     };
+    let resource = {
+        let mut e = entitlement(true, false, None);
+        e.spec.disruption = Disruption::MaintenanceWindow;
+        e.spec.maintenance_window = Some(window.clone());
+        e
+    };
     // 2024-01-01 12:00 UTC: closed until 2024-01-02 02:00.
     let noon = Timestamp::from_second(1_704_067_200 + 12 * 3600).unwrap();
-    let closed = Disruption::MaintenanceWindow
-        .decide(Some(&window), noon)
-        .unwrap();
-    let report = lic::reconcile(&p, &desired, &closed, Mode::Apply).await;
-    let pending = report.pending.clone().expect("pending");
-    assert_eq!(
-        pending.opens_at.as_ref().map(|t| t.0.to_string()),
-        Some("2024-01-02T02:00:00Z".to_string())
-    );
-    assert!(
-        pending.reason.contains("maintenanceWindow"),
-        "{}",
-        pending.reason
-    );
+    let device_spec = mediant_operator::api::MediantDevice::test();
+    let mut device_res = device_spec.clone();
+    device_res.spec.reset_policy = mediant_operator::api::ResetPolicy::Allowed;
+    let closed = K::reset_decision(&resource, &device_res, noon).unwrap();
+    match &closed {
+        ResetDecision::NotNow { opens_at, reason } => {
+            assert_eq!(opens_at.to_string(), "2024-01-02T02:00:00Z");
+            assert!(reason.contains("maintenanceWindow"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let d = desired(&resource, Some(MARKER), None, closed.into());
+    let done = once(&client, &d).await.expect("reconcile");
+    assert_eq!(done.survey.plan.blocked.len(), 1);
     assert_eq!(writes(&fleet, 0), 0);
-    let status = lic::status(&report, None, Some(1), noon, None);
-    assert!(
-        find_condition(&status.conditions, ConditionType::Stalled).is_none(),
-        "a window opens by itself: not stalled"
-    );
 
     // 02:30: the window is open.
-    let open = Disruption::MaintenanceWindow
-        .decide(
-            Some(&window),
-            Timestamp::from_second(1_704_067_200 + 2 * 3600 + 1800).unwrap(),
-        )
-        .unwrap();
-    let report = lic::reconcile(&p, &desired, &open, Mode::Apply).await;
-    assert!(report.error.is_none(), "{:?}", report.error);
-    assert_eq!(report.applied.len(), 1);
-    assert!(report.pending.is_none());
+    let half_past_two = Timestamp::from_second(1_704_067_200 + 2 * 3600 + 1800).unwrap();
+    let open = K::reset_decision(&resource, &device_res, half_past_two).unwrap();
+    assert_eq!(open, ResetDecision::Allowed);
+    let d = desired(&resource, Some(MARKER), None, open.into());
+    let done = once(&client, &d).await.expect("reconcile");
+    let outcome = done.outcome.expect("applied");
+    assert_eq!(outcome.steps.len(), 1);
+    assert!(outcome.remaining.is_empty());
     assert_eq!(device.reset_count(), 1, "the device reset once");
     assert!(!device.is_resetting(), "the reset was awaited");
     assert_eq!(device.license.key(), MARKER, "verified on the device");
-    // The verification read happened after the device came back.
-    let counts = device.counters.snapshot();
-    assert!(counts.count("GET", "/api/v1/license") >= 3, "{counts:?}");
+    let ProviderObserved::Mediant(after) = &outcome.observed.provider;
+    assert_eq!(
+        after.license.key.expose(),
+        MARKER,
+        "read back after the reset"
+    );
 }
 
 #[tokio::test]
@@ -242,23 +291,18 @@ async fn an_ha_pair_gets_the_licence_file_and_a_key_alone_is_refused_before_send
     let device = &fleet.devices()[0].device;
     let serial = device.info.serial_number.clone();
     let client = client_for(&fleet, 0, "Admin");
-    let p = provider(&client);
 
     // Only a key: the HA state says it cannot work, so nothing is sent.
-    let report = lic::reconcile(
-        &p,
-        &key_only(MARKER),
-        &DisruptionDecision::Allowed,
-        Mode::Apply,
-    )
-    .await;
-    let err = report.error.expect("refused");
+    let err = once(&client, &key_only(MARKER))
+        .await
+        .err()
+        .expect("refused");
+    let message = err.to_string();
+    assert!(matches!(err, ApplyError::Plan(_)), "{message}");
     assert!(
-        matches!(err, MediantLicenseError::HaNeedsFile { .. }),
-        "{err}"
+        message.contains("HA pair") && message.contains("licenseFile"),
+        "{message}"
     );
-    assert!(!err.retryable());
-    assert!(err.to_string().contains("licenseFile"), "{err}");
     assert_eq!(writes(&fleet, 0), 0);
 
     // Key and file: the file form is chosen from /status, not from a 409.
@@ -267,17 +311,21 @@ async fn an_ha_pair_gets_the_licence_file_and_a_key_alone_is_refused_before_send
     let file = format!(
         "; fleet licence\nS/N277522263687112 QUJDREVGR0hJSktMTU5PUA==\nS/N{serial} {MARKER}\nS/N{redundant} UmVkdW5kYW50VW5pdEtleQ==\n"
     );
-    let desired = MediantDesired {
-        key: Some(LicenseKey::new("c29tZU90aGVyS2V5Rm9ySlNPTg==")),
-        file: LicenseFile::parse(file.into_bytes()),
-        serial_number: None,
-    };
-    let report = lic::reconcile(&p, &desired, &DisruptionDecision::Allowed, Mode::Apply).await;
-    assert!(report.error.is_none(), "{:?}", report.error);
+    let d = desired(
+        &entitlement(true, true, None),
+        Some("c29tZU90aGVyS2V5Rm9ySlNPTg=="),
+        Some(&file),
+        ResetPermission::Allowed,
+    );
+    let outcome = once(&client, &d)
+        .await
+        .expect("reconcile")
+        .outcome
+        .expect("applied");
+    assert!(outcome.remaining.is_empty());
     assert_eq!(device.license.key(), MARKER);
-    let counts = device.counters.snapshot();
     assert_eq!(
-        counts.count("PUT", "/api/v1/license"),
+        device.counters.snapshot().count("PUT", "/api/v1/license"),
         1,
         "one PUT, no 409 first"
     );
@@ -286,15 +334,11 @@ async fn an_ha_pair_gets_the_licence_file_and_a_key_alone_is_refused_before_send
         Some("UmVkdW5kYW50VW5pdEtleQ=="),
         "both units of the pair got their key"
     );
-    match &report.facts {
-        Some(ProviderFacts::Mediant(f)) => {
-            assert_eq!(f.form, "file");
-            assert_eq!(f.ha_state, "Active");
-            assert_eq!(f.file_serials, Some(3));
-        }
-        other => panic!("{other:?}"),
-    }
-    no_leak(&format!("{report:?}"));
+    let f = facts(&outcome.observed);
+    assert_eq!(f.form, "file");
+    assert_eq!(f.ha_state, "Active");
+    assert_eq!(f.file_serials, Some(3));
+    no_leak(&format!("{outcome:?}"));
 }
 
 #[tokio::test]
@@ -302,24 +346,20 @@ async fn a_serial_mismatch_is_a_named_error_and_nothing_is_sent() {
     let fleet = fleet(SimDialect::V74, false, 1).await;
     let device = &fleet.devices()[0].device;
     let client = client_for(&fleet, 0, "Admin");
-    let p = provider(&client);
-    let mut desired = key_only(MARKER);
-    desired.serial_number = Some("277522263687112".into());
-    let report = lic::reconcile(&p, &desired, &DisruptionDecision::Allowed, Mode::Apply).await;
-    let err = report.error.as_ref().expect("mismatch");
-    assert_eq!(err.reason(), "SerialMismatch");
-    assert!(!err.retryable());
+    let d = desired(
+        &entitlement(true, false, Some("277522263687112")),
+        Some(MARKER),
+        None,
+        ResetPermission::Allowed,
+    );
+    let err = once(&client, &d).await.err().expect("mismatch");
     let message = err.to_string();
+    assert!(message.contains("serial number mismatch"), "{message}");
     assert!(message.contains("277522263687112"), "{message}");
     assert!(message.contains(&device.info.serial_number), "{message}");
     assert!(message.contains("nothing was sent"), "{message}");
     assert_eq!(writes(&fleet, 0), 0);
-    let status = lic::status(&report, None, Some(1), Timestamp::now(), None);
-    let stalled = find_condition(&status.conditions, ConditionType::Stalled).unwrap();
-    assert_eq!(stalled.reason, "SerialMismatch");
-    let last = status.last_error.as_ref().unwrap();
-    assert!(!last.retryable && last.retry_at.is_none());
-    no_leak(&format!("{report:?} {message} {status:?}"));
+    no_leak(&format!("{err:?} {message}"));
 }
 
 #[tokio::test]
@@ -332,36 +372,27 @@ async fn a_fleet_file_applies_to_the_devices_it_holds_and_says_so_for_the_others
         s(0),
         s(2)
     );
-    let spec = {
-        let mut m = MediantLicenseSpec::for_device("sbc");
-        m.license_file = Some(SecretKeyRef {
-            name: "fleet-licence".into(),
-            key: "license.txt".into(),
-        });
-        m
-    };
-    let desired = desired_from(&spec, |r| {
-        (r.name == "fleet-licence" && r.key == "license.txt").then(|| file.clone().into_bytes())
-    })
-    .expect("desired");
+    let d = desired(
+        &entitlement(false, true, None),
+        None,
+        Some(&file),
+        ResetPermission::Allowed,
+    );
     for i in 0..3 {
         let client = client_for(&fleet, i, "Admin");
-        let p = provider(&client);
-        let report = lic::reconcile(&p, &desired, &DisruptionDecision::Allowed, Mode::Apply).await;
+        let result = once(&client, &d).await;
         let device = &fleet.devices()[i].device;
         if i == 1 {
-            let err = report.error.expect("no key for device 1");
-            assert_eq!(err.reason(), "NoKeyForSerial");
-            let message = err.to_string();
+            let message = result.err().expect("no key for device 1").to_string();
             assert!(
                 message.contains(&s(1)) && message.contains("2 other"),
                 "{message}"
             );
             assert_eq!(writes(&fleet, 1), 0, "nothing sent to device 1");
         } else {
-            assert!(report.error.is_none(), "{i}: {:?}", report.error);
+            let outcome = result.expect("reconcile").outcome.expect("applied");
+            assert!(outcome.remaining.is_empty(), "{i}");
             // The 2015 dialect: the file went as application/octet-stream.
-            assert!(device.license.key().starts_with("S2V5Rm9yRGV2aWNl"));
             assert_eq!(device.reset_count(), 1);
         }
     }
@@ -381,17 +412,17 @@ async fn an_administrator_may_read_but_not_install_and_the_error_names_the_level
     let device = &fleet.devices()[0].device;
     // `Operator` is an Administrator: GET /license is allowed, PUT is not.
     let client = client_for(&fleet, 0, "Operator");
-    let p = provider(&client);
-    let report = lic::reconcile(
-        &p,
-        &key_only(MARKER),
-        &DisruptionDecision::Allowed,
-        Mode::Apply,
-    )
-    .await;
-    let err = report.error.expect("forbidden");
-    assert_eq!(err.reason(), "InsufficientPrivilege");
-    assert!(!err.retryable());
+    let err = once(&client, &key_only(MARKER))
+        .await
+        .err()
+        .expect("forbidden");
+    match &err {
+        ApplyError::Step {
+            source: DeviceError::Forbidden { needed, .. },
+            ..
+        } => assert_eq!(*needed, Privilege::SecurityAdministrator),
+        other => panic!("{other}"),
+    }
     assert!(
         err.to_string()
             .contains("needs at least Security Administrator"),
@@ -401,15 +432,10 @@ async fn an_administrator_may_read_but_not_install_and_the_error_names_the_level
     assert_ne!(device.license.key(), MARKER);
     // A Monitor cannot even read it; the error names Administrator.
     let client = client_for(&fleet, 0, "Monitor");
-    let p = provider(&client);
-    let report = lic::reconcile(
-        &p,
-        &key_only(MARKER),
-        &DisruptionDecision::Allowed,
-        Mode::Diff,
-    )
-    .await;
-    let err = report.error.expect("forbidden");
+    let err = plan::survey::<K>(&client, &key_only(MARKER), &SecretDigests::new(), false)
+        .await
+        .err()
+        .expect("forbidden");
     assert!(
         err.to_string().contains("needs at least Administrator"),
         "{err}"
@@ -419,28 +445,19 @@ async fn an_administrator_may_read_but_not_install_and_the_error_names_the_level
 
 #[tokio::test]
 async fn the_json_409_of_an_ha_device_is_permanent_and_sent_once() {
-    // A device that turned HA after the plan was made: the 409 is not retried.
+    // A device that turned HA after the plan was made: the 409 is final.
     let fleet = fleet(SimDialect::V74, true, 1).await;
     let device = &fleet.devices()[0].device;
     let client = client_for(&fleet, 0, "Admin");
-    let p = provider(&client);
-    let observed = {
-        use mediant_operator::plan::license_entitlement::Provider as _;
-        let mut o = p.observe(&key_only(MARKER)).await.expect("observe");
-        o.status.high_availability = "Not Operational".into();
-        o
-    };
-    use mediant_operator::plan::license_entitlement::Provider as _;
-    let plan = p.plan(&key_only(MARKER), &observed).expect("plan");
-    let err = p
-        .apply(&key_only(MARKER), &observed, &plan.changes[0])
+    let d = key_only(MARKER);
+    let mut observed = K::observe(&client, &d, false).await.expect("observe");
+    let ProviderObserved::Mediant(o) = &mut observed.provider;
+    o.status.high_availability = "Not Operational".into();
+    let plan = K::plan(&d, &observed, &SecretDigests::new()).expect("plan");
+    let err = K::run_step(&client, &d, &observed, &plan.steps[0].action)
         .await
         .expect_err("409");
-    assert!(
-        matches!(err, MediantLicenseError::HaRefusedKey { .. }),
-        "{err}"
-    );
-    assert!(!err.retryable());
+    assert!(matches!(err, DeviceError::Rejected { .. }), "{err}");
     assert!(
         err.to_string()
             .contains("License key can't be applied to device in HA configuration"),
@@ -449,7 +466,7 @@ async fn the_json_409_of_an_ha_device_is_permanent_and_sent_once() {
     assert_eq!(
         device.counters.snapshot().count("PUT", "/api/v1/license"),
         1,
-        "sent once"
+        "sent once, not retried"
     );
     assert_eq!(device.reset_count(), 0);
 }
