@@ -886,7 +886,15 @@ impl MediantClient {
             }
             source = s.source();
         }
-        None
+        // hyper-util boxes the connector's io::Error, whose `source()` skips
+        // the rustls error inside: fall back to rustls' own wording
+        // ("invalid peer certificate: UnknownIssuer").
+        let chain = error_chain(e);
+        let marker = "invalid peer certificate";
+        chain.find(marker).map(|at| DeviceError::TlsVerification {
+            endpoint: self.base.clone(),
+            reason: chain[at..].chars().take(160).collect(),
+        })
     }
 
     fn status_error(
@@ -1007,5 +1015,20 @@ fn describe(body: &[u8]) -> String {
                 None => text.to_string(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_script_output_keeps_the_failing_lines_with_secrets_masked() {
+        let output = "configure system\n cli-settings\n  privilege-password MARKER-pw\nError: invalid command \"foo\"\n password MARKER-2\nexit\n";
+        let lines = relevant_output(output);
+        assert_eq!(lines, vec!["Error: invalid command \"foo\"".to_string()]);
+        let lines = relevant_output("a\nb\n password MARKER-3\n");
+        assert!(lines.iter().all(|l| !l.contains("MARKER")), "{lines:?}");
+        assert_eq!(lines.len(), 3);
     }
 }
