@@ -145,7 +145,7 @@ async fn apply_over_the_examples_reaches_every_device_and_a_second_apply_writes_
     let devices = &fleet.devices()[..used];
     let loaded =
         mediant_operator::cmd::manifests::load(std::slice::from_ref(&dir)).expect("examples load");
-    assert_eq!(loaded.devices().len(), used);
+    assert_eq!(loaded.devices.len(), used);
 
     let (code, out) = run(&args(vec![dir.clone()], false), Mode::Diff).await;
     assert_eq!(code, Ok(1), "fresh devices differ: {out}");
@@ -154,8 +154,8 @@ async fn apply_over_the_examples_reaches_every_device_and_a_second_apply_writes_
 
     // Judged on the devices: each holds what its manifest declares.
     let mut checked = 0;
-    for manifest in &loaded.devices() {
-        let spec = &manifest.resource.spec;
+    for manifest in &loaded.devices {
+        let spec = &manifest.device.spec;
         let sim = devices
             .iter()
             .find(|d| d.base_url == spec.endpoint)

@@ -39,6 +39,7 @@ pub use license_entitlement::{
     Disruption, EntitlementSpecError, HOW_TO_ALLOW_DISRUPTION, LastError, LicenseEntitlement,
     LicenseEntitlementSpec, LicenseEntitlementStatus, MAX_DRIFT, MediantDeviceRef,
     MediantLicenseFacts, MediantLicenseSpec, PendingDisruption, ProviderFacts, ProviderSpec,
+    SecretKeyRef,
 };
 pub use mediant_device::{
     CaBundleKeyRef, CaBundleSource, CliDefault, CliScriptSpec, CredentialsSecretRef,
@@ -47,7 +48,7 @@ pub use mediant_device::{
     PendingStep, PrunePath, ResetDecision, ResetPolicy, TableName, Timeouts, TlsSpec, Weekday,
 };
 pub use revision::desired_revision;
-pub use sources::{ConfigMapKeyRef, ResolvedSources, SecretKeyRef, SourceRef};
+pub use sources::{ConfigMapKeyRef, ResolvedSources, SourceRef};
 pub use tls_context::{
     CellValue, CertificateRequestSpec, CertificateRequestStatus, CertificateSource,
     CertificateStatus, ContextRef, DeviceRef, GenerateOnDevice, IssuerRef, KEY_SIZES, KeyRef,

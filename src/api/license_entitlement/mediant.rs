@@ -6,7 +6,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::EntitlementSpecError;
-use crate::api::SecretKeyRef;
 
 /// The licence of one Mediant device.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
@@ -48,6 +47,39 @@ pub struct MediantDeviceRef {
         regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
     )]
     pub name: String,
+}
+
+/// One key of a Secret in the LicenseEntitlement's namespace.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// Name of the Secret.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub name: String,
+    /// The key of the Secret's data.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    pub key: String,
+}
+
+impl SecretKeyRef {
+    /// Key `key` of Secret `name`.
+    pub fn new(name: impl Into<String>, key: impl Into<String>) -> Self {
+        SecretKeyRef {
+            name: name.into(),
+            key: key.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SecretKeyRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret `{}` key `{}`", self.name, self.key)
+    }
 }
 
 const NAME_RULE: &str =

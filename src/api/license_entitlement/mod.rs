@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::{DeletionPolicy, MaintenanceWindow};
 
 pub use disruption::{Disruption, HOW_TO_ALLOW_DISRUPTION};
-pub use mediant::{MediantDeviceRef, MediantLicenseSpec};
+pub use mediant::{MediantDeviceRef, MediantLicenseSpec, SecretKeyRef};
 pub use status::{
     LastError, LicenseEntitlementStatus, MAX_DRIFT, MediantLicenseFacts, PendingDisruption,
     ProviderFacts,
