@@ -46,7 +46,9 @@ pub struct LicenseEntitlementStatus {
     pub desired_digest: Option<String>,
     /// The first differing items at the last check, as `name: desired →
     /// observed` (secret values as keyed digests), at most 16.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    // Always written (`[]` when in sync) and the two fields below as `null`
+    // when absent: a status apply must clear what no longer holds.
+    #[serde(default)]
     #[schemars(length(max = 16))]
     pub drift: Vec<String>,
     /// What the provider reports about the target.
@@ -54,11 +56,11 @@ pub struct LicenseEntitlementStatus {
     pub facts: Option<ProviderFacts>,
     /// The last failure, and whether and when it is retried. Absent after a
     /// successful check.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub last_error: Option<LastError>,
     /// A disruptive change that waits for the disruption gate: what, why,
     /// and when the window opens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub pending_disruption: Option<PendingDisruption>,
     /// The desiredDigest the target last matched in full.
     #[serde(default, skip_serializing_if = "Option::is_none")]
