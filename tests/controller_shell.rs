@@ -234,13 +234,14 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over_on_shutdown() {
         gw().as_deref() == Some("7")
     })
     .await;
-    assert_eq!(
+    // The save is the request after the change: wait for it too.
+    wait_for("the device to save it", async || {
         sim.device
             .startup()
             .param("GWDebugLevel")
-            .map(|p| p.value.as_str()),
-        Some("7")
-    );
+            .is_some_and(|p| p.value == "7")
+    })
+    .await;
     wait_for("replica-a to count its reconcile", async || {
         metric_sum(&metrics_of(addr_a).await, RECONCILES) >= 1.0
     })
