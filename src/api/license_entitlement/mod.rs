@@ -199,3 +199,52 @@ impl LicenseEntitlementSpec {
             .decide(self.maintenance_window.as_ref(), now)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> Result<LicenseEntitlementSpec, String> {
+        serde_saphyr::from_str(yaml).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_provider_is_one_externally_tagged_key() {
+        let s = spec(
+            "provider:\n  mediant:\n    deviceRef: {name: sbc}\n    licenseKey: {name: lic, key: license.key}\n",
+        )
+        .expect("parses");
+        assert_eq!(s.provider.name(), "mediant");
+        assert_eq!(s.disruption, Disruption::Never, "the default gate");
+        assert_eq!(s.deletion_policy, DeletionPolicy::Orphan);
+        assert_eq!(s.validate(), Ok(()));
+        // No placeholder for providers that do not exist yet.
+        assert!(spec("provider:\n  oracleSbc: {}\n").is_err());
+        assert!(spec("provider: {}\n").is_err());
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let mut m = MediantLicenseSpec::for_device("sbc");
+        let mut s = LicenseEntitlementSpec::new(ProviderSpec::Mediant(m.clone()));
+        assert_eq!(s.validate(), Err(EntitlementSpecError::NoLicenseSource));
+        m.license_file = Some(SecretKeyRef::new("fleet", "license.txt"));
+        m.serial_number = Some("12 34".into());
+        s.provider = ProviderSpec::Mediant(m.clone());
+        assert_eq!(s.validate(), Err(EntitlementSpecError::SerialNumber));
+        m.serial_number = None;
+        s.provider = ProviderSpec::Mediant(m);
+        s.disruption = Disruption::MaintenanceWindow;
+        assert_eq!(
+            s.validate(),
+            Err(EntitlementSpecError::MaintenanceWindowMissing)
+        );
+        s.maintenance_window = Some(MaintenanceWindow {
+            days: vec![],
+            start: "25:00".into(),
+            duration: "1h".into(),
+        });
+        let e = s.validate().unwrap_err();
+        assert!(e.to_string().contains("spec.maintenanceWindow"), "{e}");
+    }
+}

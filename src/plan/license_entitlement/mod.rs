@@ -408,6 +408,116 @@ mod tests {
         Timestamp::from_second(s).unwrap()
     }
 
+    fn observed(window: Option<MaintenanceWindow>) -> EntitlementObserved {
+        EntitlementObserved {
+            provider: ProviderObserved::Mediant(MediantObserved::default()),
+            target: "MediantDevice/sbc (S/N 1)".into(),
+            facts: ProviderFacts::Mediant(Default::default()),
+            digest: "sha256:abc".into(),
+            window,
+        }
+    }
+
+    #[test]
+    fn status_carries_the_common_part_and_gives_it_back() {
+        let now = Time(at(1_704_067_200 + 12 * 3600));
+        let condition = |t, s, reason: &str| {
+            Condition::new(t, s, Some(4), now.clone())
+                .reason(reason.to_string())
+                .message(format!("{reason} message"))
+        };
+        let common = CommonStatus {
+            conditions: vec![
+                condition(
+                    ConditionType::Ready,
+                    ConditionStatus::False,
+                    "UnrenderableValue",
+                ),
+                condition(
+                    ConditionType::Stalled,
+                    ConditionStatus::True,
+                    "UnrenderableValue",
+                ),
+            ],
+            observed_generation: Some(4),
+            last_applied_revision: None,
+            drift: Some(Drift {
+                count: 1,
+                keys: vec!["licenseKey[S/N 1]: sha256:aa → sha256:bb".into()],
+            }),
+            pending_steps: vec![PendingStep {
+                description: "install the licence key".into(),
+                reason: "outside spec.maintenanceWindow".into(),
+            }],
+            last_sync_time: Some(now.clone()),
+            applied_secret_digests: SecretDigests::new(),
+        };
+        let window = MaintenanceWindow {
+            days: vec![],
+            start: "02:00".into(),
+            duration: "1h".into(),
+        };
+        let status = LicenseEntitlementKind::status(
+            None,
+            common.clone(),
+            Some(&observed(Some(window))),
+            &now,
+        );
+        assert_eq!(status.provider.as_deref(), Some("mediant"));
+        assert_eq!(status.target.as_deref(), Some("MediantDevice/sbc (S/N 1)"));
+        assert_eq!(status.desired_digest.as_deref(), Some("sha256:abc"));
+        assert_eq!(status.drift, common.drift.as_ref().unwrap().keys);
+        let error = status.last_error.as_ref().expect("a stalled failure");
+        assert_eq!(error.reason, "UnrenderableValue");
+        assert!(!error.retryable);
+        let pending = status.pending_disruption.as_ref().expect("pending");
+        assert_eq!(
+            pending
+                .opens_at
+                .as_ref()
+                .map(|t| t.0.to_string())
+                .as_deref(),
+            Some("2024-01-02T02:00:00Z")
+        );
+        // Read back, it is the same common part.
+        assert_eq!(status.common(), common);
+        // Nothing observed this time: target and facts stay.
+        let again = LicenseEntitlementKind::status(Some(&status), status.common(), None, &now);
+        assert_eq!(again.target, status.target);
+        assert_eq!(again.facts, status.facts);
+        assert_eq!(again.without_clock().last_sync_time, None);
+    }
+
+    #[test]
+    fn a_retryable_failure_is_said_to_be_retried() {
+        let now = Time(at(100));
+        let common = CommonStatus {
+            conditions: vec![
+                Condition::new(
+                    ConditionType::Ready,
+                    ConditionStatus::False,
+                    Some(1),
+                    now.clone(),
+                )
+                .reason("Unreachable")
+                .message("connection refused"),
+                Condition::new(
+                    ConditionType::Reconciling,
+                    ConditionStatus::True,
+                    Some(1),
+                    now.clone(),
+                )
+                .reason("Unreachable"),
+            ],
+            ..CommonStatus::default()
+        };
+        let status = LicenseEntitlementKind::status(None, common, None, &now);
+        let error = status.last_error.expect("error");
+        assert!(error.retryable);
+        assert_eq!(error.message, "connection refused");
+        assert!(status.pending_disruption.is_none());
+    }
+
     #[test]
     fn the_stricter_gate_wins() {
         let refused = |w: &str| ResetDecision::Refused {
