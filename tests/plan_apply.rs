@@ -8,7 +8,8 @@ use mediant_operator::device::{
     ClientOptions, Credentials, DeviceError, Dialect, MediantClient, Privilege, RetryPolicy,
 };
 use mediant_operator::plan::{
-    self, ApplyError, DesiredState, IniMode, ResetPermission, SecretDigests, SideEffect,
+    self, ApplyError, DesiredState, IniMode, MediantDeviceKind, ResetPermission, SecretDigests,
+    SideEffect,
 };
 use mediant_operator::simulator::device::{Device, Dialect as SimDialect};
 use mediant_operator::simulator::faults::FaultPlan;
@@ -70,17 +71,18 @@ fn startup(device: &Device, name: &str) -> Option<String> {
     device.startup().param(name).map(|p| p.value.clone())
 }
 
-/// Observe, plan and apply once; returns the outcome's digests.
+/// Observe, plan and apply once through the engine façade; returns the
+/// outcome (with the verified after-state).
 async fn reconcile(
     client: &MediantClient,
     desired: &DesiredState,
     digests: &SecretDigests,
 ) -> plan::Outcome {
-    let observed = plan::observe(client, desired).await.expect("observe");
-    let p = plan::plan(desired, &observed, digests).expect("plan");
-    plan::apply(client, desired, &observed, &p, digests, |_, _| {})
+    plan::reconcile_once::<MediantDeviceKind>(client, desired, digests, false)
         .await
-        .expect("apply")
+        .expect("reconcile")
+        .outcome
+        .expect("applied")
 }
 
 #[tokio::test]
@@ -249,7 +251,10 @@ async fn rejected_content_is_reported_with_the_device_message_and_nothing_more_i
     let device = &fleet.devices()[0].device;
     let client = client(&fleet, "Admin", "Admin");
     let desired = desired_ini(
-        "[ NoSuchTable ]\nFORMAT NoSuchTable_Index = NoSuchTable_A;\nNoSuchTable 0 = 1;\n[ \\NoSuchTable ]\n",
+        // A row index past the table's capacity: the device refuses the
+        // file (a name unknown to it would only be ignored, as the manuals
+        // say of unknown parameter names, so that is no longer the probe).
+        "[ IPGroup ]\nFORMAT IPGroup_Index = IPGroup_Name, IPGroup_ProxySetName;\nIPGroup 99999 = \"Carrier\", \"ITSP-001\";\n[ \\IPGroup ]\n",
     );
     let observed = plan::observe(&client, &desired).await.expect("observe");
     let p = plan::plan(&desired, &observed, &SecretDigests::new()).expect("plan");
@@ -272,7 +277,7 @@ async fn rejected_content_is_reported_with_the_device_message_and_nothing_more_i
             ..
         } => {
             assert!(
-                description.to_lowercase().contains("nosuchtable"),
+                description.to_lowercase().contains("99999"),
                 "{description}"
             );
         }
