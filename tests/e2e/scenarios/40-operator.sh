@@ -13,7 +13,8 @@ watched_objects() {
 # The device's INI has SETTING = VALUE (as the device renders it: any case,
 # any quoting).
 device_has() {
-  sim_ini "$1" | grep -Eiq "^ *$2 *= *['\"]?$3['\"]? *$"
+  # (Not `sim_ini | grep -q`: grep's early exit fails the pipe under pipefail.)
+  grep -Eiq "^ *$2 *= *['\"]?$3['\"]? *$" <<<"$(sim_ini "$1")"
 }
 
 scenario operator_ready
@@ -31,8 +32,8 @@ scenario_operator_ready() {
 
   # The devices hold what the manifests declare.
   device_has 0 SyslogServerIP 10.15.2.3 || fail "device 0 lacks SyslogServerIP 10.15.2.3: $(sim_ini 0 | grep -i syslog)"
-  sim_ini 0 | grep -qi 'sip.pstnhub.microsoft.com' || fail "device 0 lacks the Teams proxies"
-  sim_get 1 /api/v1/files/cliScript | grep -q 'sip.itsp.example' || fail "device 1 lacks the ITSP proxy"
+  grep -qi 'sip.pstnhub.microsoft.com' <<<"$(sim_ini 0)" || fail "device 0 lacks the Teams proxies"
+  grep -q 'sip.itsp.example' <<<"$(sim_get 1 /api/v1/files/cliScript)" || fail "device 1 lacks the ITSP proxy"
 
   observed_current "$DEV" || fail "observedGeneration lags after Ready"
   local health
@@ -102,8 +103,8 @@ scenario_operator_secret_edit() {
   health="$(argocd_health_of "$DEV")"
   assert_eq "${health%%$'\t'*}" Degraded "Argo CD health with refused credentials"
   # No secret value in status, events or the operator's logs.
-  if k get "$DEV" -o json | grep -q 'not-the-password'; then fail "the password is in status"; fi
-  if k get events.events.k8s.io -n default -o json | grep -q 'not-the-password'; then fail "the password is in an event"; fi
+  if grep -q 'not-the-password' <<<"$(k get "$DEV" -o json)"; then fail "the password is in status"; fi
+  if grep -q 'not-the-password' <<<"$(k get events.events.k8s.io -n default -o json)"; then fail "the password is in an event"; fi
   if grep -q 'not-the-password' "$E2E_DIR"/operator-*.log; then fail "the password is in the operator's log"; fi
   k patch secret sbc-teams-credentials --type=merge -p '{"stringData":{"password":"Admin"}}'
   wait_until 30 "Ready again with the right password" condition_is "$DEV" Ready True
