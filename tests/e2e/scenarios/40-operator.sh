@@ -133,6 +133,35 @@ scenario_operator_suspend() {
   device_has 0 SyslogServerIP 10.15.2.77 || fail "the change made while suspended was not applied on resume"
 }
 
+# Server-side apply of status on the real server: conditions are a list map
+# keyed by type, so a condition another manager applied survives the
+# operator's own status applies (the double only imitates this).
+scenario operator_status_ssa_merge
+scenario_operator_status_ssa_merge() {
+  operator_up
+  wait_until 30 "Ready" condition_is "$DEV" Ready True
+  k apply --server-side --subresource=status --field-manager=e2e-auditor -f - <<YAML
+apiVersion: mediant.io/v1alpha1
+kind: MediantDevice
+metadata: {name: sbc-teams, namespace: default}
+status:
+  conditions:
+    - type: AuditPassed
+      status: "True"
+      reason: Checked
+      message: checked by another controller
+      lastTransitionTime: "2026-12-01T00:00:00Z"
+YAML
+  # Make the operator write status again: an edit it must apply.
+  k patch "$DEV" --type=merge -p "{\"spec\":{\"ini\":{\"inline\":$(k get "$DEV" -o json | jq '.spec.ini.inline | sub("10\\.15\\.2\\.[0-9]+"; "10.15.2.66")')}}}"
+  wait_until 60 "the edit observed" observed_current "$DEV"
+  wait_until 60 "Ready after the edit" condition_is "$DEV" Ready True
+  condition_is "$DEV" AuditPassed True Checked || fail "the operator's status apply dropped another manager's condition: $(k get "$DEV" -o jsonpath='{.status.conditions[*].type}')"
+  local owners
+  owners="$(k get "$DEV" -o json --show-managed-fields | jq -r '[.metadata.managedFields[] | select(.subresource == "status") | .manager] | sort | join(" ")')"
+  assert_eq "$owners" "e2e-auditor mediant-operator" "managers of status"
+}
+
 # Once in sync, drift checks read the device and write nothing: not to the
 # device, and no status patch to the API server (counted in the audit log).
 scenario operator_in_sync_no_writes
