@@ -25,6 +25,7 @@ mod error;
 pub mod fixtures;
 mod mediant_device;
 mod revision;
+mod sources;
 
 pub use condition::{
     Condition, ConditionStatus, ConditionType, find_condition, is_condition_true, remove_condition,
@@ -33,10 +34,10 @@ pub use condition::{
 pub use crd::{crd_files, crd_yaml, crds};
 pub use error::ValidationError;
 pub use mediant_device::{
-    CaBundleKeyRef, CaBundleSource, CliDefault, CliScriptSpec, ConfigMapKeyRef,
-    CredentialsSecretRef, DeletionPolicy, DeviceFacts, Dialect, Drift, HOW_TO_ALLOW_RESETS,
-    IniMode, IniSpec, MIN_INTERVAL, MaintenanceWindow, MediantDevice, MediantDeviceSpec,
-    MediantDeviceStatus, PendingStep, PrunePath, ResetDecision, ResetPolicy, ResolvedSources,
-    SourceRef, TableName, Timeouts, TlsSpec, Weekday,
+    CaBundleKeyRef, CaBundleSource, CliDefault, CliScriptSpec, CredentialsSecretRef,
+    DeletionPolicy, DeviceFacts, Dialect, Drift, HOW_TO_ALLOW_RESETS, IniMode, IniSpec,
+    MIN_INTERVAL, MaintenanceWindow, MediantDevice, MediantDeviceSpec, MediantDeviceStatus,
+    PendingStep, PrunePath, ResetDecision, ResetPolicy, TableName, Timeouts, TlsSpec, Weekday,
 };
 pub use revision::desired_revision;
+pub use sources::{ConfigMapKeyRef, ResolvedSources, SecretKeyRef, SourceRef};
