@@ -7,6 +7,7 @@ use std::time::Duration;
 use mediant_operator::config::ini::{self, DiffOptions};
 use mediant_operator::device::{ClientOptions, Credentials, MediantClient, RetryPolicy};
 use mediant_operator::simulator::device::Dialect as SimDialect;
+use mediant_operator::simulator::firmware::config::RowKey;
 use mediant_operator::simulator::{Fleet, FleetConfig};
 
 async fn fleet() -> Fleet {
@@ -85,14 +86,16 @@ async fn pruned_rows_are_deleted_through_the_cli_and_are_gone_on_the_device() {
     );
     assert_eq!(counts.count("PUT", "/api/v1/files/ini/incremental"), 0);
 
-    // The device's own state: only the kept rows remain, untouched.
+    // The device's own state (its model, not our parser): only the kept
+    // rows remain, untouched.
     let running = sim.device.running();
     let after = running.table("ProxyIp").expect("ProxyIp");
     assert_eq!(after.row_count(), 2);
     for index in &keep {
+        let key = RowKey::new(index.as_str());
         for column in proxies.columns() {
             assert_eq!(
-                after.cell(index, column),
+                after.cell(&key, column),
                 proxies.cell(index, column),
                 "{column} of kept row {index}"
             );
