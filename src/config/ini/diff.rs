@@ -643,6 +643,63 @@ impl IniDiff {
             })
     }
 
+    /// The number of secret values the incremental INI carries.
+    pub fn secret_count(&self) -> usize {
+        let secret_cell = |c: &str, v: &Option<String>| {
+            v.as_deref()
+                .is_some_and(|v| is_sensitive(c) || is_device_hash(v))
+        };
+        self.params.iter().filter(|p| p.secret).count()
+            + self
+                .tables
+                .iter()
+                .flat_map(|t| t.rows.iter().map(move |r| (t.whole, r)))
+                .map(|(whole, r)| match r {
+                    RowChange::Add { cells, .. } if whole => {
+                        cells.iter().filter(|(_, v)| v.is_some()).count()
+                    }
+                    RowChange::Add { cells, .. } => {
+                        cells.iter().filter(|(c, v)| secret_cell(c, v)).count()
+                    }
+                    RowChange::Update { row, .. } => {
+                        row.iter().filter(|(c, v)| secret_cell(c, v)).count()
+                    }
+                    RowChange::Delete { .. } => 0,
+                })
+                .sum::<usize>()
+    }
+
+    /// A copy whose secret values (those [`Self::secret_count`] counts) are
+    /// replaced by the mask: its incremental INI is for people to read,
+    /// never for a device.
+    pub fn masked(&self) -> IniDiff {
+        let mask = |v: &mut Option<String>| {
+            if v.is_some() {
+                *v = Some(crate::config::sensitive::MASK.to_string());
+            }
+        };
+        let mut out = self.clone();
+        for p in out.params.iter_mut().filter(|p| p.secret) {
+            p.new = crate::config::sensitive::MASK.to_string();
+        }
+        for t in &mut out.tables {
+            let whole = t.whole;
+            for r in &mut t.rows {
+                let cells = match r {
+                    RowChange::Add { cells, .. } => cells,
+                    RowChange::Update { row, .. } => row,
+                    RowChange::Delete { .. } => continue,
+                };
+                for (c, v) in cells.iter_mut() {
+                    if whole || is_sensitive(c) || v.as_deref().is_some_and(is_device_hash) {
+                        mask(v);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Whether some rows are deleted (through the CLI script of
     /// [`Self::render_cli_deletions`], not the INI).
     pub fn has_deletions(&self) -> bool {
