@@ -5,4 +5,5 @@
 pub mod catalog;
 pub mod cli;
 pub mod ini;
+pub mod pem;
 pub mod sensitive;

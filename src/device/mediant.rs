@@ -985,6 +985,61 @@ impl MediantClient {
     }
 }
 
+/// What a single-attempt PUT carries (see [`MediantClient::put_once`]).
+pub(super) enum PutBody<'a> {
+    /// A JSON document.
+    Json(serde_json::Value),
+    /// A file, encoded in the device's upload dialect.
+    File {
+        /// The multipart file name (v7.4).
+        filename: &'a str,
+        /// The file.
+        data: &'a [u8],
+    },
+}
+
+/// Requests for the sibling clients of this module (`device::license`): the
+/// same request building, dialect, observer and error mapping as every
+/// other call, so they are not forked.
+impl MediantClient {
+    /// `GET resource` with the client's retries: the body.
+    pub(super) async fn get_body(&self, resource: &str) -> Result<bytes::Bytes, DeviceError> {
+        self.send(Method::GET, resource, Body::None)
+            .await
+            .map(|a| a.body)
+    }
+
+    /// `PUT resource` once, for writes that reset the device (a licence),
+    /// where a second request would be a second reset: a 409 is answered
+    /// at once ([`OnBusy::Permanent`]), a request is repeated only when its
+    /// connection was never made (nothing sent), and a lost answer is
+    /// [`DeviceError::Unconfirmed`] ("the device may have applied the
+    /// licence"). Returns the device's `description`.
+    pub(super) async fn put_once(
+        &self,
+        resource: &str,
+        body: PutBody<'_>,
+    ) -> Result<String, DeviceError> {
+        let body = match body {
+            PutBody::Json(value) => Body::Json(value),
+            PutBody::File { filename, data } => {
+                self.dialect().await?;
+                Body::Upload { filename, data }
+            }
+        };
+        let answer = self
+            .send_with(
+                Method::PUT,
+                resource,
+                body,
+                Repeat::Once("the licence and reset to activate it"),
+                OnBusy::Permanent,
+            )
+            .await?;
+        Ok(describe(&answer.body))
+    }
+}
+
 /// The error and its sources, for "connection refused" and the like; the
 /// URL in it holds no credentials (they travel in a header).
 fn error_chain(e: &reqwest::Error) -> String {

@@ -31,13 +31,14 @@ pub enum Category {
     ResetTimeout,
     /// The device's answer was not what its API documents.
     InvalidResponse,
-    /// The device's TLS certificate failed verification.
+    /// The device's TLS certificate failed verification (permanent until
+    /// the trust settings or the device's certificate change).
     TlsVerificationFailed,
-    /// The answer to a write that must not be repeated was lost: the device
-    /// may have applied it (re-observed, never re-sent blindly).
+    /// The answer to a write that must not be sent twice was lost: the
+    /// device may have applied it; it is re-observed, not resent.
     AnswerLost,
-    /// The device reported a CLI script as failed (lines before the failing
-    /// one may be applied).
+    /// The device ran a CLI script and reported a failure (HTTP 200 with a
+    /// `status` other than `success`); lines before it may be applied.
     CliScriptFailed,
     /// A Secret the spec names does not exist.
     SecretNotFound,
