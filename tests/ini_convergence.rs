@@ -23,8 +23,12 @@ fn value() -> impl Strategy<Value = String> {
         .prop_map(String::from)
 }
 
-/// A table: its columns (a prefix of COLUMNS, at least two) and rows.
-type TableSpec = (usize, Vec<(u32, Vec<String>)>);
+/// Rows by index, each with its cells.
+type Rows = Vec<(u32, Vec<String>)>;
+/// A device table: its width (a prefix of COLUMNS, at least two) and rows.
+type TableSpec = (usize, Rows);
+/// A desired table: the COLUMNS it lists, and rows.
+type DesiredTable = (Vec<usize>, Rows);
 
 fn device_table() -> impl Strategy<Value = TableSpec> {
     (2..=COLUMNS.len()).prop_flat_map(|width| {
@@ -67,10 +71,7 @@ fn device_dump(params: &[(usize, String)], tables: &[TableSpec]) -> String {
 /// A desired document: some parameters, and per table one FORMAT line of
 /// some columns (possibly one the device does not have) and some rows,
 /// existing or new.
-fn desired_text(
-    params: &[(usize, String)],
-    tables: &[(Vec<usize>, Vec<(u32, Vec<String>)>)],
-) -> String {
+fn desired_text(params: &[(usize, String)], tables: &[DesiredTable]) -> String {
     let mut out = String::new();
     for (p, v) in params {
         let _ = writeln!(out, "{} = '{v}'", PARAMS[*p]);
@@ -107,7 +108,7 @@ fn desired_text(
     out
 }
 
-fn desired_table() -> impl Strategy<Value = (Vec<usize>, Vec<(u32, Vec<String>)>)> {
+fn desired_table() -> impl Strategy<Value = DesiredTable> {
     (
         prop::sample::subsequence((0..COLUMNS.len()).collect::<Vec<_>>(), 1..=3),
         prop::collection::vec((0u32..8, prop::collection::vec(value(), 3)), 0..4),

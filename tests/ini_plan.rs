@@ -252,8 +252,7 @@ async fn a_lost_answer_is_followed_by_a_fresh_observation_and_a_report() {
         |_, _| {},
     )
     .await
-    .err()
-    .expect("the answer to the CLI script was lost");
+    .expect_err("the answer to the CLI script was lost");
     match &err {
         ApplyError::StateUnknown {
             number: 1,

@@ -850,8 +850,10 @@ impl MediantClient {
         };
         DeviceError::Unconfirmed {
             endpoint: self.base.clone(),
-            method: method.to_string(),
-            resource: resource.split('?').next().unwrap_or(resource).to_string(),
+            request: format!(
+                "{method} {}",
+                resource.split('?').next().unwrap_or(resource)
+            ),
             what,
             reason,
         }
