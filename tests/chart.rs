@@ -34,7 +34,7 @@ use mediant_operator::controller::ControllerConfig;
 use mediant_operator::controller::leader::LeaseConfig;
 use mediant_operator::controller::run::{RunArgs, lead_and_run};
 use mediant_operator::simulator::{Fleet, FleetConfig};
-use support::apiserver::{ApiServer, ResourceKey, ResourceType};
+use support::apiserver::{ApiServer, ResourceKey, ResourceType, Verb};
 use support::free_addr;
 
 const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/mediant-operator");
@@ -414,6 +414,11 @@ async fn the_chart_rbac_allows_every_request_of_a_running_controller_and_nothing
                 "sbc-licence",
             )
             .is_some_and(|v| v["status"]["conditions"].is_array())
+    })
+    .await;
+    // Its watch follows the first list; wait for it before counting.
+    wait_for("the licenseentitlements watch", || {
+        server.count(Verb::Watch, "licenseentitlements") > 0
     })
     .await;
     // Let the Lease be renewed at least once.

@@ -253,6 +253,7 @@ fn factory_key(serial: &str) -> String {
 mod tests {
     use super::*;
     use crate::simulator::device::Dialect;
+    use serde_json::json;
 
     fn store() -> LicenseStore {
         LicenseStore::new(&DeviceInfo::numbered(7, Dialect::V74, false))
