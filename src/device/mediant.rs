@@ -171,15 +171,25 @@ pub struct CliOutput {
 }
 
 /// What a request carries.
-enum Body<'a> {
+pub(super) enum Body<'a> {
     None,
     Json(serde_json::Value),
-    Upload { filename: &'a str, data: &'a [u8] },
+    Upload {
+        filename: &'a str,
+        data: &'a [u8],
+    },
+    /// An upload with extra text parts (a key's `password`, which must not
+    /// travel in the URL, where error messages would show it). v7.4 only.
+    UploadWithFields {
+        filename: &'a str,
+        data: &'a [u8],
+        fields: &'a [(&'a str, &'a str)],
+    },
 }
 
 /// An answer with a 2xx status.
-struct Answer {
-    body: bytes::Bytes,
+pub(super) struct Answer {
+    pub(super) body: bytes::Bytes,
 }
 
 /// The REST client of one device.
@@ -458,7 +468,7 @@ impl MediantClient {
         Ok(count)
     }
 
-    async fn upload(
+    pub(super) async fn upload(
         &self,
         resource: &str,
         filename: &str,
@@ -501,12 +511,29 @@ impl MediantClient {
                     request.multipart(reqwest::multipart::Form::new().part("file", part))
                 }
             },
+            Body::UploadWithFields {
+                filename,
+                data,
+                fields,
+            } => {
+                let part = reqwest::multipart::Part::bytes(data.to_vec())
+                    .file_name(filename.to_string())
+                    .mime_str("application/octet-stream")
+                    .map_err(|e| DeviceError::Config {
+                        reason: format!("cannot build the upload: {e}"),
+                    })?;
+                let mut form = reqwest::multipart::Form::new().part("file", part);
+                for (name, value) in fields.iter() {
+                    form = form.text(name.to_string(), value.to_string());
+                }
+                request.multipart(form)
+            }
         })
     }
 
     /// Sends with retries of 409 and transport errors; maps every other
     /// non-2xx answer to its error.
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: Method,
         resource: &str,
@@ -634,7 +661,7 @@ impl MediantClient {
         }
     }
 
-    fn json<T: serde::de::DeserializeOwned>(
+    pub(super) fn json<T: serde::de::DeserializeOwned>(
         &self,
         method: &str,
         resource: &str,

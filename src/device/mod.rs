@@ -6,6 +6,7 @@ mod error;
 mod mediant;
 mod privilege;
 mod retry;
+mod tls;
 
 pub use error::DeviceError;
 pub use mediant::{
@@ -14,3 +15,4 @@ pub use mediant::{
 };
 pub use privilege::{Privilege, required_privilege};
 pub use retry::RetryPolicy;
+pub use tls::{DeviceSubject, PrivateKeyState, TlsContextEntry};

@@ -8,6 +8,8 @@
 mod desired;
 mod execute;
 mod secrets;
+pub mod tls_context;
+pub mod tls_context_io;
 
 use crate::config::cli::{self, CliDiffOptions, CliScript};
 use crate::config::ini::{self, DiffOptions, IniDocument, RenderError};
