@@ -14,7 +14,7 @@ use mediant_operator::device::{
     ClientOptions, Credentials, DeviceError, MediantClient, RetryPolicy,
 };
 use mediant_operator::plan::tls_context::{TlsMemory, TlsPlanError, tls_desired};
-use mediant_operator::plan::tls_context_io::{TlsApplyError, TlsOutcome, reconcile_tls};
+use mediant_operator::plan::tls_context::io::{TlsApplyError, TlsOutcome, reconcile_tls};
 use mediant_operator::simulator::device::Dialect as SimDialect;
 use mediant_operator::simulator::{Fleet, FleetConfig};
 use serde_json::json;

@@ -26,6 +26,7 @@ pub mod fixtures;
 mod mediant_device;
 mod revision;
 mod tls_context;
+mod sources;
 
 pub use condition::{
     Condition, ConditionStatus, ConditionType, find_condition, is_condition_true, remove_condition,
@@ -34,11 +35,10 @@ pub use condition::{
 pub use crd::{crd_files, crd_yaml, crds};
 pub use error::ValidationError;
 pub use mediant_device::{
-    CaBundleKeyRef, CaBundleSource, CliDefault, CliScriptSpec, ConfigMapKeyRef,
-    CredentialsSecretRef, DeletionPolicy, DeviceFacts, Dialect, Drift, HOW_TO_ALLOW_RESETS,
-    IniMode, IniSpec, MIN_INTERVAL, MaintenanceWindow, MediantDevice, MediantDeviceSpec,
-    MediantDeviceStatus, PendingStep, PrunePath, ResetDecision, ResetPolicy, ResolvedSources,
-    SourceRef, TableName, Timeouts, TlsSpec, Weekday,
+    CaBundleKeyRef, CaBundleSource, CliDefault, CliScriptSpec, CredentialsSecretRef,
+    DeletionPolicy, DeviceFacts, Dialect, Drift, HOW_TO_ALLOW_RESETS, IniMode, IniSpec,
+    MIN_INTERVAL, MaintenanceWindow, MediantDevice, MediantDeviceSpec, MediantDeviceStatus,
+    PendingStep, PrunePath, ResetDecision, ResetPolicy, TableName, Timeouts, TlsSpec, Weekday,
 };
 pub use revision::desired_revision;
 pub use tls_context::{
@@ -48,3 +48,4 @@ pub use tls_context::{
     TlsContextError, TlsContextSpec, TlsContextStatus, TlsSecretRef, TlsSourceRef, TrustedRoots,
     TrustedRootsMode,
 };
+pub use sources::{ConfigMapKeyRef, ResolvedSources, SecretKeyRef, SourceRef};

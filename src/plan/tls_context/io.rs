@@ -13,7 +13,7 @@ use crate::config::ini::{self, IniError};
 use crate::config::pem::{self, Certificate, PemError};
 use crate::device::{DeviceError, MediantClient};
 
-use super::tls_context::{
+use super::{
     DesiredFiles, ObservedFiles, TlsAction, TlsDesired, TlsMemory, TlsObserved, TlsPlan,
     TlsPlanError, TlsStep, needs_ini, plan_tls, resolve_context,
 };

@@ -34,7 +34,9 @@ use crate::config::ini::{self, DiffOptions, IniDocument, RowIndex};
 use crate::config::pem::{self, Certificate, PemError, PrivateKey};
 use crate::device::{DeviceSubject, PrivateKeyState, TlsContextEntry};
 
-use super::Change;
+use crate::plan::Change;
+
+pub mod io;
 
 /// The INI table of TLS contexts.
 pub const TLS_CONTEXTS_TABLE: &str = "TLSContexts";
