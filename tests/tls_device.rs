@@ -8,13 +8,13 @@ mod tls_common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use mediant_operator::api::{TlsContextSpec, TlsSourceRef};
+use mediant_operator::api::{SourceRef, TlsContextSpec};
 use mediant_operator::config::pem;
 use mediant_operator::device::{
     ClientOptions, Credentials, DeviceError, MediantClient, RetryPolicy,
 };
-use mediant_operator::plan::tls_context::{TlsMemory, TlsPlanError, tls_desired};
 use mediant_operator::plan::tls_context::io::{TlsApplyError, TlsOutcome, reconcile_tls};
+use mediant_operator::plan::tls_context::{TlsMemory, TlsPlanError, tls_desired};
 use mediant_operator::simulator::device::Dialect as SimDialect;
 use mediant_operator::simulator::{Fleet, FleetConfig};
 use serde_json::json;
@@ -66,10 +66,11 @@ impl Sources {
             .insert(("ConfigMap", name.into(), key.into()), value.to_string());
         self
     }
-    fn lookup(&self, r: &TlsSourceRef) -> Option<String> {
+    fn lookup(&self, r: &SourceRef) -> Option<String> {
         let key = match r {
-            TlsSourceRef::Secret(k) => ("Secret", k.name.clone(), k.key.clone()),
-            TlsSourceRef::ConfigMap(k) => ("ConfigMap", k.name.clone(), k.key.clone()),
+            SourceRef::Secret(k) => ("Secret", k.name.clone(), k.key.clone()),
+            SourceRef::ConfigMap(k) => ("ConfigMap", k.name.clone(), k.key.clone()),
+            SourceRef::File(_) => return None,
         };
         self.0.get(&key).cloned()
     }
@@ -95,7 +96,7 @@ async fn reconcile(
     sources: &Sources,
     memory: &TlsMemory,
 ) -> Result<TlsOutcome, TlsApplyError> {
-    let desired = tls_desired(NS, "teams-tls", spec, &|r| sources.lookup(r), None)?;
+    let desired = tls_desired(NS, "teams-tls", spec, &|r| sources.lookup(r))?;
     reconcile_tls(client, &desired, memory, now(), true).await
 }
 
@@ -324,8 +325,7 @@ async fn an_encrypted_key_goes_up_with_its_password_which_never_shows() {
             &ca.issue(&key, "sbc.example.com", 30),
         )
         .secret("teams-key-password", "password", &format!("{password}\n"));
-    let desired =
-        tls_desired(NS, "teams-tls", &spec, &|r| sources.lookup(r), None).expect("desired");
+    let desired = tls_desired(NS, "teams-tls", &spec, &|r| sources.lookup(r)).expect("desired");
     let outcome = reconcile_tls(&client, &desired, &TlsMemory::default(), now(), true)
         .await
         .expect("apply");

@@ -25,8 +25,8 @@ mod error;
 pub mod fixtures;
 mod mediant_device;
 mod revision;
-mod tls_context;
 mod sources;
+mod tls_context;
 
 pub use condition::{
     Condition, ConditionStatus, ConditionType, find_condition, is_condition_true, remove_condition,
@@ -41,11 +41,11 @@ pub use mediant_device::{
     PendingStep, PrunePath, ResetDecision, ResetPolicy, TableName, Timeouts, TlsSpec, Weekday,
 };
 pub use revision::desired_revision;
+pub use sources::{ConfigMapKeyRef, ResolvedSources, SecretKeyRef, SourceRef};
 pub use tls_context::{
     CellValue, CertificateRequestSpec, CertificateRequestStatus, CertificateSource,
     CertificateStatus, ContextRef, DeviceRef, GenerateOnDevice, IssuerRef, KEY_SIZES, KeyRef,
     PrivateKeyStatus, RootSource, SelfSigned, SignatureAlgorithm, Subject, TlsContext,
-    TlsContextError, TlsContextSpec, TlsContextStatus, TlsSecretRef, TlsSourceRef, TrustedRoots,
+    TlsContextError, TlsContextSpec, TlsContextStatus, TlsSecretRef, TrustedRoots,
     TrustedRootsMode,
 };
-pub use sources::{ConfigMapKeyRef, ResolvedSources, SecretKeyRef, SourceRef};

@@ -4,6 +4,7 @@
 
 use super::kind::Kind;
 use super::mediant_device::MediantDeviceKind;
+use super::tls_context::TlsContextKind;
 
 /// Something done once per kind (e.g. "start its controller").
 pub trait KindVisitor {
@@ -16,5 +17,8 @@ pub trait KindVisitor {
 /// Visits every registered kind, in order: MediantDevice first (the other
 /// kinds configure a MediantDevice).
 pub fn for_each_kind<V: KindVisitor>(visitor: &mut V) -> Vec<V::Output> {
-    vec![visitor.visit::<MediantDeviceKind>()]
+    vec![
+        visitor.visit::<MediantDeviceKind>(),
+        visitor.visit::<TlsContextKind>(),
+    ]
 }

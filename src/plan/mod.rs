@@ -23,7 +23,7 @@ use crate::device::DeviceError;
 pub use category::Category;
 pub use connection::{client_for, retry_for};
 pub use engine::{Outcome, Reconciled, Survey, converge, reconcile_once, survey};
-pub use kind::{Kind, KindStatus, Origin, StepDone, Target};
+pub use kind::{Expiry, Kind, KindStatus, Origin, StepDone, Target};
 pub use mediant_device::{
     Action, DesiredState, IniMode, MediantDeviceKind, ObservedState, PAUSED_ANNOTATION,
     SecretDigests, apply, desired_state, device_paused, digest, digests_of, facts_of, observe,

@@ -111,6 +111,7 @@ pub async fn observe_tls(
     let mut observed = TlsObserved {
         serial: status.serial_number,
         contexts,
+        context_id: None,
         ini,
         files: None,
     };
@@ -119,6 +120,7 @@ pub async fn observe_tls(
     if !exists {
         return Ok(observed);
     }
+    observed.context_id = Some(id);
     let key = client
         .tls_private_key(id)
         .await
@@ -154,7 +156,7 @@ pub async fn observe_tls(
 async fn run_step(client: &MediantClient, id: u32, step: &TlsStep) -> Result<(), DeviceError> {
     match &step.action {
         TlsAction::Ini(text) => client.put_ini_incremental(text).await,
-        TlsAction::UploadKey { pem, password } => {
+        TlsAction::UploadKey { pem, password, .. } => {
             client
                 .put_tls_private_key(id, pem.expose(), password.as_ref().map(|p| p.expose()))
                 .await

@@ -29,7 +29,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::api::{Subject, TlsContextSpec, TlsSourceRef, TrustedRootsMode};
+use crate::api::{
+    ConfigMapKeyRef, SecretKeyRef, SourceRef, Subject, TlsContextSpec, TrustedRootsMode,
+};
 use crate::config::ini::{self, DiffOptions, IniDocument, RowIndex};
 use crate::config::pem::{self, Certificate, PemError, PrivateKey};
 use crate::device::{DeviceSubject, PrivateKeyState, TlsContextEntry};
@@ -37,6 +39,12 @@ use crate::device::{DeviceSubject, PrivateKeyState, TlsContextEntry};
 use crate::plan::Change;
 
 pub mod io;
+mod kind;
+
+pub use kind::{KEY_DIGEST, TlsContextKind, certificate_status};
+
+/// What a `generateOnDevice.certificateRequest` gets.
+pub const CSR_NOT_IMPLEMENTED: &str = "spec.certificate.generateOnDevice.certificateRequest (a device CSR signed through a cert-manager CertificateRequest) is not implemented in this version: use secretRef with a cert-manager Certificate, or generateOnDevice.selfSigned";
 
 /// The INI table of TLS contexts.
 pub const TLS_CONTEXTS_TABLE: &str = "TLSContexts";
@@ -73,18 +81,22 @@ pub enum TlsPlanError {
     /// The named context does not exist and cannot be created here.
     #[error("TLS context {0}")]
     Context(String),
+    /// A part of the spec this version does not implement.
+    #[error("{0}")]
+    NotImplemented(&'static str),
     /// The planned INI does not render (a bug: please report it).
     #[error("internal error: the context's INI row cannot be written: {0}")]
     Render(String),
 }
 
 /// Where a text comes from, in words.
-fn describe(namespace: &str, reference: &TlsSourceRef) -> String {
+fn describe(namespace: &str, reference: &SourceRef) -> String {
     match reference {
-        TlsSourceRef::Secret(k) => format!("Secret `{namespace}/{}` key `{}`", k.name, k.key),
-        TlsSourceRef::ConfigMap(k) => {
+        SourceRef::Secret(k) => format!("Secret `{namespace}/{}` key `{}`", k.name, k.key),
+        SourceRef::ConfigMap(k) => {
             format!("ConfigMap `{namespace}/{}` key `{}`", k.name, k.key)
         }
+        SourceRef::File(path) => format!("file `{}`", path.display()),
     }
 }
 
@@ -129,15 +141,6 @@ pub enum DesiredFiles {
         key_size: u32,
         /// The certificate's subject.
         subject: DeviceSubject,
-    },
-    /// A key generated on the device; the certificate comes from a CSR
-    /// signed elsewhere. The plan only makes sure the key has its size; the
-    /// certificate is uploaded when an issued one is known.
-    SigningRequest {
-        /// Key size in bits.
-        key_size: u32,
-        /// An issued certificate chain to install, when one is ready.
-        issued: Option<Vec<Certificate>>,
     },
 }
 
@@ -189,16 +192,14 @@ pub fn device_subject(subject: &Subject) -> DeviceSubject {
 }
 
 /// Builds the desired state of `spec` (resource `name` in `namespace`);
-/// `lookup` returns the text of a Secret or ConfigMap key. `issued` is a
-/// certificate chain signed for the device's CSR, when one is ready.
+/// `lookup` returns the text of a Secret or ConfigMap key.
 pub fn tls_desired(
     namespace: &str,
     name: &str,
     spec: &TlsContextSpec,
-    lookup: &dyn Fn(&TlsSourceRef) -> Option<String>,
-    issued: Option<&str>,
+    lookup: &dyn Fn(&SourceRef) -> Option<String>,
 ) -> Result<TlsDesired, TlsPlanError> {
-    let load = |reference: TlsSourceRef| -> Result<(String, String), TlsPlanError> {
+    let load = |reference: SourceRef| -> Result<(String, String), TlsPlanError> {
         let origin = describe(namespace, &reference);
         match lookup(&reference) {
             Some(text) => Ok((origin, text)),
@@ -207,16 +208,19 @@ pub fn tls_desired(
     };
     let files = if let Some(secret) = &spec.certificate.secret_ref {
         let key_ref = |key: &str| {
-            TlsSourceRef::Secret(crate::api::KeyRef {
+            SourceRef::Secret(SecretKeyRef {
                 name: secret.name.clone(),
                 key: key.to_string(),
             })
         };
         let password = match &secret.key_password_secret_ref {
             Some(r) => Some(SecretText::new(
-                load(TlsSourceRef::Secret(r.clone()))?
-                    .1
-                    .trim_end_matches(['\r', '\n']),
+                load(SourceRef::Secret(SecretKeyRef {
+                    name: r.name.clone(),
+                    key: r.key.clone(),
+                }))?
+                .1
+                .trim_end_matches(['\r', '\n']),
             )),
             None => None,
         };
@@ -248,21 +252,12 @@ pub fn tls_desired(
             chain,
         }
     } else if let Some(generate) = &spec.certificate.generate_on_device {
-        match (&generate.self_signed, &generate.certificate_request) {
-            (Some(s), _) => DesiredFiles::SelfSigned {
+        match &generate.self_signed {
+            Some(s) => DesiredFiles::SelfSigned {
                 key_size: generate.key_size,
                 subject: device_subject(&s.subject),
             },
-            _ => DesiredFiles::SigningRequest {
-                key_size: generate.key_size,
-                issued: issued
-                    .map(pem::parse_certificates)
-                    .transpose()
-                    .map_err(|source| TlsPlanError::Pem {
-                        origin: "the issued certificate".into(),
-                        source,
-                    })?,
-            },
+            None => return Err(TlsPlanError::NotImplemented(CSR_NOT_IMPLEMENTED)),
         }
     } else {
         return Err(TlsPlanError::Context(
@@ -276,8 +271,14 @@ pub fn tls_desired(
             let mut certificates = Vec::new();
             for source in &roots.sources {
                 let reference = match (&source.secret_key_ref, &source.config_map_key_ref) {
-                    (Some(r), _) => TlsSourceRef::Secret(r.clone()),
-                    (None, Some(r)) => TlsSourceRef::ConfigMap(r.clone()),
+                    (Some(r), _) => SourceRef::Secret(SecretKeyRef {
+                        name: r.name.clone(),
+                        key: r.key.clone(),
+                    }),
+                    (None, Some(r)) => SourceRef::ConfigMap(ConfigMapKeyRef {
+                        name: r.name.clone(),
+                        key: r.key.clone(),
+                    }),
                     (None, None) => continue,
                 };
                 let (origin, text) = load(reference)?;
@@ -333,6 +334,8 @@ pub struct TlsObserved {
     pub serial: String,
     /// `GET /files/tls`.
     pub contexts: Vec<TlsContextEntry>,
+    /// The index of the declared context, when it exists.
+    pub context_id: Option<u32>,
     /// `GET /files/ini`, when the context row must be compared or created.
     pub ini: Option<IniDocument>,
     /// The files, when the context exists.
@@ -357,6 +360,8 @@ pub enum TlsAction {
         pem: SecretText,
         /// Its password.
         password: Option<SecretText>,
+        /// The keyed digest to record once it is uploaded.
+        digest: String,
     },
     /// `POST …/privateKey/generate`.
     GenerateKey {
@@ -379,7 +384,7 @@ impl fmt::Debug for TlsAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TlsAction::Ini(t) => write!(f, "Ini({} bytes)", t.len()),
-            TlsAction::UploadKey { pem, password } => write!(
+            TlsAction::UploadKey { pem, password, .. } => write!(
                 f,
                 "UploadKey({} bytes{})",
                 pem.0.len(),
@@ -627,6 +632,7 @@ pub fn plan_tls(
                     action: TlsAction::UploadKey {
                         pem: SecretText::new(key.pem()),
                         password: password.clone(),
+                        digest: digest.clone(),
                     },
                     description: format!("upload the private key of {origin} to {context_key}"),
                     changes: vec![Change {
@@ -688,33 +694,6 @@ pub fn plan_tls(
                         key: format!("{context_key} certificate"),
                         before: cert_label(have_cert),
                         after: Some(format!("self-signed CN={}", subject.subject_name)),
-                    }],
-                });
-            }
-        }
-        DesiredFiles::SigningRequest { key_size, issued } => {
-            if !(exists && files.key.size == *key_size) {
-                plan.steps.push(TlsStep {
-                    action: TlsAction::GenerateKey { size: *key_size },
-                    description: format!("generate a {key_size}-bit private key on {context_key}"),
-                    changes: vec![Change {
-                        key: format!("{context_key} privateKey"),
-                        before: exists.then(|| format!("{} bits", files.key.size)),
-                        after: Some(format!("{key_size} bits, generated on the device")),
-                    }],
-                });
-            }
-            if let Some(chain) = issued
-                && let Some(leaf) = chain.first()
-                && have_cert.is_none_or(|c| c.fingerprint != leaf.fingerprint)
-            {
-                plan.steps.push(TlsStep {
-                    action: TlsAction::UploadCertificate(pem::bundle(chain)),
-                    description: format!("upload the issued certificate to {context_key}"),
-                    changes: vec![Change {
-                        key: format!("{context_key} certificate"),
-                        before: cert_label(have_cert),
-                        after: cert_label(Some(leaf)),
                     }],
                 });
             }
