@@ -197,12 +197,46 @@ impl Harness {
     }
 }
 
+/// Everything the controller logs (at debug and above), for secret checks.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    /// Captures this process's logs (nextest runs each test in its own process).
+    fn capture() -> Logs {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        logs
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
+
 fn der_of(text: &str) -> Vec<u8> {
     pem::parse_certificates(text).expect("pem")[0].der.clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_converges_is_quiet_and_a_renewal_reaches_the_device_within_seconds() {
+    let logs = Logs::capture();
     let h = Harness::start(Duration::from_millis(700)).await;
     let ca = Ca::new("Voice CA");
     let key = rsa_key(1024);
@@ -378,11 +412,15 @@ async fn a_secret_converges_is_quiet_and_a_renewal_reaches_the_device_within_sec
         "key material in status or events"
     );
     assert!(!shown.contains("PRIVATE KEY"));
+    let logged = logs.text();
+    assert!(logged.contains("applying"), "logs were captured: {logged}");
+    assert!(!logged.contains(&key_line) && !logged.contains("PRIVATE KEY"));
     h.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_key_stalls_by_name_and_nothing_reaches_the_device() {
+    let logs = Logs::capture();
     let h = Harness::start(Duration::from_secs(30)).await;
     let ca = Ca::new("Voice CA");
     let key = rsa_key(1024);
@@ -429,7 +467,11 @@ async fn a_malformed_key_stalls_by_name_and_nothing_reaches_the_device() {
         counts.requests.keys().all(|k| !k.contains("/files/tls")),
         "nothing sent for the context: {counts:?}"
     );
-    let shown = format!("{:?}", h.events());
-    assert!(!shown.contains(marker));
+    let shown = format!("{:?}\n{}", h.events(), logs.text());
+    assert!(
+        logs.text().contains("tls.key"),
+        "the failure is logged by name"
+    );
+    assert!(!shown.contains(marker), "{shown}");
     h.stop().await;
 }

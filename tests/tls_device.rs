@@ -562,3 +562,17 @@ async fn a_2015_device_is_told_plainly_that_it_has_no_tls_file_api() {
         "no TLS request sent: {counts:?}"
     );
 }
+
+#[tokio::test]
+async fn an_administrator_is_told_the_tls_files_need_security_administrator() {
+    let fleet = fleet(SimDialect::V74).await;
+    let client = MediantClient::new(
+        &fleet.devices()[0].base_url,
+        Credentials::new("Operator", "Operator"),
+        ClientOptions::default(),
+    )
+    .expect("client");
+    let err = client.tls_private_key(0).await.expect_err("forbidden");
+    assert!(matches!(err, DeviceError::Forbidden { .. }), "{err}");
+    assert!(err.to_string().contains("Security Administrator"), "{err}");
+}
