@@ -129,7 +129,7 @@ pub enum DesiredFiles {
         /// `namespace/name` of the Secret, for messages.
         origin: String,
         /// The private key (parsed, to check and digest it).
-        key: PrivateKey,
+        key: Box<PrivateKey>,
         /// Its password, for an encrypted key.
         password: Option<SecretText>,
         /// `tls.crt`: the device certificate, then its chain.
@@ -247,7 +247,7 @@ pub fn tls_desired(
         }
         DesiredFiles::Secret {
             origin,
-            key,
+            key: Box::new(key),
             password,
             chain,
         }
