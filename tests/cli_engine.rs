@@ -294,11 +294,17 @@ fn nesting_beyond_the_limit_is_an_error_not_a_stack_overflow() {
             line: MAX_DEPTH + 1
         }
     );
-    // A hostile staircase fails fast too.
+    // A hostile staircase (each line one space deeper, 20 000 lines, 199
+    // levels) is refused too, naming the first line past the limit.
     let stairs: String = (0..20_000)
         .map(|i| format!("{}x\n", " ".repeat(i % 200)))
         .collect();
-    let _ = CliScript::parse(&format!("configure voip\n{stairs}"));
+    assert_eq!(
+        CliScript::parse(&format!("configure voip\n{stairs}")).map(|_| ()),
+        Err(CliError::TooDeep {
+            line: MAX_DEPTH + 1
+        })
+    );
 }
 
 #[test]

@@ -495,7 +495,6 @@ async fn an_unreachable_device_is_reported_and_retried_after_a_backoff() {
         gap >= Duration::from_millis(950),
         "retried after only {gap:?}"
     );
-    assert_eq!(h.sim(0).device.counters.snapshot().total, 0);
     h.abort().await;
 }
 
@@ -510,6 +509,7 @@ async fn steady_state_over_several_resyncs_sends_no_writes_anywhere() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     h.server.clear_requests();
     h.sim(0).device.counters.reset();
+    let (running, startup) = (h.sim(0).device.running(), h.sim(0).device.startup());
     let success = r#"mediant_reconciles_total{kind="MediantDevice",result="success"}"#;
     let before = h.metric(success);
 
@@ -522,6 +522,18 @@ async fn steady_state_over_several_resyncs_sends_no_writes_anywhere() {
     );
     let counters = h.sim(0).device.counters.snapshot();
     assert_eq!(counters.writes, 0, "{counters:?}");
+    let writes: Vec<String> = counters
+        .requests
+        .keys()
+        .filter(|k| !k.starts_with("GET "))
+        .cloned()
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "only reads reach the device: {counters:?}"
+    );
+    assert_eq!(*h.sim(0).device.running(), *running, "running untouched");
+    assert_eq!(*h.sim(0).device.startup(), *startup, "startup untouched");
     // Only the reads that observe: /status and the INI file, once per resync
     // (plus the alarm count once per interval).
     let status_reads = counters.count("GET", "/api/v1/status");
@@ -529,12 +541,17 @@ async fn steady_state_over_several_resyncs_sends_no_writes_anywhere() {
         status_reads as f64 >= resyncs && status_reads as f64 <= resyncs + 1.0,
         "{counters:?}"
     );
-    assert_eq!(h.server.count(Verb::Patch, "mediantdevices/status"), 0);
-    assert_eq!(h.server.writes("mediantdevices"), 0);
-    assert_eq!(
-        h.server.writes("events"),
-        0,
-        "no events when nothing happens"
+    // Every request the API server answered, of any verb and resource: none
+    // is a write (no status patch, no event, no Lease or finalizer update).
+    let log = h.server.requests();
+    let api_writes: Vec<String> = log
+        .iter()
+        .filter(|r| r.verb.is_write() || r.verb == Verb::Other)
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        api_writes.is_empty(),
+        "API writes in steady state: {api_writes:#?}"
     );
     h.stop().await;
 }
@@ -647,7 +664,7 @@ async fn a_fixed_password_in_the_secret_is_picked_up_after_growing_retries() {
     assert!(gaps.last() > gaps.first(), "delays grow: {gaps:?}");
     assert_eq!(h.sim(0).device.counters.snapshot().writes, 0);
 
-    // The fixed Secret requeues the device at once (not after the backoff).
+    // The fixed Secret is picked up (how fast is the next test's concern).
     let fixed = json!({"stringData": {"password": "Admin"}});
     Api::<Secret>::namespaced(h.server.client(), NS)
         .patch(SECRET, &PatchParams::default(), &Patch::Merge(&fixed))
@@ -660,6 +677,59 @@ async fn a_fixed_password_in_the_secret_is_picked_up_after_growing_retries() {
         .expect("Reachable");
     assert_eq!(reachable.status, ConditionStatus::True);
     assert!(h.condition("sbc", ConditionType::Stalled).is_none());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_password_requeues_the_device_at_once_not_after_the_backoff() {
+    // A backoff (and interval) far beyond the bound below: only the watch on
+    // Secrets can bring the device back within it.
+    let config = ControllerConfig {
+        backoff_base: Duration::from_secs(120),
+        backoff_max: Duration::from_secs(120),
+        ..fast(Duration::from_secs(600))
+    };
+    let h = Harness::start(1, config).await;
+    h.create_secret(SECRET, "Admin", "wrong-password").await;
+    h.create_device("sbc", &h.sim(0).base_url, DESIRED_INI)
+        .await;
+    h.wait_reason("sbc", ConditionType::Reachable, "Unauthorized")
+        .await;
+    // Let the failed reconcile's status write and its echo pass: the next
+    // attempt is now at least 60 s away (equal jitter on 120 s).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let attempts = h
+        .sim(0)
+        .device
+        .counters
+        .snapshot()
+        .count("GET", "/api/v1/status");
+    assert_eq!(param(h.sim(0), "GWDebugLevel").as_deref(), Some("5"));
+
+    let fixed = json!({"stringData": {"password": "Admin"}});
+    let patched = Instant::now();
+    Api::<Secret>::namespaced(h.server.client(), NS)
+        .patch(SECRET, &PatchParams::default(), &Patch::Merge(&fixed))
+        .await
+        .expect("secret fixed");
+    h.wait("the device to take the desired value", || {
+        (param(h.sim(0), "GWDebugLevel").as_deref() == Some("7")).then_some(())
+    })
+    .await;
+    let took = patched.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "took {took:?}; the backoff alone would take at least 60 s"
+    );
+    assert!(
+        h.sim(0)
+            .device
+            .counters
+            .snapshot()
+            .count("GET", "/api/v1/status")
+            > attempts
+    );
+    h.wait_ready("sbc").await;
     h.stop().await;
 }
 
@@ -720,12 +790,33 @@ async fn suspend_stops_writes_but_drift_is_still_reported() {
         "metadata": {"annotations": {"mediant.io/paused": "true"}},
         "spec": {"suspend": false},
     });
-    h.devices()
+    h.sim(0).device.counters.reset();
+    let success = r#"mediant_reconciles_total{kind="MediantDevice",result="success"}"#;
+    let before = h.metric(success);
+    let patched = h
+        .devices()
         .patch("sbc", &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .expect("patched");
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert_eq!(h.sim(0).device.counters.snapshot().writes, 0);
+    assert_eq!(patched.metadata.generation, Some(2));
+    // The controller has reconciled the unsuspended generation (its status
+    // says so) and resynced a few times more: had it ignored the
+    // annotation, the device would hold the desired value by now.
+    h.wait("generation 2 observed while paused", || {
+        let d = h.get("sbc");
+        let status = d.status.as_ref()?;
+        let synced = find_condition(&status.conditions, ConditionType::Synced)?;
+        (status.observed_generation == Some(2) && synced.reason == "Suspended").then_some(())
+    })
+    .await;
+    h.wait("three more reconciles while paused", || {
+        (h.metric(success) - before >= 3.0).then_some(())
+    })
+    .await;
+    let counters = h.sim(0).device.counters.snapshot();
+    assert_eq!(counters.writes, 0, "{counters:?}");
+    assert!(counters.count("GET", "/api/v1/status") >= 3, "{counters:?}");
+    assert_eq!(param(h.sim(0), "GWDebugLevel").as_deref(), Some("5"));
     let unpause = json!({"metadata": {"annotations": {"mediant.io/paused": null}}});
     h.devices()
         .patch("sbc", &PatchParams::default(), &Patch::Merge(&unpause))

@@ -7,12 +7,18 @@ mod support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
-use mediant_operator::api::MediantDevice;
+use kube::api::PostParams;
+use mediant_operator::api::{IniSpec, MediantDevice, MediantDeviceSpec};
 use mediant_operator::controller::ControllerConfig;
 use mediant_operator::controller::leader::{LeaderElector, LeaseConfig};
 use mediant_operator::controller::run::{RunError, lead_and_run};
+use mediant_operator::simulator::{Fleet, FleetConfig};
 use support::apiserver::{ApiServer, ResourceType};
 use support::free_addr;
 use tokio::sync::watch;
@@ -138,27 +144,130 @@ fn replica(
     (task, stop, addr)
 }
 
+/// The sum of a counter family in a replica's `/metrics` text.
+fn metric_sum(metrics: &str, family: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{family}{{")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A replica's `/metrics` text.
+async fn metrics_of(addr: SocketAddr) -> String {
+    let (code, text) = get(addr, "/metrics").await.expect("metrics");
+    assert_eq!(code, 200);
+    text
+}
+
+const DEVICE_REQUESTS: &str = "mediant_device_requests_total";
+const RECONCILES: &str = "mediant_reconciles_total";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_leader_reconciles_and_a_standby_takes_over_on_shutdown() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let server = ApiServer::start().await;
     server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
+    let fleet = Fleet::start(FleetConfig {
+        reset_time: Duration::from_millis(300),
+        ..FleetConfig::default()
+    })
+    .await
+    .expect("simulator starts");
+    let sim = &fleet.devices()[0];
     let (a, stop_a, addr_a) = replica(&server, "replica-a");
     wait_for("replica-a to lead and be ready", async || {
         get(addr_a, "/readyz").await == Some((200, "ready".into()))
     })
     .await;
     assert_eq!(get(addr_a, "/healthz").await, Some((200, "ok".into())));
-    let metrics = get(addr_a, "/metrics").await.expect("metrics");
-    assert_eq!(metrics.0, 200);
-    assert!(metrics.1.contains("mediant_devices_ready"), "{}", metrics.1);
+    assert!(metrics_of(addr_a).await.contains("mediant_devices_ready"));
 
     let (b, stop_b, addr_b) = replica(&server, "replica-b");
     wait_for("replica-b to serve as a standby", async || {
         get(addr_b, "/readyz").await == Some((200, "standby".into()))
     })
     .await;
+
+    // A device for both replicas to see; the seed holds GWDebugLevel 5.
+    let gw = || {
+        sim.device
+            .running()
+            .param("GWDebugLevel")
+            .map(|p| p.value.clone())
+    };
+    assert_eq!(gw().as_deref(), Some("5"));
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some("sbc-admin".into()),
+            namespace: Some(NS.into()),
+            ..ObjectMeta::default()
+        },
+        string_data: Some(BTreeMap::from([
+            ("username".to_owned(), "Admin".to_owned()),
+            ("password".to_owned(), "Admin".to_owned()),
+        ])),
+        ..Secret::default()
+    };
+    Api::<Secret>::namespaced(server.client(), NS)
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("secret created");
+    let mut spec = MediantDeviceSpec::new(&sim.base_url, "sbc-admin");
+    spec.ini = Some(IniSpec {
+        inline: Some("[SYSTEM Params]\nGWDEBUGLEVEL = 7\n".into()),
+        ..IniSpec::default()
+    });
+    let mut device = MediantDevice::new("sbc", spec);
+    device.metadata.namespace = Some(NS.into());
+    Api::<MediantDevice>::namespaced(server.client(), NS)
+        .create(&PostParams::default(), &device)
+        .await
+        .expect("device created");
+
+    // The leader reconciles it: the device holds the value, saved.
+    wait_for("the device to take the desired value", async || {
+        gw().as_deref() == Some("7")
+    })
+    .await;
+    assert_eq!(
+        sim.device
+            .startup()
+            .param("GWDebugLevel")
+            .map(|p| p.value.as_str()),
+        Some("7")
+    );
+    wait_for("replica-a to count its reconcile", async || {
+        metric_sum(&metrics_of(addr_a).await, RECONCILES) >= 1.0
+    })
+    .await;
+    // Every request the device received came from the leader: the device's
+    // own count and the leader's count of what it sent meet (a standby
+    // request would keep the device's count ahead for good).
+    wait_for(
+        "the leader's requests to account for all the device saw",
+        async || {
+            let sent = metric_sum(&metrics_of(addr_a).await, DEVICE_REQUESTS);
+            sent > 0.0 && sent == sim.device.counters.snapshot().total as f64
+        },
+    )
+    .await;
+    let counts = sim.device.counters.snapshot();
+    assert_eq!(
+        counts.writes, 2,
+        "one upload and one save, once: {counts:?}"
+    );
+    // The standby, several renewals later, has sent nothing to the device
+    // and reconciled nothing.
     tokio::time::sleep(Duration::from_millis(600)).await;
+    let standby = metrics_of(addr_b).await;
+    assert_eq!(metric_sum(&standby, DEVICE_REQUESTS), 0.0, "{standby}");
+    assert_eq!(metric_sum(&standby, RECONCILES), 0.0, "{standby}");
+    assert_eq!(
+        sim.device.counters.snapshot(),
+        counts,
+        "nothing more reached the device"
+    );
     assert_eq!(
         get(addr_b, "/readyz").await,
         Some((200, "standby".into())),
@@ -178,6 +287,14 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over_on_shutdown() {
     })
     .await;
     assert_eq!(holder(&server).await.as_deref(), Some("replica-b"));
+    // The new leader checks the device; it is in sync, so nothing is written.
+    wait_for("replica-b to reconcile the device", async || {
+        metric_sum(&metrics_of(addr_b).await, RECONCILES) >= 1.0
+    })
+    .await;
+    let after = sim.device.counters.snapshot();
+    assert!(after.total > counts.total, "replica-b observed: {after:?}");
+    assert_eq!(after.writes, counts.writes, "in sync: no writes: {after:?}");
 
     stop_b.send(true).expect("stop b");
     let result = tokio::time::timeout(Duration::from_secs(10), b)

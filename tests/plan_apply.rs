@@ -11,7 +11,7 @@ use mediant_operator::plan::{
     self, ApplyError, DesiredState, IniMode, MediantDeviceKind, ResetPermission, SecretDigests,
     SideEffect,
 };
-use mediant_operator::simulator::device::Dialect as SimDialect;
+use mediant_operator::simulator::device::{Device, Dialect as SimDialect};
 use mediant_operator::simulator::faults::FaultPlan;
 use mediant_operator::simulator::{Fleet, FleetConfig};
 
@@ -37,6 +37,8 @@ fn fast_retries() -> ClientOptions {
             max_delay: Duration::from_millis(40),
         },
         request_timeout: Duration::from_secs(10),
+        // 409s are waited out for this long (minutes by default).
+        busy_budget: Duration::from_millis(400),
         ..ClientOptions::default()
     }
 }
@@ -56,6 +58,17 @@ fn desired_ini(text: &str) -> DesiredState {
         save_after_apply: true,
         ..DesiredState::default()
     }
+}
+
+/// A parameter of the device's running configuration, read back from the
+/// simulator (not from anything the client reported).
+fn running(device: &Device, name: &str) -> Option<String> {
+    device.running().param(name).map(|p| p.value.clone())
+}
+
+/// A parameter of the device's startup configuration (what a reset brings back).
+fn startup(device: &Device, name: &str) -> Option<String> {
+    device.startup().param(name).map(|p| p.value.clone())
 }
 
 /// Observe, plan and apply once through the engine façade; returns the
@@ -99,8 +112,26 @@ async fn ini_converges_in_one_apply_and_an_in_sync_device_gets_no_writes() {
         outcome.not_taken
     );
     assert_eq!(outcome.steps.len(), 2, "incremental INI then save");
+    // The device holds the desired values, running and saved.
+    for (name, value) in [
+        ("GWDebugLevel", "7"),
+        ("SyslogServerIP", "10.9.8.7"),
+        ("EnableSyslog", "1"),
+    ] {
+        assert_eq!(
+            running(device, name).as_deref(),
+            Some(value),
+            "running {name}"
+        );
+        assert_eq!(
+            startup(device, name).as_deref(),
+            Some(value),
+            "startup {name}"
+        );
+    }
 
     device.counters.reset();
+    let (running_before, startup_before) = (device.running(), device.startup());
     for _ in 0..3 {
         let outcome = reconcile(&client, &desired, &outcome.digests).await;
         assert!(outcome.steps.is_empty());
@@ -108,14 +139,29 @@ async fn ini_converges_in_one_apply_and_an_in_sync_device_gets_no_writes() {
     let counts = device.counters.snapshot();
     assert_eq!(counts.writes, 0, "{counts:?}");
     assert_eq!(counts.total, 6, "status + ini per reconcile: {counts:?}");
+    assert_eq!(*device.running(), *running_before, "running untouched");
+    assert_eq!(*device.startup(), *startup_before, "startup untouched");
 }
 
 #[tokio::test]
 async fn a_saved_change_survives_a_reset_and_an_unsaved_one_does_not() {
     let fleet = fleet(SimDialect::V74).await;
+    let device = &fleet.devices()[0].device;
     let client = client(&fleet, "Admin", "Admin");
+    // The seed's values, which the two changes below replace.
+    assert_eq!(running(device, "GWDebugLevel").as_deref(), Some("5"));
+    assert_eq!(
+        running(device, "SyslogServerIP").as_deref(),
+        Some("10.4.2.10")
+    );
     let saved = desired_ini("GWDEBUGLEVEL = 6\n");
     reconcile(&client, &saved, &SecretDigests::new()).await;
+    assert_eq!(running(device, "GWDebugLevel").as_deref(), Some("6"));
+    assert_eq!(
+        startup(device, "GWDebugLevel").as_deref(),
+        Some("6"),
+        "saved"
+    );
 
     let mut unsaved = desired_ini("SyslogServerIP = 10.1.2.3\n");
     unsaved.save_after_apply = false;
@@ -126,13 +172,33 @@ async fn a_saved_change_survives_a_reset_and_an_unsaved_one_does_not() {
             .iter()
             .all(|s| !s.description.contains("save"))
     );
+    // Applied to running, not saved to startup.
+    assert_eq!(
+        running(device, "SyslogServerIP").as_deref(),
+        Some("10.1.2.3"),
+        "the unsaved change was applied"
+    );
+    assert_eq!(
+        startup(device, "SyslogServerIP").as_deref(),
+        Some("10.4.2.10"),
+        "and not saved"
+    );
 
     let before = client.status().await.expect("status").system_up_time;
+    let resets = device.reset_count();
     client.reset(false).await.expect("reset");
     client
         .wait_for_restart(before, Duration::from_secs(10))
         .await
         .expect("device comes back");
+    assert_eq!(device.reset_count(), resets + 1, "the device reset");
+    // Read back from the device after the reset: the saved change is
+    // there, the unsaved one is gone (startup came back).
+    assert_eq!(running(device, "GWDebugLevel").as_deref(), Some("6"));
+    assert_eq!(
+        running(device, "SyslogServerIP").as_deref(),
+        Some("10.4.2.10")
+    );
     let after_saved = plan::observe(&client, &saved).await.expect("observe");
     assert!(
         plan::plan(&saved, &after_saved, &SecretDigests::new())
@@ -175,10 +241,7 @@ async fn a_busy_device_that_stays_busy_is_a_busy_error() {
     });
     let client = client(&fleet, "Admin", "Admin");
     let err = client.save_configuration().await.expect_err("busy");
-    assert!(
-        matches!(err, DeviceError::Busy { attempts: 5, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, DeviceError::Busy { .. }), "{err}");
     assert!(err.to_string().contains("HA synchronization"), "{err}");
 }
 
@@ -255,10 +318,37 @@ async fn the_2015_dialect_is_detected_and_converges_with_octet_stream_uploads() 
     let fleet = fleet(SimDialect::V2015).await;
     let client = client(&fleet, "Admin", "Admin");
     assert_eq!(client.dialect().await.expect("detect"), Dialect::V2015);
+    let device = &fleet.devices()[0].device;
     let outcome = reconcile(&client, &desired_ini(DESIRED_INI), &SecretDigests::new()).await;
     assert!(outcome.not_taken.is_empty());
+    // The 2015 simulator refuses any upload that is not
+    // application/octet-stream, so this upload reached running that way.
+    let counts = device.counters.snapshot();
+    assert_eq!(
+        counts.count("PUT", "/api/v1/files/ini/incremental"),
+        1,
+        "{counts:?}"
+    );
+    for (name, value) in [
+        ("GWDebugLevel", "7"),
+        ("SyslogServerIP", "10.9.8.7"),
+        ("EnableSyslog", "1"),
+    ] {
+        assert_eq!(
+            running(device, name).as_deref(),
+            Some(value),
+            "running {name}"
+        );
+        assert_eq!(
+            startup(device, name).as_deref(),
+            Some(value),
+            "startup {name}"
+        );
+    }
+    device.counters.reset();
     let again = reconcile(&client, &desired_ini(DESIRED_INI), &outcome.digests).await;
     assert!(again.steps.is_empty());
+    assert_eq!(device.counters.snapshot().writes, 0);
 }
 
 #[tokio::test]
@@ -279,6 +369,7 @@ async fn a_reset_causing_plan_is_refused_by_default_and_applied_when_allowed() {
         refused.blocked[0].1
     );
     device.counters.reset();
+    let (running_before, resets_before) = (device.running(), device.reset_count());
     let outcome = plan::apply(
         &client,
         &desired,
@@ -291,6 +382,8 @@ async fn a_reset_causing_plan_is_refused_by_default_and_applied_when_allowed() {
     .expect("nothing to run");
     assert_eq!(outcome.blocked.len(), 1);
     assert_eq!(device.counters.snapshot().writes, 0);
+    assert_eq!(device.reset_count(), resets_before, "no reset");
+    assert_eq!(*device.running(), *running_before, "nothing changed");
 
     desired.reset = ResetPermission::Allowed;
     let allowed = plan::plan(&desired, &observed, &SecretDigests::new()).expect("plan");
@@ -309,6 +402,23 @@ async fn a_reset_causing_plan_is_refused_by_default_and_applied_when_allowed() {
     .expect("apply with reset");
     assert_eq!(device.reset_count(), resets_before + 1, "the device reset");
     assert!(outcome.not_taken.is_empty(), "{:?}", outcome.not_taken);
+    // After the reset the device runs, and will boot with, the desired values.
+    for (name, value) in [
+        ("GWDebugLevel", "7"),
+        ("SyslogServerIP", "10.9.8.7"),
+        ("EnableSyslog", "1"),
+    ] {
+        assert_eq!(
+            running(device, name).as_deref(),
+            Some(value),
+            "running {name}"
+        );
+        assert_eq!(
+            startup(device, name).as_deref(),
+            Some(value),
+            "startup {name}"
+        );
+    }
 }
 
 #[tokio::test]

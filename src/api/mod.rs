@@ -23,6 +23,7 @@ mod crd;
 mod error;
 #[doc(hidden)]
 pub mod fixtures;
+mod license_entitlement;
 mod mediant_device;
 mod revision;
 mod sources;
@@ -34,6 +35,12 @@ pub use condition::{
 };
 pub use crd::{crd_files, crd_yaml, crds};
 pub use error::ValidationError;
+pub use license_entitlement::{
+    Disruption, DisruptionDecision, EntitlementSpecError, LastError, LicenseEntitlement,
+    LicenseEntitlementSpec, LicenseEntitlementStatus, MAX_DRIFT, MediantDeviceRef,
+    MediantLicenseFacts, MediantLicenseSpec, PendingDisruption, ProviderFacts, ProviderSpec,
+    SecretKeyRef,
+};
 pub use mediant_device::{
     CaBundleKeyRef, CaBundleSource, CliDefault, CliScriptSpec, CredentialsSecretRef,
     DeletionPolicy, DeviceFacts, Dialect, Drift, HOW_TO_ALLOW_RESETS, IniMode, IniSpec,
@@ -41,7 +48,7 @@ pub use mediant_device::{
     PendingStep, PrunePath, ResetDecision, ResetPolicy, TableName, Timeouts, TlsSpec, Weekday,
 };
 pub use revision::desired_revision;
-pub use sources::{ConfigMapKeyRef, ResolvedSources, SecretKeyRef, SourceRef};
+pub use sources::{ConfigMapKeyRef, ResolvedSources, SourceRef};
 pub use tls_context::{
     CellValue, CertificateRequestSpec, CertificateRequestStatus, CertificateSource,
     CertificateStatus, ContextRef, DeviceRef, GenerateOnDevice, IssuerRef, KEY_SIZES, KeyRef,

@@ -71,11 +71,22 @@ pub struct Manifest<R> {
     pub origin: PathBuf,
 }
 
+/// A MediantDevice and the file it came from.
+#[derive(Clone, Debug)]
+pub struct DeviceManifest {
+    /// The resource.
+    pub device: MediantDevice,
+    /// The file it was read from (relative `files` are resolved against it).
+    pub origin: PathBuf,
+}
+
 /// Everything read from the manifests.
 #[derive(Clone, Debug, Default)]
 pub struct Manifests {
     /// The resources of registered kinds, in file order.
     pub documents: Vec<Document>,
+    /// The MediantDevices among them (the targets of `deviceRef`s), in file order.
+    pub devices: Vec<DeviceManifest>,
     /// Secrets by (namespace, name).
     pub secrets: BTreeMap<(String, String), Secret>,
     /// ConfigMaps by (namespace, name).
@@ -129,10 +140,15 @@ pub fn load(paths: &[PathBuf]) -> Result<Manifests, ManifestError> {
             add(&mut manifests, &file, i + 1, doc)?;
         }
     }
-    if manifests
+    manifests.devices = manifests
         .resources::<crate::plan::MediantDeviceKind>()
-        .is_empty()
-    {
+        .into_iter()
+        .map(|m| DeviceManifest {
+            device: m.resource,
+            origin: m.origin,
+        })
+        .collect();
+    if manifests.devices.is_empty() {
         let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         return Err(ManifestError::NoDevice(names.join(", ")));
     }
@@ -252,11 +268,6 @@ impl Manifests {
             })
             .collect()
     }
-
-    /// The MediantDevices, in file order.
-    pub fn devices(&self) -> Vec<Manifest<MediantDevice>> {
-        self.resources::<crate::plan::MediantDeviceKind>()
-    }
 }
 
 /// Credentials to use when the manifests hold no credentials Secret.
@@ -342,9 +353,9 @@ impl Sources for ManifestSources<'_> {
         field: &'static str,
     ) -> Result<MediantDevice, SourceError> {
         self.manifests
-            .devices()
-            .into_iter()
-            .map(|m| m.resource)
+            .devices
+            .iter()
+            .map(|m| m.device.clone())
             .find(|d| {
                 namespace_of(d.metadata.namespace.as_ref()) == namespace
                     && d.metadata.name.as_deref() == Some(name)

@@ -133,7 +133,7 @@ pub async fn run(
 
     // Kept alive until the command ends: dropping it stops the devices.
     let _fleet = if args.simulate {
-        let devices = loaded.devices();
+        let devices = &loaded.devices;
         let fleet = Fleet::start(FleetConfig {
             devices: devices.len(),
             reset_time: Duration::from_secs(2),
@@ -145,7 +145,7 @@ pub async fn run(
             .iter()
             .zip(fleet.devices())
             .map(|(d, simulated)| {
-                let r = &d.resource;
+                let r = &d.device;
                 (
                     format!(
                         "{}/{}",

@@ -3,15 +3,17 @@
 //! errors live here.
 
 mod error;
+mod license;
 mod mediant;
 mod privilege;
 mod retry;
 mod tls;
 
 pub use error::DeviceError;
+pub use license::{InstalledLicense, LICENSE_VERSION, LicenseKey};
 pub use mediant::{
-    CliOutput, ClientOptions, Credentials, DeviceStatus, Dialect, MediantClient, RequestObserver,
-    TlsTrust,
+    CliOutput, ClientOptions, Credentials, DEFAULT_BUSY_BUDGET, DeviceStatus, Dialect,
+    MediantClient, OnBusy, RequestObserver, TlsTrust,
 };
 pub use privilege::{Privilege, required_privilege};
 pub use retry::RetryPolicy;

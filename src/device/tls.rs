@@ -20,7 +20,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::error::DeviceError;
-use super::mediant::{Body, Dialect, MediantClient};
+use super::mediant::{Body, Dialect, MediantClient, OnBusy, Repeat};
 
 /// One TLS context as `GET /files/tls` lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,7 +173,16 @@ impl MediantClient {
         self.require_tls_api().await?;
         let resource = format!("files/tls/{id}/privateKey/generate");
         let body = Body::Json(serde_json::json!({ "size": size }));
-        self.send(Method::POST, &resource, body).await.map(drop)
+        // Sent twice, it would generate a second key.
+        self.send_with(
+            Method::POST,
+            &resource,
+            body,
+            Repeat::Once("a new private key may have been generated"),
+            OnBusy::Wait,
+        )
+        .await
+        .map(drop)
     }
 
     /// `GET /files/tls/<id>/certificate`: the device certificate as PEM, or
@@ -187,10 +196,12 @@ impl MediantClient {
     /// for the context's key. A certificate of another key is refused (400).
     pub async fn put_tls_certificate(&self, id: u32, pem: &str) -> Result<(), DeviceError> {
         self.require_tls_api().await?;
+        // Idempotent: the same certificate twice is the same state.
         self.upload(
             &format!("files/tls/{id}/certificate"),
             "cert.pem",
             pem.as_bytes(),
+            Repeat::Safe,
         )
         .await
         .map(drop)
@@ -245,6 +256,7 @@ impl MediantClient {
             &format!("files/tls/{id}/trustedRoot"),
             "trust.pem",
             pem.as_bytes(),
+            Repeat::Safe,
         )
         .await
         .map(drop)
@@ -253,10 +265,12 @@ impl MediantClient {
     /// `PUT /files/tls/<id>/trustedRoot/incremental`: adds a certificate.
     pub async fn add_tls_trusted_root(&self, id: u32, pem: &str) -> Result<(), DeviceError> {
         self.require_tls_api().await?;
+        // Sent twice, it could add the certificate twice.
         self.upload(
             &format!("files/tls/{id}/trustedRoot/incremental"),
             "trust.pem",
             pem.as_bytes(),
+            Repeat::Once("the trusted root certificate may have been added"),
         )
         .await
         .map(drop)

@@ -12,6 +12,7 @@ mod connection;
 pub mod engine;
 pub mod kind;
 pub mod kinds;
+pub mod license_entitlement;
 mod mediant_device;
 pub mod report;
 pub mod sources;
