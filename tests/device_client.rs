@@ -61,8 +61,16 @@ async fn every_alarm_page_is_followed_through_string_cursors() {
     let client = client_with(&sim.base_url, options());
     let count = client.active_alarm_count().await.expect("alarms");
     assert_eq!(count, expected, "every page counted, not just the first");
-    let pages = sim.device.counters.snapshot().count("GET", "/api/v1/alarms/active");
-    assert_eq!(pages as usize, expected.div_ceil(100), "one GET per page of 100");
+    let pages = sim
+        .device
+        .counters
+        .snapshot()
+        .count("GET", "/api/v1/alarms/active");
+    assert_eq!(
+        pages as usize,
+        expected.div_ceil(100),
+        "one GET per page of 100"
+    );
 }
 
 #[tokio::test]
@@ -81,7 +89,10 @@ async fn a_lost_answer_to_a_full_upload_is_not_sent_again() {
     assert!(matches!(err, DeviceError::Unconfirmed { .. }), "{err}");
     assert!(err.state_unknown());
     let text = err.to_string();
-    assert!(text.contains("may have applied") && text.contains("re-observe"), "{text}");
+    assert!(
+        text.contains("may have applied") && text.contains("re-observe"),
+        "{text}"
+    );
     let counts = sim.device.counters.snapshot();
     assert_eq!(counts.count("PUT", "/api/v1/files/ini"), 1, "{counts:?}");
     assert_eq!(counts.writes, 1, "{counts:?}");
@@ -106,7 +117,11 @@ async fn a_lost_answer_to_a_reset_or_a_cli_script_is_not_sent_again() {
         .expect_err("answer lost");
     assert!(matches!(err, DeviceError::Unconfirmed { .. }), "{err}");
     let counts = sim.device.counters.snapshot();
-    assert_eq!(counts.count("POST", "/api/v1/actions/reset"), 1, "{counts:?}");
+    assert_eq!(
+        counts.count("POST", "/api/v1/actions/reset"),
+        1,
+        "{counts:?}"
+    );
     assert_eq!(
         counts.count("PUT", "/api/v1/files/cliScript/incremental"),
         1,
@@ -127,7 +142,13 @@ async fn reads_and_idempotent_writes_retry_server_errors_and_lost_answers() {
         ..FaultPlan::default()
     });
     client.status().await.expect("a 500 on a GET is retried");
-    assert_eq!(sim.device.counters.snapshot().count("GET", "/api/v1/status"), 3);
+    assert_eq!(
+        sim.device
+            .counters
+            .snapshot()
+            .count("GET", "/api/v1/status"),
+        3
+    );
 
     sim.device.counters.reset();
     sim.device.faults.set(FaultPlan {
@@ -155,7 +176,10 @@ async fn reads_and_idempotent_writes_retry_server_errors_and_lost_answers() {
         ..FaultPlan::default()
     });
     let err = client.save_configuration().await.expect_err("500");
-    assert!(matches!(err, DeviceError::Server { status: 500, .. }), "{err}");
+    assert!(
+        matches!(err, DeviceError::Server { status: 500, .. }),
+        "{err}"
+    );
     assert_eq!(sim.device.counters.snapshot().writes, 1);
 }
 
@@ -220,9 +244,18 @@ async fn a_busy_answer_that_is_permanent_is_not_retried() {
         )
         .await
         .expect_err("409");
-    assert!(matches!(err, DeviceError::Busy { attempts: 1, .. }), "{err}");
+    assert!(
+        matches!(err, DeviceError::Busy { attempts: 1, .. }),
+        "{err}"
+    );
     assert!(!err.to_string().contains("MARKER"), "{err}");
-    assert_eq!(sim.device.counters.snapshot().count("PUT", "/api/v1/license"), 1);
+    assert_eq!(
+        sim.device
+            .counters
+            .snapshot()
+            .count("PUT", "/api/v1/license"),
+        1
+    );
 }
 
 #[tokio::test]
@@ -263,7 +296,10 @@ async fn a_device_that_never_answers_is_reported_within_the_deadline() {
     );
     // A reset-causing write waits one request timeout and stops.
     let started = Instant::now();
-    let err = client.put_ini_full("A = 1\r\n").await.expect_err("no answer");
+    let err = client
+        .put_ini_full("A = 1\r\n")
+        .await
+        .expect_err("no answer");
     assert!(matches!(err, DeviceError::Unconfirmed { .. }), "{err}");
     assert!(started.elapsed() < Duration::from_millis(700));
 }

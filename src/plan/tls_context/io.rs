@@ -80,14 +80,10 @@ impl TlsApplyError {
     }
 }
 
-fn parse_device_pem(
-    what: &'static str,
-    text: Option<String>,
-) -> Result<Vec<Certificate>, TlsApplyError> {
+/// The certificates of a PEM file the device returned (none when empty).
+fn parse_device_pem(text: Option<String>) -> Result<Vec<Certificate>, PemError> {
     match text {
-        Some(t) if t.contains("-----BEGIN") => {
-            pem::parse_certificates(&t).map_err(|source| TlsApplyError::DevicePem { what, source })
-        }
+        Some(t) if t.contains("-----BEGIN") => pem::parse_certificates(&t),
         _ => Ok(Vec::new()),
     }
 }
@@ -126,22 +122,30 @@ pub async fn observe_tls(
         .await
         .map_err(TlsApplyError::Observe)?;
     let certificate = parse_device_pem(
-        "certificate",
         client
             .tls_certificate(id)
             .await
             .map_err(TlsApplyError::Observe)?,
-    )?
+    )
+    .map_err(|source| TlsApplyError::DevicePem {
+        what: "certificate",
+        source,
+    })?
     .into_iter()
     .next();
     let roots = match &desired.roots {
-        Some(_) => Some(parse_device_pem(
-            "trusted root store",
-            client
-                .tls_trusted_roots(id)
-                .await
-                .map_err(TlsApplyError::Observe)?,
-        )?),
+        Some(_) => Some(
+            parse_device_pem(
+                client
+                    .tls_trusted_roots(id)
+                    .await
+                    .map_err(TlsApplyError::Observe)?,
+            )
+            .map_err(|source| TlsApplyError::DevicePem {
+                what: "trusted root store",
+                source,
+            })?,
+        ),
         None => None,
     };
     observed.files = Some(ObservedFiles {
