@@ -5,9 +5,12 @@
 //! run (a converging device, a malformed one, events, status, the Lease) is
 //! allowed by the chart's rules, and no rule goes unused.
 //!
-//! Helm itself is not available here, so templates are not rendered; the
-//! RBAC rules in `templates/rbac.yaml` are plain YAML between template
-//! lines, and are read as such.
+//! These tests need no Helm: the RBAC rules in `templates/rbac.yaml` are
+//! plain YAML between template lines, and are read as such. Rendering
+//! (`helm lint --strict`, `helm template`), `values.schema.json`, `helm
+//! install` and the same RBAC under the real API server's authoriser are
+//! checked by the end-to-end suite (`tests/e2e/run.sh`, scenarios `helm_*`
+//! and `rbac_no_denials`).
 
 mod support;
 
@@ -90,6 +93,39 @@ fn chart_metadata_follows_the_crate() {
     );
     let version = chart["version"].as_str().expect("version");
     assert_eq!(version.split('.').count(), 3, "SemVer 2: {version}");
+}
+
+/// Every key of `values` is declared in `schema` wherever the schema closes
+/// its object (`additionalProperties: false`), or Helm refuses the defaults.
+fn undeclared(values: &Value, schema: &Value, path: &str, out: &mut Vec<String>) {
+    let (Some(map), Some(props)) = (values.as_object(), schema["properties"].as_object()) else {
+        return;
+    };
+    for (key, value) in map {
+        match props.get(key) {
+            Some(sub) => undeclared(value, sub, &format!("{path}.{key}"), out),
+            None if schema["additionalProperties"] == false => out.push(format!("{path}.{key}")),
+            None => {}
+        }
+    }
+}
+
+#[test]
+fn values_schema_declares_every_default_and_two_replicas_lead_by_default() {
+    let values = yaml(Path::new(CHART).join("values.yaml"));
+    let schema: Value =
+        serde_json::from_str(&read(Path::new(CHART).join("values.schema.json"))).expect("JSON");
+    let mut missing = Vec::new();
+    undeclared(&values, &schema, "", &mut missing);
+    assert!(
+        missing.is_empty(),
+        "values.yaml keys that values.schema.json does not declare: {missing:?}"
+    );
+    assert_eq!(
+        values["replicaCount"], 2,
+        "two replicas by default: a leader and a standby"
+    );
+    assert_eq!(values["podDisruptionBudget"]["enabled"], true);
 }
 
 /// `run`'s options as clap parses `argv` (the program name first).

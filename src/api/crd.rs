@@ -6,11 +6,15 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use kube::CustomResourceExt;
 
-use crate::api::MediantDevice;
+use crate::api::{LicenseEntitlement, MediantDevice, TlsContext};
 
 /// Every CRD of ours, with field descriptions unwrapped into paragraphs.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    let mut crds = vec![MediantDevice::crd()];
+    let mut crds = vec![
+        MediantDevice::crd(),
+        TlsContext::crd(),
+        LicenseEntitlement::crd(),
+    ];
     for crd in &mut crds {
         for version in &mut crd.spec.versions {
             if let Some(schema) = version

@@ -23,8 +23,10 @@ mod crd;
 mod error;
 #[doc(hidden)]
 pub mod fixtures;
+mod license_entitlement;
 mod mediant_device;
 mod revision;
+mod tls_context;
 
 pub use condition::{
     Condition, ConditionStatus, ConditionType, find_condition, is_condition_true, remove_condition,
@@ -32,6 +34,12 @@ pub use condition::{
 };
 pub use crd::{crd_files, crd_yaml, crds};
 pub use error::ValidationError;
+pub use license_entitlement::{
+    Disruption, DisruptionDecision, EntitlementSpecError, LastError, LicenseEntitlement,
+    LicenseEntitlementSpec, LicenseEntitlementStatus, MAX_DRIFT, MediantDeviceRef,
+    MediantLicenseFacts, MediantLicenseSpec, PendingDisruption, ProviderFacts, ProviderSpec,
+    SecretKeyRef,
+};
 pub use mediant_device::{
     CaBundleKeyRef, CaBundleSource, CliDefault, CliScriptSpec, ConfigMapKeyRef,
     CredentialsSecretRef, DeletionPolicy, DeviceFacts, Dialect, Drift, HOW_TO_ALLOW_RESETS,
@@ -40,3 +48,10 @@ pub use mediant_device::{
     SourceRef, TableName, Timeouts, TlsSpec, Weekday,
 };
 pub use revision::desired_revision;
+pub use tls_context::{
+    CellValue, CertificateRequestSpec, CertificateRequestStatus, CertificateSource,
+    CertificateStatus, ContextRef, DeviceRef, GenerateOnDevice, IssuerRef, KEY_SIZES, KeyRef,
+    PrivateKeyStatus, RootSource, SelfSigned, SignatureAlgorithm, Subject, TlsContext,
+    TlsContextError, TlsContextSpec, TlsContextStatus, TlsSecretRef, TlsSourceRef, TrustedRoots,
+    TrustedRootsMode,
+};

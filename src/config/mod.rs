@@ -4,4 +4,5 @@
 
 pub mod cli;
 pub mod ini;
+pub mod pem;
 pub mod sensitive;

@@ -648,6 +648,67 @@ impl MediantClient {
     }
 }
 
+/// What a single-attempt PUT carries (see [`MediantClient::put_once`]).
+pub(super) enum PutBody<'a> {
+    /// A JSON document.
+    Json(serde_json::Value),
+    /// A file, encoded in the device's upload dialect.
+    File {
+        /// The multipart file name (v7.4).
+        filename: &'a str,
+        /// The file.
+        data: &'a [u8],
+    },
+}
+
+/// Requests for the sibling clients of this module (`device::license`): the
+/// same request building, dialect, observer and error mapping as every
+/// other call, so they are not forked.
+impl MediantClient {
+    /// `GET resource` with the client's retries: the body.
+    pub(super) async fn get_body(&self, resource: &str) -> Result<bytes::Bytes, DeviceError> {
+        self.send(Method::GET, resource, Body::None)
+            .await
+            .map(|a| a.body)
+    }
+
+    /// `PUT resource` exactly once: neither a 409 nor a lost connection is
+    /// retried, for writes that reset the device (a licence), where a second
+    /// request would be a second reset. Returns the device's `description`.
+    pub(super) async fn put_once(
+        &self,
+        resource: &str,
+        body: PutBody<'_>,
+    ) -> Result<String, DeviceError> {
+        let method = Method::PUT;
+        let body = match body {
+            PutBody::Json(value) => Body::Json(value),
+            PutBody::File { filename, data } => {
+                self.dialect().await?;
+                Body::Upload { filename, data }
+            }
+        };
+        let response = match self.request(method.clone(), resource, &body)?.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                self.observe(&method, resource, None);
+                return Err(self.transport_error(&method, resource, &e));
+            }
+        };
+        let status = response.status();
+        self.observe(&method, resource, Some(status.as_u16()));
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&method, resource, &e))?;
+        let description = describe(&bytes);
+        if status.is_success() {
+            return Ok(description);
+        }
+        Err(self.status_error(&method, resource, status, description, 1))
+    }
+}
+
 /// The device's `description`, or the start of a non-JSON body.
 fn describe(body: &[u8]) -> String {
     #[derive(Deserialize)]

@@ -3,11 +3,13 @@
 //! errors live here.
 
 mod error;
+mod license;
 mod mediant;
 mod privilege;
 mod retry;
 
 pub use error::DeviceError;
+pub use license::{InstalledLicense, LICENSE_VERSION, LicenseKey};
 pub use mediant::{
     CliOutput, ClientOptions, Credentials, DeviceStatus, Dialect, MediantClient, RequestObserver,
     TlsTrust,

@@ -7,6 +7,7 @@
 
 mod desired;
 mod execute;
+pub mod license_entitlement;
 mod secrets;
 
 use crate::config::cli::{self, CliDiffOptions, CliScript};

@@ -1,0 +1,193 @@
+//! The `LicenseEntitlement` kind: one declarative contract for licences and
+//! entitlements, whatever system holds them.
+//!
+//! The spec names exactly one provider (an externally tagged union: one key,
+//! e.g. `mediant:`), a disruption gate and a deletion policy; the status is
+//! the same for every provider (kstatus conditions, a keyed digest of the
+//! normalised desired state, a capped drift list, provider facts, the last
+//! error with its retry, and the disruptive change that waits).
+//!
+//! # Adding a provider
+//! A provider is a spec type in its own file here (its variant in
+//! [`ProviderSpec`] and its facts in [`ProviderFacts`]) and an
+//! implementation of `crate::plan::license_entitlement::Provider` in its own
+//! file there; the shared status, gate, digest and drift handling need no
+//! change.
+//!
+//! # Guarantees
+//! - No licence key is held here: the spec names Secret keys, the status
+//!   keeps keyed digests and feature names, never a key.
+
+mod disruption;
+mod mediant;
+mod status;
+
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{DeletionPolicy, MaintenanceWindow};
+
+pub use disruption::{Disruption, DisruptionDecision};
+pub use mediant::{MediantDeviceRef, MediantLicenseSpec, SecretKeyRef};
+pub use status::{
+    LastError, LicenseEntitlementStatus, MAX_DRIFT, MediantLicenseFacts, PendingDisruption,
+    ProviderFacts,
+};
+
+/// A licence or entitlement set the operator keeps as declared, through one
+/// provider.
+// clippy compares the nested items of every `#[kube(...)]` and takes the
+// printer columns' shared `type_ = "string"` for a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "mediant.io",
+    version = "v1alpha1",
+    kind = "LicenseEntitlement",
+    plural = "licenseentitlements",
+    singular = "licenseentitlement",
+    shortname = "lic",
+    category = "mediant",
+    namespaced,
+    status = "LicenseEntitlementStatus",
+    derive = "PartialEq",
+    doc = "A licence or entitlement set the operator keeps as declared, through one provider (mediant: a Mediant device's licence key)."
+)]
+#[kube(printcolumn(
+    name = "Provider",
+    type_ = "string",
+    json_path = ".status.provider",
+    description = "The provider of the licence (the key under spec.provider)"
+))]
+#[kube(printcolumn(
+    name = "Target",
+    type_ = "string",
+    json_path = ".status.target",
+    description = "What the licence is installed on"
+))]
+#[kube(printcolumn(
+    name = "Ready",
+    type_ = "string",
+    json_path = ".status.conditions[?(@.type==\"Ready\")].status",
+    description = "Whether the target holds the declared licence"
+))]
+#[kube(printcolumn(
+    name = "Pending",
+    type_ = "string",
+    json_path = ".status.pendingDisruption.change",
+    description = "A disruptive change waiting for the disruption gate"
+))]
+#[kube(printcolumn(
+    name = "Age",
+    type_ = "date",
+    json_path = ".metadata.creationTimestamp"
+))]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new(
+    "!has(self.disruption) || self.disruption != 'MaintenanceWindow' || has(self.maintenanceWindow)"
+).message("disruption MaintenanceWindow needs spec.maintenanceWindow (days, start, duration)"))]
+pub struct LicenseEntitlementSpec {
+    /// Where the licence lives: exactly one provider key. `mediant`: the
+    /// licence key of an AudioCodes Mediant device.
+    pub provider: ProviderSpec,
+    /// Whether the operator may make changes that disrupt service (a Mediant
+    /// device resets to load a new licence key). Never (default): such
+    /// changes wait and status.pendingDisruption says what and why.
+    /// Allowed: at any time. MaintenanceWindow: only inside
+    /// maintenanceWindow.
+    #[serde(default)]
+    pub disruption: Disruption,
+    /// When disruptive changes may happen under disruption MaintenanceWindow
+    /// (ignored otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance_window: Option<MaintenanceWindow>,
+    /// What deleting this resource does. Orphan (the only policy): the
+    /// installed licence stays as it is.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// The provider of a licence: a union with exactly one key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ProviderSpec {
+    /// The licence key of an AudioCodes Mediant device (REST `/license`),
+    /// from a licence key or a licence file in a Secret.
+    Mediant(MediantLicenseSpec),
+}
+
+impl ProviderSpec {
+    /// The union key (`mediant`), as status.provider and metrics show it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProviderSpec::Mediant(_) => "mediant",
+        }
+    }
+}
+
+/// Why a LicenseEntitlement spec cannot be used. Messages name the field,
+/// never a value read from a Secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntitlementSpecError {
+    /// A name or key is not a valid Kubernetes name.
+    #[error("{field}: {reason}")]
+    Name {
+        /// The field.
+        field: &'static str,
+        /// What a valid value looks like.
+        reason: &'static str,
+    },
+    /// The mediant provider names neither a key nor a file.
+    #[error(
+        "spec.provider.mediant: name licenseKey (a Secret key holding the licence key) and/or licenseFile (a Secret key holding a licence file)"
+    )]
+    NoLicenseSource,
+    /// `serialNumber` is not a serial number.
+    #[error("spec.provider.mediant.serialNumber: a serial number is 1 to 32 letters and digits")]
+    SerialNumber,
+    /// `disruption: MaintenanceWindow` without a window.
+    #[error("disruption MaintenanceWindow needs spec.maintenanceWindow (days, start, duration)")]
+    MaintenanceWindowMissing,
+    /// The maintenance window is malformed (the message names the field).
+    #[error(transparent)]
+    MaintenanceWindow(crate::api::ValidationError),
+}
+
+impl LicenseEntitlementSpec {
+    /// A spec for `provider` with every other field at its default.
+    pub fn new(provider: ProviderSpec) -> Self {
+        LicenseEntitlementSpec {
+            provider,
+            disruption: Disruption::default(),
+            maintenance_window: None,
+            deletion_policy: DeletionPolicy::default(),
+        }
+    }
+
+    /// Checks what the schema and its CEL rules check, so the command line
+    /// rejects the manifests a cluster rejects. Returns the first problem.
+    pub fn validate(&self) -> Result<(), EntitlementSpecError> {
+        match &self.provider {
+            ProviderSpec::Mediant(m) => m.validate()?,
+        }
+        if self.disruption == Disruption::MaintenanceWindow && self.maintenance_window.is_none() {
+            return Err(EntitlementSpecError::MaintenanceWindowMissing);
+        }
+        if let Some(window) = &self.maintenance_window {
+            window
+                .bounds()
+                .map_err(EntitlementSpecError::MaintenanceWindow)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a disruptive change may run at `now`.
+    pub fn disruption_decision(
+        &self,
+        now: k8s_openapi::jiff::Timestamp,
+    ) -> Result<DisruptionDecision, EntitlementSpecError> {
+        self.disruption
+            .decide(self.maintenance_window.as_ref(), now)
+    }
+}

@@ -1,0 +1,41 @@
+# CRDs: every file of crds/ is accepted by the real server (structural
+# schema, CEL compilation and cost budget), becomes Established, and is
+# served through discovery and OpenAPI (kubectl explain).
+
+# Each CRD's name (plural.group) and its kind, one "name kind" per line.
+crd_names() {
+  local f
+  for f in "$REPO"/crds/*.yaml; do
+    yaml2json <"$f" | jq -r 'select(.kind == "CustomResourceDefinition") | "\(.metadata.name) \(.spec.names.singular)"'
+  done
+}
+
+scenario crds_established
+scenario_crds_established() {
+  k apply --server-side --field-manager=e2e -f "$REPO/crds/"
+  local name singular
+  while read -r name singular; do
+    k wait --for=condition=Established --timeout=60s "crd/$name"
+    k wait --for=condition=NamesAccepted --timeout=60s "crd/$name"
+    log "$name established"
+  done < <(crd_names)
+}
+
+scenario crds_explain
+scenario_crds_explain() {
+  local name singular out
+  while read -r name singular; do
+    # Discovery and the published OpenAPI lag the Established condition.
+    wait_until 60 "kubectl explain $singular.spec" k explain "$singular.spec"
+    out="$(k explain "$singular.spec")"
+    assert_contains "$out" "FIELDS:" "kubectl explain $singular.spec"
+    log "kubectl explain $singular.spec: $(grep -c '<' <<<"$out") fields"
+  done < <(crd_names)
+  # The documented fields of MediantDevice, with their descriptions.
+  out="$(k explain mediantdevice.spec)"
+  for field in endpoint credentialsSecretRef resetPolicy suspend ini cliScript interval; do
+    assert_contains "$out" "$field" "kubectl explain mediantdevice.spec"
+  done
+  assert_contains "$(k explain mediantdevice.spec.endpoint)" "REST API" "the endpoint's description"
+  assert_contains "$(k explain mediantdevice.status.conditions)" "observedGeneration" "status conditions"
+}

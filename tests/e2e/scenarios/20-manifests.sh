@@ -1,0 +1,39 @@
+# Manifests: every example passes the real server's validation (OpenAPI
+# schema, CEL rules, defaulting) with a server-side dry run, and each bad
+# manifest under tests/e2e/bad/ is rejected with the CRD's own message.
+
+# The YAML files under examples/ that Kubernetes itself can validate: the
+# GitOps examples name kinds (Argo CD, Flux) this server has no CRD for, and
+# are checked by scenario gitops_examples instead.
+example_files() {
+  find "$REPO/examples" -name '*.yaml' -not -path '*/gitops/*' | sort
+}
+
+scenario examples_dry_run
+scenario_examples_dry_run() {
+  local f n=0 out
+  while read -r f; do
+    out="$(k apply --dry-run=server -f "$f" 2>&1)" || fail "examples: ${f#"$REPO"/} rejected: $out"
+    log "${f#"$REPO"/}: $(wc -l <<<"$out") object(s) accepted"
+    n=$((n + 1))
+  done < <(example_files)
+  [ "$n" -gt 0 ] || fail "no examples found"
+}
+
+# A bad manifest is tests/e2e/bad/<kind>/<name>.yaml, whose first line is
+#   # expect: <text of the error the server must answer>
+scenario cel_rejections
+scenario_cel_rejections() {
+  local f expect out n=0
+  for f in "$E2E_SRC"/bad/*/*.yaml; do
+    expect="$(sed -n '1s/^# expect: //p' "$f")"
+    [ -n "$expect" ] || fail "${f#"$REPO"/}: first line must be '# expect: <message>'"
+    if out="$(k apply --dry-run=server -f "$f" 2>&1)"; then
+      fail "${f#"$REPO"/} was accepted: $out"
+    fi
+    assert_contains "$out" "$expect" "${f#"$REPO"/}"
+    n=$((n + 1))
+  done
+  [ "$n" -gt 0 ] || fail "no bad manifests found"
+  log "$n bad manifests rejected with their messages"
+}
