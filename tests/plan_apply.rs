@@ -36,6 +36,8 @@ fn fast_retries() -> ClientOptions {
             max_delay: Duration::from_millis(40),
         },
         request_timeout: Duration::from_secs(10),
+        // 409s are waited out for this long (minutes by default).
+        busy_budget: Duration::from_millis(400),
         ..ClientOptions::default()
     }
 }
@@ -237,10 +239,7 @@ async fn a_busy_device_that_stays_busy_is_a_busy_error() {
     });
     let client = client(&fleet, "Admin", "Admin");
     let err = client.save_configuration().await.expect_err("busy");
-    assert!(
-        matches!(err, DeviceError::Busy { attempts: 5, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, DeviceError::Busy { .. }), "{err}");
     assert!(err.to_string().contains("HA synchronization"), "{err}");
 }
 

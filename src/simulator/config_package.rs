@@ -40,9 +40,8 @@ use flate2::write::GzEncoder;
 
 use super::device::{Device, lock};
 use super::files::{RESET_FOR_CONFIGURATION, auxiliary_name, ini_text};
+use super::firmware::ini_load;
 use super::http::{ApiError, described, octet_stream, read_upload};
-use super::model;
-use crate::config::ini;
 
 /// The name of the INI file inside a package.
 pub(crate) const INI_ENTRY: &str = "ini.ini";
@@ -248,8 +247,7 @@ pub(crate) async fn put_package(
 ) -> Result<Response, ApiError> {
     let upload = read_upload(&device, &headers, body).await?;
     let package = unpack(&upload).map_err(incorrect)?;
-    let parsed = ini::parse(&package.ini).map_err(|e| incorrect(format!("{INI_ENTRY} {e}")))?;
-    let (config, report) = model::load_full(&package.ini, &parsed)
+    let (config, report) = ini_load::load_full(&device.running(), &package.ini)
         .map_err(|e| incorrect(format!("{INI_ENTRY} {e}")))?;
     if !(report.ignored.is_empty() && package.ignored.is_empty()) {
         tracing::debug!(

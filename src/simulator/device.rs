@@ -13,9 +13,9 @@ use tokio::sync::watch;
 
 use super::counters::Counters;
 use super::faults::Faults;
+use super::firmware::DeviceConfig;
 use super::users::Users;
 use super::{alarms, kpi, license, tls};
-use crate::config::ini::IniDocument;
 
 /// Which edition of the REST API a device speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -123,9 +123,9 @@ impl DeviceInfo {
 #[derive(Clone, Debug)]
 pub(crate) struct Configuration {
     /// What the device uses now; incremental uploads change it.
-    pub(crate) running: Arc<IniDocument>,
+    pub(crate) running: Arc<DeviceConfig>,
     /// What survives a reset; `saveConfiguration` copies running here.
-    pub(crate) startup: Arc<IniDocument>,
+    pub(crate) startup: Arc<DeviceConfig>,
     /// Bumped on every change of running, so renderings can be cached.
     pub(crate) generation: u64,
     /// When running last changed (seconds since the Unix epoch), for the
@@ -198,7 +198,7 @@ fn unix_now() -> u64 {
 impl Device {
     /// A device with this identity, booted now with `seed` as both running
     /// and startup configuration.
-    pub fn new(info: DeviceInfo, seed: Arc<IniDocument>, reset_time: Duration) -> Self {
+    pub fn new(info: DeviceInfo, seed: Arc<DeviceConfig>, reset_time: Duration) -> Self {
         let (resets_tx, _) = watch::channel(0);
         Device {
             tls: tls::TlsStore::new(&info),
@@ -280,7 +280,7 @@ impl Device {
 
     /// Replaces both startup and running with `config` and resets, as a full
     /// INI or CLI upload does.
-    pub(crate) fn load_and_reset(self: &Arc<Self>, config: IniDocument) {
+    pub(crate) fn load_and_reset(self: &Arc<Self>, config: DeviceConfig) {
         {
             let mut state = lock(&self.config);
             let config = Arc::new(config);
@@ -303,18 +303,24 @@ impl Device {
     }
 
     /// The running configuration.
-    pub fn running(&self) -> Arc<IniDocument> {
+    pub fn running(&self) -> Arc<DeviceConfig> {
         Arc::clone(&lock(&self.config).running)
     }
 
     /// The startup configuration (what a reset brings back).
-    pub fn startup(&self) -> Arc<IniDocument> {
+    pub fn startup(&self) -> Arc<DeviceConfig> {
         Arc::clone(&lock(&self.config).startup)
     }
 
     /// A snapshot of running, its generation and its last change time.
     pub(crate) fn configuration(&self) -> Configuration {
         lock(&self.config).clone()
+    }
+
+    /// Makes `config` the startup configuration (a `write` in a CLI script
+    /// saves the configuration as it was at that line).
+    pub(crate) fn save_as_startup(&self, config: DeviceConfig) {
+        lock(&self.config).startup = Arc::new(config);
     }
 
     /// Copies running to startup (`POST /actions/saveConfiguration`).
@@ -327,7 +333,7 @@ impl Device {
     /// refuses; on refusal nothing is changed.
     pub(crate) fn update_running<E>(
         &self,
-        change: impl FnOnce(&mut IniDocument) -> Result<(), E>,
+        change: impl FnOnce(&mut DeviceConfig) -> Result<(), E>,
     ) -> Result<(), E> {
         let mut config = lock(&self.config);
         let mut draft = (*config.running).clone();

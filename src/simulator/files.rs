@@ -9,13 +9,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::cli_exec::{self, ShowContext};
-use super::cli_file;
 use super::device::{Device, lock};
+use super::firmware::cli_exec::{self, ShowContext};
+use super::firmware::ini_load::{self, ConfigError};
+use super::firmware::{cli_render, ini_render};
 use super::http::{ApiError, described, json_response, octet_stream, read_upload};
-use super::ini_file;
-use super::model::{self, ConfigError};
-use crate::config::ini;
 
 /// What a full upload answers before the device resets.
 pub(crate) const RESET_FOR_CONFIGURATION: &str =
@@ -25,6 +23,12 @@ impl From<ConfigError> for ApiError {
     fn from(e: ConfigError) -> Self {
         ApiError::BadRequest(e.to_string())
     }
+}
+
+/// The documented 400 for a refused INI file ("400 Bad request - provided
+/// ini file is incorrect"), naming the line.
+fn ini_incorrect(e: ConfigError) -> ApiError {
+    ApiError::BadRequest(format!("Provided ini file is incorrect: {e}"))
 }
 
 /// The uploaded file as text (configuration files are text).
@@ -41,12 +45,6 @@ async fn upload_text(
             e.utf8_error().valid_up_to()
         ))
     })
-}
-
-/// Parses INI text, naming the line of a syntax error.
-fn parse_ini(text: &str) -> Result<ini::IniDocument, ApiError> {
-    ini::parse(text)
-        .map_err(|e| ApiError::BadRequest(format!("Provided ini file is incorrect: {e}")))
 }
 
 /// Auxiliary files taken with `PUT /files/<name>` (v7.4 Table 2-2 and
@@ -88,7 +86,7 @@ pub(crate) fn ini_text(device: &Device) -> Bytes {
             return text.clone();
         }
     }
-    let text = Bytes::from(ini_file::render(&device.info, &config));
+    let text = Bytes::from(ini_render::render(&device.info, &config.running));
     *lock(&device.ini_cache) = Some((config.generation, text.clone()));
     text
 }
@@ -105,8 +103,7 @@ pub(crate) async fn put_ini(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let text = upload_text(&device, &headers, body, "ini file").await?;
-    let upload = parse_ini(&text)?;
-    let (config, report) = model::load_full(&text, &upload)?;
+    let (config, report) = ini_load::load_full(&device.running(), &text).map_err(ini_incorrect)?;
     if !report.ignored.is_empty() {
         tracing::debug!(
             ignored = report.ignored.len(),
@@ -125,38 +122,54 @@ pub(crate) async fn put_ini_incremental(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let text = upload_text(&device, &headers, body, "ini file").await?;
-    let upload = parse_ini(&text)?;
-    device.update_running(|doc| model::apply_upload(doc, &text, &upload).map(|_| ()))?;
+    device
+        .update_running(|doc| ini_load::apply_incremental(doc, &text).map(|_| ()))
+        .map_err(ini_incorrect)?;
     Ok(StatusCode::OK.into_response())
 }
 
 /// `GET /files/cliScript`: the running configuration as a CLI script.
 pub(crate) async fn get_cli(State(device): State<Arc<Device>>) -> Response {
-    octet_stream(cli_file::render(&device.info, &device.running(), None))
+    octet_stream(cli_render::render(&device.info, &device.running(), None))
 }
 
 /// `PUT /files/cliScript`: factory defaults plus the script become the
-/// configuration, and the device resets (like `copy startup-script`).
+/// configuration, and the device resets (v7.4 section 7.3.1: "The full CLI
+/// script completely overrides the current device configuration in the same
+/// manner as the “copy startup-script from” CLI command"). Assumption: a
+/// script with a failing line is refused whole with the documented "400 Bad
+/// request - provided CLI script is incorrect" and nothing is applied; the
+/// `status`/`output` answer of public code is seen for incremental scripts.
 pub(crate) async fn put_cli(
     State(device): State<Arc<Device>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let text = upload_text(&device, &headers, body, "CLI script").await?;
-    let mut config = model::factory_default();
+    let mut config =
+        ini_load::factory_default_with(std::sync::Arc::clone(&device.running().learned));
     let ctx = ShowContext {
         info: &device.info,
         uptime_seconds: device.uptime_seconds(),
         allow_show: false,
     };
-    cli_exec::execute(&mut config, &text, &ctx)
-        .map_err(|e| ApiError::BadRequest(format!("Provided CLI script is incorrect: {e}")))?;
+    let outcome = cli_exec::execute(&mut config, &text, &ctx);
+    if let Some(e) = outcome.failed {
+        return Err(ApiError::BadRequest(format!(
+            "Provided CLI script is incorrect: {e}"
+        )));
+    }
     device.load_and_reset(config);
     Ok(described(RESET_FOR_CONFIGURATION))
 }
 
-/// `PUT /files/cliScript/incremental`: runs the script on running and
-/// answers the output of its `show` commands.
+/// `PUT /files/cliScript/incremental`: runs the script on running, line by
+/// line, and answers 200 with `description`, `output` (the output of its
+/// `show` commands, and the failing line) and `status` (`success` or
+/// `failure`), as public code driving real firmware reads it
+/// (`../shared/reference/audiocodes-cli.md`, [P]). The lines before a
+/// failing line stay applied ([I], our assumption); a `write` in the script
+/// saves the configuration as it was at that line.
 pub(crate) async fn put_cli_incremental(
     State(device): State<Arc<Device>>,
     headers: HeaderMap,
@@ -168,14 +181,42 @@ pub(crate) async fn put_cli_incremental(
         uptime_seconds: device.uptime_seconds(),
         allow_show: true,
     };
-    let mut output = String::new();
-    device
-        .update_running(|doc| cli_exec::execute(doc, &text, &ctx).map(|o| output = o))
-        .map_err(|e| ApiError::BadRequest(format!("Provided CLI script is incorrect: {e}")))?;
+    let mut outcome = cli_exec::Outcome::default();
+    let _ = device.update_running(|doc| {
+        outcome = cli_exec::execute(doc, &text, &ctx);
+        Ok::<(), ()>(())
+    });
+    if let Some(saved) = outcome.saved.take() {
+        device.save_as_startup(saved);
+    }
+    let (status, description) = match &outcome.failed {
+        None => ("success", "Incremental CLI Script file was loaded."),
+        Some(_) => (
+            "failure",
+            "Incremental CLI Script file was loaded with errors; see output.",
+        ),
+    };
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "description": "Incremental CLI Script file was loaded.", "output": output }),
+        &json!({ "description": description, "output": outcome.output, "status": status }),
     ))
+}
+
+/// Whether an upload is plainly not a firmware image, and why. The documents
+/// give no image format; they name the file `software.cmp` and answer "400
+/// Bad request – provided software load is incorrect". Our judgement
+/// (assumption): a `.cmp` image is binary, so an empty file, or one that is
+/// all text (valid UTF-8 without NUL or other control bytes than tab, CR and
+/// LF — an INI file, a script, an HTML error page), is not one.
+fn not_a_firmware_image(load: &[u8]) -> Option<&'static str> {
+    if load.is_empty() {
+        return Some("the file is empty");
+    }
+    let text = std::str::from_utf8(load).is_ok_and(|t| {
+        t.chars()
+            .all(|c| !c.is_control() || matches!(c, '\t' | '\r' | '\n'))
+    });
+    text.then_some("the file is text, not a firmware image")
 }
 
 /// `PUT /files/software`: a new software load; the device resets to run it.
@@ -185,10 +226,10 @@ pub(crate) async fn put_software(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let load = read_upload(&device, &headers, body).await?;
-    if load.is_empty() {
-        return Err(ApiError::BadRequest(
-            "Provided software load is incorrect: the file is empty".to_string(),
-        ));
+    if let Some(why) = not_a_firmware_image(&load) {
+        return Err(ApiError::BadRequest(format!(
+            "Provided software load is incorrect: {why}"
+        )));
     }
     device.reset(false);
     Ok(described(
@@ -207,10 +248,10 @@ pub(crate) async fn put_software_hitless(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let load = read_upload(&device, &headers, body).await?;
-    if load.is_empty() {
-        return Err(ApiError::BadRequest(
-            "Provided software load is incorrect: the file is empty".to_string(),
-        ));
+    if let Some(why) = not_a_firmware_image(&load) {
+        return Err(ApiError::BadRequest(format!(
+            "Provided software load is incorrect: {why}"
+        )));
     }
     if !device.is_ha() {
         return Err(ApiError::Conflict(

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::access::{self, Rule};
 use super::counters::is_write;
-use super::device::Device;
+use super::device::{Device, Dialect};
 use super::faults::Injected;
 use super::http::{ApiError, HA_SYNC_DESCRIPTION, JSON};
 use super::users::Privilege;
@@ -141,6 +141,14 @@ pub(crate) async fn guard(
             Rule::NotAllowed
         }),
         None => None,
+    };
+    // The 2015 document (section 2): "Provided credentials should correspond
+    // to a valid device user with the Security Administrator privilege
+    // level." It has no per-resource table, so every resource needs that
+    // level there.
+    let rule = match (device.info.dialect, rule) {
+        (Dialect::V2015, Some(Rule::Min(_))) => Some(Rule::Min(Privilege::SecurityAdministrator)),
+        (_, rule) => rule,
     };
     match rule {
         Some(Rule::NotAllowed) => {

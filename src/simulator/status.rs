@@ -1,9 +1,11 @@
 //! Device status (`GET /status`, v7.4 chapter 10, 2015 chapter 8) and the
 //! device clock's renderings that status, alarms and KPIs share.
 //!
-//! The v7.4 answer has twelve fields; the 2015 document's example stops at
-//! `highAvailability` (no serial number, MAC or uptime), and names a
-//! standalone device "Stand Alone" where v7.4 says "Not Operational".
+//! Both dialects answer the twelve fields of the v7.4 document's example,
+//! which shows a 7.20A.200.014 device (the 2015 dialect's firmware); the
+//! 2015 document's own example is cut off after `highAvailability`. The 2015
+//! example names a standalone device "Stand Alone" where v7.4 says "Not
+//! Operational".
 //! The simulated device's clock is UTC, so offsets are `+00:00` / `Z`.
 
 use std::sync::Arc;
@@ -40,7 +42,7 @@ pub fn status_body(
     uptime_seconds: u64,
     now: OffsetDateTime,
 ) -> serde_json::Value {
-    let mut body = json!({
+    json!({
         "localTimeStamp": iso_millis(now),
         "ipAddress": info.ip_address.to_string(),
         "subnetMask": info.subnet_mask.to_string(),
@@ -50,13 +52,10 @@ pub fn status_body(
         "protocolType": "SIP",
         "operationalState": "UNLOCKED",
         "highAvailability": high_availability(info),
-    });
-    if info.dialect == Dialect::V74 {
-        body["serialNumber"] = json!(info.serial_number);
-        body["macAddress"] = json!(info.mac_address);
-        body["systemUpTime"] = json!(uptime_seconds);
-    }
-    body
+        "serialNumber": info.serial_number,
+        "macAddress": info.mac_address,
+        "systemUpTime": uptime_seconds,
+    })
 }
 
 /// The `highAvailability` value: the active unit of a pair reports
@@ -158,12 +157,13 @@ mod tests {
     }
 
     #[test]
-    fn status_2015_stops_at_high_availability() {
+    fn status_2015_has_the_twelve_fields_of_the_7_20a_example() {
         let info = DeviceInfo::numbered(0, Dialect::V2015, false);
         let body = status_body(&info, 5, at(0));
-        assert_eq!(body.as_object().unwrap().len(), 9);
+        assert_eq!(body.as_object().unwrap().len(), 12);
         assert_eq!(body["highAvailability"], "Stand Alone");
-        assert!(body.get("serialNumber").is_none());
+        assert_eq!(body["serialNumber"], info.serial_number.as_str());
+        assert_eq!(body["systemUpTime"], 5);
         let ha = DeviceInfo::numbered(0, Dialect::V2015, true);
         assert_eq!(status_body(&ha, 5, at(0))["highAvailability"], "Active");
     }

@@ -9,7 +9,7 @@
 //! but deterministic: the same device, KPI and interval always give the same
 //! value.
 
-use crate::config::ini::IniDocument;
+use crate::simulator::firmware::DeviceConfig;
 
 /// One KPI (performance monitoring parameter).
 #[derive(Debug)]
@@ -347,7 +347,7 @@ pub struct Instance {
 }
 
 /// The IP Groups of the running configuration, by index.
-pub fn ip_groups(config: &IniDocument) -> Vec<Instance> {
+pub fn ip_groups(config: &DeviceConfig) -> Vec<Instance> {
     let Some(table) = config.table("IPGroup") else {
         return Vec::new();
     };
@@ -385,7 +385,7 @@ pub fn value(device_seed: u64, path: &str, kpi: &KpiDef, slot: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ini;
+    use crate::simulator::firmware::seed_from_dump;
 
     #[test]
     fn call_statistics_end_where_the_document_says() {
@@ -414,7 +414,7 @@ mod tests {
 
     #[test]
     fn ip_groups_come_from_the_configuration() {
-        let doc = ini::parse(
+        let doc = seed_from_dump(
             "[ IPGroup ]\nFORMAT IPGroup_Index = IPGroup_Type, IPGroup_Name;\nIPGroup 2 = 1, \"Teams-c\";\nIPGroup 0 = 0, \"Teams PS\";\n[ \\IPGroup ]\n",
         )
         .unwrap();
@@ -429,7 +429,7 @@ mod tests {
             }
         );
         assert_eq!(groups[1].description, "User IP Group");
-        assert!(ip_groups(&IniDocument::new()).is_empty());
+        assert!(ip_groups(&DeviceConfig::new()).is_empty());
     }
 
     #[test]

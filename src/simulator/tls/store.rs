@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::crypto::{RsaKey, Subject, TlsError};
-use crate::config::ini::IniDocument;
 use crate::simulator::device::{DeviceInfo, lock};
+use crate::simulator::firmware::DeviceConfig;
 
 /// INI table holding the TLS contexts.
 const TLS_CONTEXTS_TABLE: &str = "TLSContexts";
@@ -36,7 +36,7 @@ pub struct ContextEntry {
 
 /// The TLS contexts of `config`, by id: the rows of `TLSContexts` whose
 /// index is a number, plus context 0 ("default") which always exists.
-pub fn contexts(config: &IniDocument) -> Vec<ContextEntry> {
+pub fn contexts(config: &DeviceConfig) -> Vec<ContextEntry> {
     let mut found = BTreeMap::new();
     if let Some(table) = config.table(TLS_CONTEXTS_TABLE) {
         for (index, _) in table.rows() {
@@ -233,8 +233,8 @@ impl TlsStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ini;
     use crate::simulator::device::Dialect;
+    use crate::simulator::firmware::seed_from_dump;
     use crate::simulator::tls::crypto::self_signed_certificate;
 
     fn store() -> TlsStore {
@@ -260,13 +260,13 @@ mod tests {
     #[test]
     fn context_zero_always_exists_and_rows_come_from_the_ini_table() {
         assert_eq!(
-            contexts(&IniDocument::new()),
+            contexts(&DeviceConfig::new()),
             vec![ContextEntry {
                 id: 0,
                 name: "default".into()
             }]
         );
-        let doc = ini::parse(
+        let doc = seed_from_dump(
             "[ TLSContexts ]\nFORMAT TLSContexts_Index = TLSContexts_Name, TLSContexts_TLSVersion;\nTLSContexts 2 = \"Teams\", 0;\nTLSContexts 0 = \"default\", 0;\n[ \\TLSContexts ]\n",
         )
         .unwrap();

@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 
 use super::catalog::{self, Kind, TableSpec};
-use super::device::DeviceInfo;
-use crate::config::ini::{IniDocument, RowIndex};
+use super::config::{DeviceConfig, RowKey};
+use crate::simulator::device::DeviceInfo;
 
 /// The top-level modes in the order the device writes them.
 pub(crate) const TOP_MODES: &[&str] = &["system", "network", "voip", "troubleshoot"];
@@ -41,7 +41,7 @@ pub(crate) fn submodes(top: &str) -> Vec<&'static str> {
 pub(crate) fn row_address(
     spec: &TableSpec,
     doc_row: &dyn Fn(&str) -> Option<String>,
-    index: &RowIndex,
+    index: &RowKey,
 ) -> String {
     match spec.cli_pair {
         Some((a, b)) => format!(
@@ -54,7 +54,7 @@ pub(crate) fn row_address(
 }
 
 /// Renders the configuration (all top modes, or just `only`).
-pub(crate) fn render(info: &DeviceInfo, doc: &IniDocument, only: Option<&str>) -> String {
+pub(crate) fn render(info: &DeviceInfo, doc: &DeviceConfig, only: Option<&str>) -> String {
     let mut out = String::with_capacity(96 * doc.len() + 1024);
     if only.is_none() {
         let _ = writeln!(

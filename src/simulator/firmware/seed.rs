@@ -8,8 +8,8 @@
 
 use std::fmt::Write as _;
 
-use super::model::{self, ConfigError};
-use crate::config::ini::{self, IniDocument};
+use super::config::DeviceConfig;
+use super::ini_load::{self, ConfigError};
 
 /// INI lines the base configuration takes when rendered.
 const BASE_LINES: usize = 218;
@@ -87,11 +87,11 @@ FORMAT SRD_Index = SRD_Name, SRD_SharingPolicy;
 SRD 0 = "DefaultSRD", 0;
 [ \SRD ]
 
-[ MediaRealm ]
-FORMAT MediaRealm_Index = MediaRealm_MediaRealmName, MediaRealm_IPv4IF, MediaRealm_PortRangeStart, MediaRealm_MediaSessionLeg, MediaRealm_PortRangeEnd, MediaRealm_IsDefault;
-MediaRealm 0 = "MR-LAN", "O+M+C", 6000, 500, 10999, 1;
-MediaRealm 1 = "MR-WAN", "WAN", 20000, 500, 24999, 0;
-[ \MediaRealm ]
+[ CpMediaRealm ]
+FORMAT CpMediaRealm_Index = CpMediaRealm_MediaRealmName, CpMediaRealm_IPv4IF, CpMediaRealm_PortRangeStart, CpMediaRealm_MediaSessionLeg, CpMediaRealm_PortRangeEnd, CpMediaRealm_IsDefault;
+CpMediaRealm 0 = "MR-LAN", "O+M+C", 6000, 500, 10999, 1;
+CpMediaRealm 1 = "MR-WAN", "WAN", 20000, 500, 24999, 0;
+[ \CpMediaRealm ]
 
 [ SIPInterface ]
 FORMAT SIPInterface_Index = SIPInterface_InterfaceName, SIPInterface_NetworkInterface, SIPInterface_ApplicationType, SIPInterface_UDPPort, SIPInterface_TCPPort, SIPInterface_TLSPort, SIPInterface_SRDName, SIPInterface_MediaRealm, SIPInterface_TLSContext;
@@ -188,45 +188,40 @@ pub fn seed_text(trunks: usize) -> String {
 }
 
 /// A seed whose device rendering is about `lines` INI lines (at least the base).
-pub fn seed_of_lines(lines: usize) -> Result<IniDocument, ConfigError> {
+pub fn seed_of_lines(lines: usize) -> Result<DeviceConfig, ConfigError> {
     let trunks = lines.saturating_sub(BASE_LINES) / LINES_PER_TRUNK;
     seed_with_trunks(trunks.max(1))
 }
 
 /// A seed with `trunks` SIP trunks, loaded as a full upload.
-pub fn seed_with_trunks(trunks: usize) -> Result<IniDocument, ConfigError> {
+pub fn seed_with_trunks(trunks: usize) -> Result<DeviceConfig, ConfigError> {
     load_seed(&seed_text(trunks))
 }
 
 /// The default seed: a Mediant 800 SBC with a PBX and a dozen carriers.
-pub fn default_seed() -> Result<IniDocument, ConfigError> {
+pub fn default_seed() -> Result<DeviceConfig, ConfigError> {
     seed_with_trunks(DEFAULT_TRUNKS)
 }
 
-/// Loads seed text the way `PUT /files/ini` does.
-pub fn load_seed(text: &str) -> Result<IniDocument, ConfigError> {
-    let upload = ini::parse(text).map_err(|e| ConfigError {
-        line: Some(e.line),
-        message: e.reason,
-    })?;
-    model::load_full(text, &upload).map(|(doc, _)| doc)
+/// Loads seed text the way `PUT /files/ini` does on a factory-fresh device.
+pub fn load_seed(text: &str) -> Result<DeviceConfig, ConfigError> {
+    ini_load::load_full(&DeviceConfig::default(), text).map(|(doc, _)| doc)
+}
+
+/// A device's state from its own dump (`GET /files/ini` of a real device):
+/// see [`ini_load::seed_from_dump`].
+pub fn from_dump(text: &str) -> Result<DeviceConfig, ConfigError> {
+    ini_load::seed_from_dump(text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulator::device::{Configuration, DeviceInfo, Dialect};
-    use crate::simulator::ini_file;
-    use std::sync::Arc;
+    use crate::simulator::device::{DeviceInfo, Dialect};
+    use crate::simulator::firmware::ini_render;
 
-    fn rendered_lines(doc: IniDocument) -> usize {
-        let config = Configuration {
-            running: Arc::new(doc.clone()),
-            startup: Arc::new(doc),
-            generation: 0,
-            last_change_unix: 0,
-        };
-        ini_file::render(&DeviceInfo::numbered(0, Dialect::V74, false), &config)
+    fn rendered_lines(doc: DeviceConfig) -> usize {
+        ini_render::render(&DeviceInfo::numbered(0, Dialect::V74, false), &doc)
             .lines()
             .count()
     }

@@ -257,6 +257,25 @@ pub(crate) const PARAMS: &[ParamSpec] = &[
         "system/cli-settings",
         "ssh-port"
     ),
+    // `configure system` → `automatic-update` → `firmware <url>` is the CLI
+    // form of INI `CmpFileURL` (reference [C]; v7.4 document section 7.3.2's
+    // example); the image is applied only when updating firmware is enabled.
+    param!(
+        "CmpFileURL",
+        "SYSTEM Params",
+        "",
+        Text,
+        "system/automatic-update",
+        "firmware"
+    ),
+    param!(
+        "AutoUpdateCmpFile",
+        "SYSTEM Params",
+        "0",
+        Kind::Enum(&[("0", "off"), ("1", "on")]),
+        "system/automatic-update",
+        "update-firmware"
+    ),
     param!("CLIPrivPass", "SYSTEM Params", "", Secret, hidden),
     param!(
         "SNMPSysName",
@@ -517,7 +536,7 @@ pub(crate) const PARAMS: &[ParamSpec] = &[
         "180",
         Int,
         "voip/sbc settings",
-        "sbc-session-expires"
+        "sbc-sess-exp-time"
     ),
     param!(
         "SBCMinSE",
@@ -1256,9 +1275,9 @@ pub(crate) const TABLES: &[TableSpec] = &[
         max_rows: 1500,
     },
     TableSpec {
-        name: "MediaRealm",
+        name: "CpMediaRealm",
         columns: MEDIA_REALM,
-        cli: Some(("voip", "media realm")),
+        cli: Some(("voip", "voip-network realm")),
         cli_pair: None,
         references: &[reference("IPv4IF", "InterfaceTable", "InterfaceName")],
         max_rows: 1500,
@@ -1271,7 +1290,7 @@ pub(crate) const TABLES: &[TableSpec] = &[
         references: &[
             reference("NetworkInterface", "InterfaceTable", "InterfaceName"),
             reference("SRDName", "SRD", "Name"),
-            reference("MediaRealm", "MediaRealm", "MediaRealmName"),
+            reference("MediaRealm", "CpMediaRealm", "MediaRealmName"),
             reference("TLSContext", "TLSContexts", "Name"),
         ],
         max_rows: 1500,
@@ -1318,7 +1337,7 @@ pub(crate) const TABLES: &[TableSpec] = &[
         references: &[
             reference("ProxySetName", "ProxySet", "ProxyName"),
             reference("SRDName", "SRD", "Name"),
-            reference("MediaRealm", "MediaRealm", "MediaRealmName"),
+            reference("MediaRealm", "CpMediaRealm", "MediaRealmName"),
             reference("ProfileName", "IpProfile", "ProfileName"),
         ],
         max_rows: 3000,
@@ -1361,6 +1380,130 @@ pub(crate) const TABLES: &[TableSpec] = &[
     },
 ];
 
+/// Where a table comes in the catalogue's writing order, if it is there.
+pub(crate) fn table_rank(name: &str) -> Option<usize> {
+    TABLES
+        .iter()
+        .position(|t| t.name.eq_ignore_ascii_case(name))
+}
+
+/// How the CLI addresses a table's rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CliKey {
+    /// By row index (`ip-group 3`).
+    Index,
+    /// By a pair of columns (`proxy-ip 1/0`: `ProxySetId`/`ProxyIpIndex`).
+    Pair(&'static str, &'static str),
+    /// By the value of a naming column (`user Admin`).
+    Name(&'static str),
+}
+
+/// An INI table's CLI entity: `configure <mode>` → `<command> <key>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CliEntity {
+    /// INI table name.
+    pub(crate) table: &'static str,
+    /// Top mode (`voip`).
+    pub(crate) mode: &'static str,
+    /// Command words in that mode (`sbc routing ip2ip-routing`).
+    pub(crate) command: &'static str,
+    /// How rows are keyed.
+    pub(crate) key: CliKey,
+}
+
+const fn entity(
+    table: &'static str,
+    mode: &'static str,
+    command: &'static str,
+    key: CliKey,
+) -> CliEntity {
+    CliEntity {
+        table,
+        mode,
+        command,
+        key,
+    }
+}
+
+/// The INI table ↔ CLI entity map of `../shared/reference/audiocodes-cli.md`
+/// (its tags: [C] confirmed, [P] corroborated by public code, [I] inferred —
+/// an assumption). Tables the catalogue also describes take their column
+/// keys from it; the others (`DeviceTable`, `NATTranslation`, `SNMPUsers`)
+/// can be opened and their rows deleted, but the simulator knows none of
+/// their CLI keys.
+pub(crate) const CLI_ENTITIES: &[CliEntity] = &[
+    entity(
+        "InterfaceTable",
+        "network",
+        "interface network-if",
+        CliKey::Index,
+    ), // [P]
+    entity("DeviceTable", "network", "network-dev", CliKey::Index), // [P]
+    entity(
+        "NATTranslation",
+        "network",
+        "nat-translation",
+        CliKey::Index,
+    ), // [P]
+    entity("TLSContexts", "network", "tls", CliKey::Index),         // [I]
+    entity("SNMPUsers", "system", "snmp v3-users", CliKey::Index),  // [P]
+    entity("WebUsers", "system", "user", CliKey::Name("Username")), // [I]
+    entity("SRD", "voip", "srd", CliKey::Index),                    // [I]
+    entity("SIPInterface", "voip", "sip-interface", CliKey::Index), // [I]
+    entity("ProxySet", "voip", "proxy-set", CliKey::Index),         // [I]
+    entity(
+        "ProxyIp",
+        "voip",
+        "proxy-ip",
+        CliKey::Pair("ProxySetId", "ProxyIpIndex"),
+    ), // [I]
+    entity("IPGroup", "voip", "ip-group", CliKey::Index),           // [C]
+    entity("CpMediaRealm", "voip", "voip-network realm", CliKey::Index), // [I]
+    entity(
+        "IP2IPRouting",
+        "voip",
+        "sbc routing ip2ip-routing",
+        CliKey::Index,
+    ), // [I]
+    entity(
+        "SBCRoutingPolicy",
+        "voip",
+        "sbc routing sbc-routing-policy",
+        CliKey::Index,
+    ), // [I]
+    entity(
+        "Classification",
+        "voip",
+        "sbc classification",
+        CliKey::Index,
+    ), // [C]
+    entity(
+        "IpProfile",
+        "voip",
+        "coders-and-profiles ip-profile",
+        CliKey::Index,
+    ), // [I]
+    entity(
+        "MessageManipulations",
+        "voip",
+        "message message-manipulations",
+        CliKey::Index,
+    ), // [I]
+    entity(
+        "AudioCodersGroups",
+        "voip",
+        "coders-and-profiles audio-coders-groups",
+        CliKey::Index,
+    ), // [I]
+];
+
+/// The CLI entity of an INI table.
+pub(crate) fn cli_entity(table: &str) -> Option<&'static CliEntity> {
+    CLI_ENTITIES
+        .iter()
+        .find(|e| e.table.eq_ignore_ascii_case(table))
+}
+
 /// A parameter by case-insensitive name.
 pub(crate) fn param(name: &str) -> Option<&'static ParamSpec> {
     PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
@@ -1392,11 +1535,6 @@ impl TableSpec {
     /// The full INI name of a column (`IPGroup_Name`).
     pub(crate) fn full_column(&self, column: &ColumnSpec) -> String {
         format!("{}_{}", self.name, column.name)
-    }
-
-    /// The INI name of the index column (`IPGroup_Index`).
-    pub(crate) fn index_column(&self) -> String {
-        format!("{}_Index", self.name)
     }
 
     /// A column by CLI key (case-insensitive).
