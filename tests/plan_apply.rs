@@ -248,12 +248,15 @@ async fn rejected_content_is_reported_with_the_device_message_and_nothing_more_i
     let fleet = fleet(SimDialect::V74).await;
     let device = &fleet.devices()[0].device;
     let client = client(&fleet, "Admin", "Admin");
+    // A device refuses a value of the wrong kind (an unknown table it
+    // would merely ignore, as the manuals say).
     let desired = desired_ini(
-        "[ NoSuchTable ]\nFORMAT NoSuchTable_Index = NoSuchTable_A;\nNoSuchTable 0 = 1;\n[ \\NoSuchTable ]\n",
+        "[ IPGroup ]\nFORMAT IPGroup_Index = IPGroup_Type, IPGroup_Name;\nIPGroup 30 = notanumber, \"X\";\n[ \\IPGroup ]\n",
     );
     let observed = plan::observe(&client, &desired).await.expect("observe");
     let p = plan::plan(&desired, &observed, &SecretDigests::new()).expect("plan");
     device.counters.reset();
+    let before = device.running();
     let err = plan::apply(
         &client,
         &desired,
@@ -272,7 +275,7 @@ async fn rejected_content_is_reported_with_the_device_message_and_nothing_more_i
             ..
         } => {
             assert!(
-                description.to_lowercase().contains("nosuchtable"),
+                description.contains("IPGroup row 30: column Type"),
                 "{description}"
             );
         }
@@ -282,6 +285,11 @@ async fn rejected_content_is_reported_with_the_device_message_and_nothing_more_i
     assert_eq!(
         counts.writes, 1,
         "no retry, no save after a 400: {counts:?}"
+    );
+    assert_eq!(
+        *device.running(),
+        *before,
+        "the refused upload changed nothing"
     );
 }
 
