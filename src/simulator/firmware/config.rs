@@ -78,6 +78,12 @@ impl RowKey {
     }
 }
 
+impl std::fmt::Display for RowKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl From<u32> for RowKey {
     fn from(n: u32) -> Self {
         RowKey(n.to_string())
@@ -181,11 +187,12 @@ impl Table {
         self.rows.get(key).map(|cells| RowView { cells })
     }
 
-    /// One cell by row and column name.
-    pub fn cell(&self, key: &RowKey, column: &str) -> Option<&str> {
+    /// One cell by row key (anything that prints as the key: a [`RowKey`],
+    /// a number, the index text) and column name.
+    pub fn cell<K: std::fmt::Display + ?Sized>(&self, key: &K, column: &str) -> Option<&str> {
         let pos = self.column_position(column)?;
         self.rows
-            .get(key)
+            .get(&RowKey::new(&key.to_string()))
             .and_then(|cells| cells.get(pos))
             .map(|c| c.value.as_str())
     }
