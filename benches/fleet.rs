@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group};
 use mediant_operator::config::ini;
 use mediant_operator::device::{ClientOptions, Credentials, MediantClient};
-use mediant_operator::plan::{self, DesiredState, SecretDigests};
+use mediant_operator::plan::{self, DesiredState, MediantDeviceKind, SecretDigests};
 use mediant_operator::simulator::{Fleet, FleetConfig};
 use tokio::sync::Semaphore;
 
@@ -77,20 +77,11 @@ fn setup() -> Setup {
 }
 
 async fn reconcile(client: Arc<MediantClient>, desired: Arc<DesiredState>) -> usize {
-    let observed = plan::observe(&client, &desired).await.expect("observe");
-    let p = plan::plan(&desired, &observed, &SecretDigests::new()).expect("plan");
-    plan::apply(
-        &client,
-        &desired,
-        &observed,
-        &p,
-        &SecretDigests::new(),
-        |_, _| {},
-    )
-    .await
-    .expect("apply")
-    .steps
-    .len()
+    plan::reconcile_once::<MediantDeviceKind>(&client, &desired, &SecretDigests::new(), false)
+        .await
+        .expect("reconcile")
+        .outcome
+        .map_or(0, |o| o.steps.len())
 }
 
 /// Reconciles every device, `CONCURRENCY` at a time.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group};
 use mediant_operator::config::ini;
 use mediant_operator::device::{ClientOptions, Credentials, MediantClient};
-use mediant_operator::plan::{self, DesiredState, SecretDigests};
+use mediant_operator::plan::{self, DesiredState, MediantDeviceKind, SecretDigests};
 use mediant_operator::simulator::{Fleet, FleetConfig};
 
 struct Setup {
@@ -46,19 +46,12 @@ fn setup() -> Setup {
     };
     // Converge once so every measured reconcile is in sync.
     let digests = runtime.block_on(async {
-        let observed = plan::observe(&client, &desired).await.expect("observe");
-        let p = plan::plan(&desired, &observed, &SecretDigests::new()).expect("plan");
-        plan::apply(
-            &client,
-            &desired,
-            &observed,
-            &p,
-            &SecretDigests::new(),
-            |_, _| {},
-        )
-        .await
-        .expect("apply")
-        .digests
+        plan::reconcile_once::<MediantDeviceKind>(&client, &desired, &SecretDigests::new(), false)
+            .await
+            .expect("reconcile")
+            .outcome
+            .map(|o| o.digests)
+            .unwrap_or_default()
     });
     let _ = rustls::crypto::ring::default_provider().install_default();
     let bare = reqwest::Client::new();
@@ -73,12 +66,11 @@ fn setup() -> Setup {
 }
 
 async fn reconcile(s: &Setup) -> usize {
-    let observed = plan::observe(&s.client, &s.desired).await.expect("observe");
-    let p = plan::plan(&s.desired, &observed, &s.digests).expect("plan");
-    let outcome = plan::apply(&s.client, &s.desired, &observed, &p, &s.digests, |_, _| {})
+    plan::reconcile_once::<MediantDeviceKind>(&s.client, &s.desired, &s.digests, false)
         .await
-        .expect("apply");
-    outcome.steps.len()
+        .expect("reconcile")
+        .outcome
+        .map_or(0, |o| o.steps.len())
 }
 
 async fn bare_get(s: &Setup) -> usize {

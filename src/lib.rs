@@ -11,3 +11,4 @@ pub mod controller;
 pub mod device;
 pub mod plan;
 pub mod simulator;
+pub mod sync;

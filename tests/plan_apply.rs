@@ -8,7 +8,8 @@ use mediant_operator::device::{
     ClientOptions, Credentials, DeviceError, Dialect, MediantClient, Privilege, RetryPolicy,
 };
 use mediant_operator::plan::{
-    self, ApplyError, DesiredState, IniMode, ResetPermission, SecretDigests, SideEffect,
+    self, ApplyError, DesiredState, IniMode, MediantDeviceKind, ResetPermission, SecretDigests,
+    SideEffect,
 };
 use mediant_operator::simulator::device::{Device, Dialect as SimDialect};
 use mediant_operator::simulator::faults::FaultPlan;
@@ -70,17 +71,18 @@ fn startup(device: &Device, name: &str) -> Option<String> {
     device.startup().param(name).map(|p| p.value.clone())
 }
 
-/// Observe, plan and apply once; returns the outcome's digests.
+/// Observe, plan and apply once through the engine façade; returns the
+/// outcome (with the verified after-state).
 async fn reconcile(
     client: &MediantClient,
     desired: &DesiredState,
     digests: &SecretDigests,
 ) -> plan::Outcome {
-    let observed = plan::observe(client, desired).await.expect("observe");
-    let p = plan::plan(desired, &observed, digests).expect("plan");
-    plan::apply(client, desired, &observed, &p, digests, |_, _| {})
+    plan::reconcile_once::<MediantDeviceKind>(client, desired, digests, false)
         .await
-        .expect("apply")
+        .expect("reconcile")
+        .outcome
+        .expect("applied")
 }
 
 #[tokio::test]

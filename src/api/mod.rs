@@ -26,6 +26,7 @@ pub mod fixtures;
 mod license_entitlement;
 mod mediant_device;
 mod revision;
+mod sources;
 mod tls_context;
 
 pub use condition::{
@@ -41,13 +42,13 @@ pub use license_entitlement::{
     SecretKeyRef,
 };
 pub use mediant_device::{
-    CaBundleKeyRef, CaBundleSource, CliDefault, CliScriptSpec, ConfigMapKeyRef,
-    CredentialsSecretRef, DeletionPolicy, DeviceFacts, Dialect, Drift, HOW_TO_ALLOW_RESETS,
-    IniMode, IniSpec, MIN_INTERVAL, MaintenanceWindow, MediantDevice, MediantDeviceSpec,
-    MediantDeviceStatus, PendingStep, PrunePath, ResetDecision, ResetPolicy, ResolvedSources,
-    SourceRef, TableName, Timeouts, TlsSpec, Weekday,
+    CaBundleKeyRef, CaBundleSource, CliDefault, CliScriptSpec, CredentialsSecretRef,
+    DeletionPolicy, DeviceFacts, Dialect, Drift, HOW_TO_ALLOW_RESETS, IniMode, IniSpec,
+    MIN_INTERVAL, MaintenanceWindow, MediantDevice, MediantDeviceSpec, MediantDeviceStatus,
+    PendingStep, PrunePath, ResetDecision, ResetPolicy, TableName, Timeouts, TlsSpec, Weekday,
 };
 pub use revision::desired_revision;
+pub use sources::{ConfigMapKeyRef, ResolvedSources, SourceRef};
 pub use tls_context::{
     CellValue, CertificateRequestSpec, CertificateRequestStatus, CertificateSource,
     CertificateStatus, ContextRef, DeviceRef, GenerateOnDevice, IssuerRef, KEY_SIZES, KeyRef,

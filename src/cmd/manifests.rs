@@ -1,12 +1,17 @@
 //! Manifests read from files and folders, as `kubectl apply -f` reads them:
-//! `MediantDevice` resources and the Secrets and ConfigMaps they refer to.
+//! resources of every registered kind and the Secrets and ConfigMaps they
+//! refer to; and the manifests as [`Sources`] for the one dereference.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Resource;
 
-use crate::api::{MediantDevice, ResolvedSources, SourceRef};
+use crate::api::{CredentialsSecretRef, MediantDevice};
+use crate::device::Credentials;
+use crate::plan::kinds::{KindVisitor, for_each_kind};
+use crate::plan::{Kind, Origin, SourceData, SourceError, Sources};
 
 /// Why the manifests cannot be used. Nothing has been sent to any device.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +49,29 @@ pub enum ManifestError {
     NoDevice(String),
 }
 
-/// A device resource and the file it came from.
+/// A resource of a registered kind and the file it came from.
+#[derive(Clone, Debug)]
+pub struct Document {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// The resource, checked against its kind (see [`Manifests::resources`]).
+    pub value: serde_json::Value,
+    /// The file it was read from (relative `files` are resolved against it).
+    pub origin: PathBuf,
+}
+
+/// A resource of kind `K` and the file it came from.
+#[derive(Clone, Debug)]
+pub struct Manifest<R> {
+    /// The resource.
+    pub resource: R,
+    /// The file it was read from.
+    pub origin: PathBuf,
+}
+
+/// A MediantDevice and the file it came from.
 #[derive(Clone, Debug)]
 pub struct DeviceManifest {
     /// The resource.
@@ -56,7 +83,9 @@ pub struct DeviceManifest {
 /// Everything read from the manifests.
 #[derive(Clone, Debug, Default)]
 pub struct Manifests {
-    /// The devices, in file order.
+    /// The resources of registered kinds, in file order.
+    pub documents: Vec<Document>,
+    /// The MediantDevices among them (the targets of `deviceRef`s), in file order.
     pub devices: Vec<DeviceManifest>,
     /// Secrets by (namespace, name).
     pub secrets: BTreeMap<(String, String), Secret>,
@@ -111,11 +140,43 @@ pub fn load(paths: &[PathBuf]) -> Result<Manifests, ManifestError> {
             add(&mut manifests, &file, i + 1, doc)?;
         }
     }
+    manifests.devices = manifests
+        .resources::<crate::plan::MediantDeviceKind>()
+        .into_iter()
+        .map(|m| DeviceManifest {
+            device: m.resource,
+            origin: m.origin,
+        })
+        .collect();
     if manifests.devices.is_empty() {
         let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         return Err(ManifestError::NoDevice(names.join(", ")));
     }
     Ok(manifests)
+}
+
+/// Checks one document against the kind it names, if that kind is registered.
+struct Check<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    doc: &'a serde_json::Value,
+}
+
+impl KindVisitor for Check<'_> {
+    /// `None`: not this kind; `Some(Err)`: this kind, but invalid.
+    type Output = Option<Result<(), String>>;
+
+    fn visit<K: Kind>(&mut self) -> Self::Output {
+        if self.api_version != K::Resource::api_version(&()) || self.kind != K::Resource::kind(&())
+        {
+            return None;
+        }
+        Some(
+            serde_json::from_value::<K::Resource>(self.doc.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|r| K::validate(&r, Origin::Manifests).map_err(|e| e.to_string())),
+        )
+    }
 }
 
 fn add(
@@ -141,15 +202,6 @@ fn add(
         reason,
     };
     match (api_version.as_str(), kind.as_str()) {
-        ("mediant.io/v1alpha1", "MediantDevice") => {
-            let device: MediantDevice =
-                serde_json::from_value(doc).map_err(|e| bad(e.to_string()))?;
-            device.spec.validate().map_err(|e| bad(e.to_string()))?;
-            m.devices.push(DeviceManifest {
-                device,
-                origin: file.to_path_buf(),
-            });
-        }
         ("v1", "Secret") => {
             let secret: Secret = serde_json::from_value(doc)
                 // serde's message could quote a value: name only the field problem.
@@ -173,51 +225,163 @@ fn add(
             );
             m.config_maps.insert(key, cm);
         }
-        // Other kinds (Namespaces, Deployments …) may share the folder.
-        _ => {}
+        _ => {
+            let checked = for_each_kind(&mut Check {
+                api_version: &api_version,
+                kind: &kind,
+                doc: &doc,
+            })
+            .into_iter()
+            .flatten()
+            .next();
+            match checked {
+                Some(Ok(())) => m.documents.push(Document {
+                    api_version: api_version.clone(),
+                    kind: kind.clone(),
+                    value: doc,
+                    origin: file.to_path_buf(),
+                }),
+                Some(Err(reason)) => return Err(bad(reason)),
+                // Other kinds (Namespaces, Deployments …) may share the folder.
+                None => {}
+            }
+        }
     }
     Ok(())
 }
 
 impl Manifests {
-    /// A key of a Secret in the manifests (`stringData` first, then `data`).
-    pub fn secret_value(&self, namespace: &str, name: &str, key: &str) -> Option<String> {
+    /// The resources of kind `K`, in file order (checked when loaded).
+    pub fn resources<K: Kind>(&self) -> Vec<Manifest<K::Resource>> {
+        self.documents
+            .iter()
+            .filter(|d| {
+                d.api_version == K::Resource::api_version(&()) && d.kind == K::Resource::kind(&())
+            })
+            .filter_map(|d| {
+                serde_json::from_value(d.value.clone())
+                    .ok()
+                    .map(|resource| Manifest {
+                        resource,
+                        origin: d.origin.clone(),
+                    })
+            })
+            .collect()
+    }
+}
+
+/// Credentials to use when the manifests hold no credentials Secret.
+#[derive(Clone, Debug, Default)]
+pub struct Fallback {
+    /// `--username` with the password of `--password-file`/`MEDIANT_PASSWORD`.
+    pub credentials: Option<Credentials>,
+    /// `--simulate`: the simulator's factory user.
+    pub simulate: bool,
+}
+
+/// The manifests as [`Sources`]: Secrets, ConfigMaps and MediantDevices
+/// from the files, `files` relative to the manifest naming them.
+pub struct ManifestSources<'a> {
+    /// What was loaded.
+    pub manifests: &'a Manifests,
+    /// Credentials when no Secret is among the manifests.
+    pub fallback: Fallback,
+}
+
+fn not_in_manifests(what: &str, namespace: &str, name: &str, field: &str) -> SourceError {
+    SourceError::NotInManifests(format!(
+        "{what} {namespace}/{name} (named in {field}) is not among the manifests"
+    ))
+}
+
+impl Sources for ManifestSources<'_> {
+    async fn secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        field: &'static str,
+    ) -> Result<SourceData, SourceError> {
         let secret = self
+            .manifests
             .secrets
-            .get(&(namespace.to_string(), name.to_string()))?;
-        if let Some(v) = secret.string_data.as_ref().and_then(|d| d.get(key)) {
-            return Some(v.clone());
-        }
-        let bytes = secret.data.as_ref()?.get(key)?;
-        String::from_utf8(bytes.0.clone()).ok()
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .ok_or_else(|| not_in_manifests("Secret", namespace, name, field))?;
+        let mut data: BTreeMap<String, Vec<u8>> = secret
+            .data
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect();
+        // `stringData` wins, as the API server folds it over `data`.
+        data.extend(
+            secret
+                .string_data
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.into_bytes())),
+        );
+        Ok(SourceData {
+            kind: "Secret",
+            name: name.to_owned(),
+            data,
+        })
     }
 
-    /// The texts a device refers to: ConfigMap keys from the manifests,
-    /// files relative to the device's manifest.
-    pub fn resolve(&self, device: &DeviceManifest) -> Result<ResolvedSources, ManifestError> {
-        let namespace = namespace_of(device.device.metadata.namespace.as_ref());
-        let base = device.origin.parent().unwrap_or(Path::new("."));
-        let mut resolved = ResolvedSources::new();
-        for source in device.device.spec.references() {
-            let text = match &source {
-                SourceRef::ConfigMap(r) => self
-                    .config_maps
-                    .get(&(namespace.clone(), r.name.clone()))
-                    .and_then(|cm| cm.data.as_ref()?.get(&r.key).cloned()),
-                SourceRef::File(path) => {
-                    let full = base.join(path);
-                    Some(
-                        std::fs::read_to_string(&full).map_err(|source| ManifestError::Read {
-                            path: full.clone(),
-                            source,
-                        })?,
-                    )
-                }
-            };
-            if let Some(text) = text {
-                resolved.insert(source, text);
-            }
+    async fn config_map(
+        &self,
+        namespace: &str,
+        name: &str,
+        field: &'static str,
+    ) -> Result<SourceData, SourceError> {
+        let cm = self
+            .manifests
+            .config_maps
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .ok_or_else(|| not_in_manifests("ConfigMap", namespace, name, field))?;
+        Ok(crate::controller::sources::config_map_data(
+            name,
+            cm.clone(),
+        ))
+    }
+
+    async fn device(
+        &self,
+        namespace: &str,
+        name: &str,
+        field: &'static str,
+    ) -> Result<MediantDevice, SourceError> {
+        self.manifests
+            .devices
+            .iter()
+            .map(|m| m.device.clone())
+            .find(|d| {
+                namespace_of(d.metadata.namespace.as_ref()) == namespace
+                    && d.metadata.name.as_deref() == Some(name)
+            })
+            .ok_or_else(|| not_in_manifests("MediantDevice", namespace, name, field))
+    }
+
+    fn file(&self, origin: Option<&Path>, path: &Path) -> Result<String, SourceError> {
+        let base = origin.and_then(Path::parent).unwrap_or(Path::new("."));
+        let full = base.join(path);
+        std::fs::read_to_string(&full).map_err(|source| SourceError::File { path: full, source })
+    }
+
+    fn credentials_fallback(
+        &self,
+        namespace: &str,
+        secret: &CredentialsSecretRef,
+        _error: SourceError,
+    ) -> Result<Credentials, SourceError> {
+        match (&self.fallback.credentials, self.fallback.simulate) {
+            (Some(c), _) => Ok(c.clone()),
+            (None, true) => Ok(Credentials::new("Admin", "Admin")),
+            (None, false) => Err(SourceError::NotInManifests(format!(
+                "Secret {namespace}/{} with keys `{}` and `{}` is not among the manifests; add it, or pass --username with --password-file (or MEDIANT_PASSWORD)",
+                secret.name, secret.username_key, secret.password_key
+            ))),
         }
-        Ok(resolved)
     }
 }

@@ -1,24 +1,29 @@
-//! `diff -f` and `apply -f`: plan or reconcile the devices of manifests
-//! without a cluster, like `kubectl diff` / `terraform apply`.
+//! `diff -f` and `apply -f`: plan or reconcile the resources of manifests
+//! (every registered kind) without a cluster, like `kubectl diff` /
+//! `terraform apply`.
 //!
 //! # Guarantees
-//! Every manifest is read and every desired state built before the first
-//! request: malformed INI or a missing Secret stops the command with nothing
-//! sent to any device.
+//! Every manifest is read, every resource dereferenced and every desired
+//! state built before the first request: malformed INI or a missing Secret
+//! stops the command with nothing sent to any device.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::api::MediantDevice;
-use crate::device::{Credentials, RetryPolicy};
-use crate::plan::{self, DesiredState, SecretDigests};
+use futures::FutureExt;
+use futures::future::LocalBoxFuture;
+use kube::{Resource, ResourceExt};
+
+use crate::plan::kinds::{KindVisitor, for_each_kind};
+use crate::plan::{self, Dereferenced, Kind, SecretDigests, Target};
 use crate::simulator::{Fleet, FleetConfig};
 
-use super::manifests::{self, Manifests, namespace_of};
+use super::manifests::{self, Fallback, ManifestSources, Manifests, namespace_of};
 use super::show::{self, Painter};
 
-/// What the command does with each device.
+/// What the command does with each resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// Print the plan (exit 1 when there are differences).
@@ -31,7 +36,8 @@ pub enum Mode {
 #[derive(Clone, Debug, clap::Args)]
 pub struct ReconcileArgs {
     /// Manifest files or folders (`.yaml`, `.yml`, `.json`) holding
-    /// MediantDevice resources and the Secrets and ConfigMaps they name.
+    /// MediantDevice resources (and resources naming them) and the Secrets
+    /// and ConfigMaps they name.
     #[arg(short = 'f', long = "filename", required = true)]
     pub files: Vec<PathBuf>,
     /// Start the built-in simulator (one device per MediantDevice, seeded
@@ -56,10 +62,11 @@ pub enum CommandError {
     /// The manifests cannot be used.
     #[error(transparent)]
     Manifests(#[from] manifests::ManifestError),
-    /// A device's desired state is invalid (nothing was sent).
+    /// A resource's desired state is invalid (nothing was sent).
     #[error("{device}: {reason}")]
     Invalid {
-        /// `namespace/name`.
+        /// `namespace/name` (prefixed by the kind for kinds other than
+        /// MediantDevice).
         device: String,
         /// What is wrong.
         reason: String,
@@ -72,13 +79,27 @@ pub enum CommandError {
     Output(#[from] std::io::Error),
 }
 
-/// One device, ready to talk to.
-struct Target {
+/// One resource, dereferenced and planned-for, ready to talk to its device.
+trait Job {
+    /// `namespace/name` of the resource (kind-prefixed for other kinds).
+    fn name(&self) -> &str;
+    /// `namespace/name` of its target device.
+    fn device_key(&self) -> String;
+    /// Points the job at a simulated device.
+    fn simulate(&mut self, base_url: &str);
+    /// Plans (and applies); returns the exit code.
+    fn run<'a>(
+        &'a self,
+        mode: Mode,
+        painter: Painter,
+        out: &'a mut dyn Write,
+    ) -> LocalBoxFuture<'a, Result<u8, CommandError>>;
+}
+
+struct Prepared<K: Kind> {
     name: String,
-    device: MediantDevice,
-    desired: DesiredState,
-    credentials: Credentials,
-    ca_bundle: Option<String>,
+    refs: Dereferenced,
+    desired: K::Desired,
 }
 
 /// Runs `diff` or `apply`; returns the exit code (0 in sync/converged,
@@ -96,26 +117,50 @@ pub async fn run(
         },
     };
     let loaded = manifests::load(&args.files)?;
-    let mut targets = prepare(&loaded, args)?;
+    let sources = ManifestSources {
+        manifests: &loaded,
+        fallback: fallback(args)?,
+    };
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let mut jobs: Vec<Box<dyn Job>> = Vec::new();
+    for prepared in for_each_kind(&mut Prepare {
+        manifests: &loaded,
+        sources: &sources,
+        now,
+    }) {
+        jobs.extend(prepared.await?);
+    }
 
     // Kept alive until the command ends: dropping it stops the devices.
     let _fleet = if args.simulate {
+        let devices = &loaded.devices;
         let fleet = Fleet::start(FleetConfig {
-            devices: targets.len(),
+            devices: devices.len(),
             reset_time: Duration::from_secs(2),
             ..FleetConfig::default()
         })
         .await
         .map_err(|e| CommandError::Simulator(e.to_string()))?;
-        for (target, simulated) in targets.iter_mut().zip(fleet.devices()) {
-            writeln!(
-                out,
-                "simulated device for {} at {}",
-                target.name, simulated.base_url
-            )?;
-            target.device.spec.endpoint = simulated.base_url.clone();
-            target.device.spec.dialect = None;
-            target.device.spec.tls = None;
+        let urls: BTreeMap<String, String> = devices
+            .iter()
+            .zip(fleet.devices())
+            .map(|(d, simulated)| {
+                let r = &d.device;
+                (
+                    format!(
+                        "{}/{}",
+                        namespace_of(r.metadata.namespace.as_ref()),
+                        r.name_any()
+                    ),
+                    simulated.base_url.clone(),
+                )
+            })
+            .collect();
+        for job in &mut jobs {
+            if let Some(url) = urls.get(&job.device_key()) {
+                writeln!(out, "simulated device for {} at {url}", job.name())?;
+                job.simulate(url);
+            }
         }
         writeln!(out)?;
         Some(fleet)
@@ -124,16 +169,17 @@ pub async fn run(
     };
 
     let mut code = 0u8;
-    for target in &targets {
-        let result = reconcile(target, mode, painter, out).await?;
+    for job in &jobs {
+        let result = job.run(mode, painter, out).await?;
         code = code.max(result);
     }
     Ok(code)
 }
 
-/// Builds every target before any request, so bad input sends nothing.
-fn prepare(loaded: &Manifests, args: &ReconcileArgs) -> Result<Vec<Target>, CommandError> {
-    let fallback_password = match &args.password_file {
+/// The credentials of `--username` with `--password-file` (or
+/// MEDIANT_PASSWORD), and `--simulate`'s.
+fn fallback(args: &ReconcileArgs) -> Result<Fallback, CommandError> {
+    let password = match &args.password_file {
         Some(path) => Some(
             std::fs::read_to_string(path)
                 .map_err(|source| manifests::ManifestError::Read {
@@ -145,86 +191,106 @@ fn prepare(loaded: &Manifests, args: &ReconcileArgs) -> Result<Vec<Target>, Comm
         ),
         None => std::env::var("MEDIANT_PASSWORD").ok(),
     };
-    let now = k8s_openapi::jiff::Timestamp::now();
-    let mut targets = Vec::new();
-    for dm in &loaded.devices {
-        let device = &dm.device;
-        let namespace = namespace_of(device.metadata.namespace.as_ref());
-        let name = format!(
-            "{namespace}/{}",
-            device.metadata.name.clone().unwrap_or_default()
-        );
-        let invalid = |reason: String| CommandError::Invalid {
-            device: name.clone(),
-            reason,
-        };
-        let resolved = loaded.resolve(dm)?;
-        let decision = device
-            .spec
-            .reset_decision(now)
-            .map_err(|e| invalid(e.to_string()))?;
-        let desired = plan::desired_state(&device.spec, &resolved, decision)
-            .map_err(|e| invalid(e.to_string()))?;
-        let secret = &device.spec.credentials_secret_ref;
-        let from_manifest = (
-            loaded.secret_value(&namespace, &secret.name, &secret.username_key),
-            loaded.secret_value(&namespace, &secret.name, &secret.password_key),
-        );
-        let credentials = match (from_manifest, &args.username, &fallback_password) {
-            ((Some(user), Some(password)), _, _) => Credentials::new(user, password),
-            (_, Some(user), Some(password)) => Credentials::new(user.clone(), password.clone()),
-            _ if args.simulate => Credentials::new("Admin", "Admin"),
-            _ => {
-                return Err(invalid(format!(
-                    "Secret {namespace}/{} with keys `{}` and `{}` is not among the manifests; add it, or pass --username with --password-file (or MEDIANT_PASSWORD)",
-                    secret.name, secret.username_key, secret.password_key
-                )));
+    Ok(Fallback {
+        credentials: match (&args.username, password) {
+            (Some(user), Some(password)) => {
+                Some(crate::device::Credentials::new(user.clone(), password))
             }
-        };
-        let ca_bundle = match device.spec.tls.as_ref().and_then(|t| t.ca_bundle.as_ref()) {
-            None => None,
-            Some(source) => {
-                let text = match (&source.secret_key_ref, &source.config_map_key_ref) {
-                    (Some(r), _) => loaded.secret_value(&namespace, &r.name, &r.key),
-                    (None, Some(r)) => loaded
-                        .config_maps
-                        .get(&(namespace.clone(), r.name.clone()))
-                        .and_then(|cm| cm.data.as_ref()?.get(&r.key).cloned()),
-                    (None, None) => None,
-                };
-                Some(text.ok_or_else(|| {
-                    invalid(
-                        "the CA bundle named in spec.tls.caBundle is not among the manifests"
-                            .into(),
-                    )
-                })?)
-            }
-        };
-        targets.push(Target {
-            name,
-            device: device.clone(),
-            desired,
-            credentials,
-            ca_bundle,
-        });
-    }
-    Ok(targets)
+            _ => None,
+        },
+        simulate: args.simulate,
+    })
 }
 
-/// Plans (and applies) one device; returns its exit code.
-async fn reconcile(
-    target: &Target,
+/// Builds every job of one kind before any request, so bad input sends nothing.
+struct Prepare<'a> {
+    manifests: &'a Manifests,
+    sources: &'a ManifestSources<'a>,
+    now: k8s_openapi::jiff::Timestamp,
+}
+
+impl<'a> KindVisitor for Prepare<'a> {
+    type Output = LocalBoxFuture<'a, Result<Vec<Box<dyn Job>>, CommandError>>;
+
+    fn visit<K: Kind>(&mut self) -> Self::Output {
+        let (manifests, sources, now) = (self.manifests, self.sources, self.now);
+        async move {
+            let mut jobs: Vec<Box<dyn Job>> = Vec::new();
+            for m in manifests.resources::<K>() {
+                let resource = &m.resource;
+                let namespace = namespace_of(resource.meta().namespace.as_ref());
+                let mut name = format!("{namespace}/{}", resource.name_any());
+                if !matches!(K::target(resource), Target::Itself(_)) {
+                    name = format!("{} {name}", K::KIND);
+                }
+                let invalid = |reason: String| CommandError::Invalid {
+                    device: name.clone(),
+                    reason,
+                };
+                let refs = plan::dereference::<K>(sources, &namespace, Some(&m.origin), resource)
+                    .await
+                    .map_err(|e| invalid(e.to_string()))?;
+                let decision = refs
+                    .device
+                    .spec
+                    .reset_decision(now)
+                    .map_err(|e| invalid(e.to_string()))?;
+                let desired = K::desired(resource, &refs.resolved, decision.into())
+                    .map_err(|e| invalid(e.to_string()))?;
+                jobs.push(Box::new(Prepared::<K> {
+                    name,
+                    refs,
+                    desired,
+                }));
+            }
+            Ok(jobs)
+        }
+        .boxed_local()
+    }
+}
+
+impl<K: Kind> Job for Prepared<K> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn device_key(&self) -> String {
+        self.refs.device_key()
+    }
+
+    fn simulate(&mut self, base_url: &str) {
+        let spec = &mut self.refs.device.spec;
+        spec.endpoint = base_url.to_owned();
+        spec.dialect = None;
+        spec.tls = None;
+        self.refs.ca_bundle = None;
+    }
+
+    fn run<'a>(
+        &'a self,
+        mode: Mode,
+        painter: Painter,
+        out: &'a mut dyn Write,
+    ) -> LocalBoxFuture<'a, Result<u8, CommandError>> {
+        reconcile::<K>(self, mode, painter, out).boxed_local()
+    }
+}
+
+/// Plans (and applies) one resource; returns its exit code.
+async fn reconcile<K: Kind>(
+    job: &Prepared<K>,
     mode: Mode,
     painter: Painter,
     out: &mut dyn Write,
 ) -> Result<u8, CommandError> {
-    let label = format!("{} ({})", target.name, target.device.spec.endpoint);
+    let spec = &job.refs.device.spec;
+    let label = format!("{} ({})", job.name, spec.endpoint);
     let client = match plan::client_for(
-        &target.device.spec,
-        target.credentials.clone(),
-        target.ca_bundle.clone(),
+        spec,
+        job.refs.credentials.clone(),
+        job.refs.ca_bundle.clone(),
         None,
-        RetryPolicy::default(),
+        plan::retry_for(false),
     ) {
         Ok(c) => c,
         Err(e) => {
@@ -238,22 +304,16 @@ async fn reconcile(
             "WARNING: {label}: TLS certificate verification is disabled (spec.tls.insecureSkipVerify)"
         )?;
     }
-    let observed = match plan::observe(&client, &target.desired).await {
-        Ok(o) => o,
+    let memory = SecretDigests::new();
+    let survey = match plan::survey::<K>(&client, &job.desired, &memory, false).await {
+        Ok(s) => s,
         Err(e) => {
             writeln!(out, "{label}: error: {e}")?;
             return Ok(2);
         }
     };
-    let digests = SecretDigests::new();
-    let first = match plan::plan(&target.desired, &observed, &digests) {
-        Ok(p) => p,
-        Err(e) => {
-            writeln!(out, "{label}: error: {e}")?;
-            return Ok(2);
-        }
-    };
-    write!(out, "{}", show::plan(&label, &first, painter))?;
+    let first = &survey.plan;
+    write!(out, "{}", show::plan(&label, first, painter))?;
     if mode == Mode::Diff {
         return Ok(u8::from(!first.is_empty()));
     }
@@ -261,12 +321,12 @@ async fn reconcile(
         return Ok(u8::from(!first.blocked.is_empty()));
     }
     writeln!(out, "\napplying {} step(s) to {label}", first.steps.len())?;
-    let outcome = match plan::apply(
+    let outcome = match plan::converge::<K>(
         &client,
-        &target.desired,
-        &observed,
-        &first,
-        &digests,
+        &job.desired,
+        &survey.observed,
+        first,
+        &memory,
         |n, step| {
             let _ = writeln!(out, "  running step {n}: {}", step.description);
         },
@@ -281,29 +341,17 @@ async fn reconcile(
     };
     write!(out, "{}", show::outcome(&label, &outcome, painter))?;
 
-    // The contract: after one apply, the next plan is empty.
-    let second = match plan::observe(&client, &target.desired).await {
-        Ok(o) => plan::plan(&target.desired, &o, &outcome.digests),
-        Err(e) => {
-            writeln!(out, "{label}: error while checking the second plan: {e}")?;
-            return Ok(2);
-        }
-    };
-    match second {
-        Ok(p) if p.steps.is_empty() => {
-            writeln!(out, "second plan for {label}: empty (in sync)")?;
-            Ok(u8::from(
-                !outcome.not_taken.is_empty() || !p.blocked.is_empty(),
-            ))
-        }
-        Ok(p) => {
-            writeln!(out, "second plan for {label}: NOT empty")?;
-            write!(out, "{}", show::plan(&label, &p, painter))?;
-            Ok(1)
-        }
-        Err(e) => {
-            writeln!(out, "{label}: error: {e}")?;
-            Ok(2)
-        }
+    // The contract: after one apply, the next plan is empty. The outcome's
+    // remaining plan is that next plan, made from the verification.
+    let second = &outcome.remaining;
+    if second.steps.is_empty() {
+        writeln!(out, "second plan for {label}: empty (in sync)")?;
+        Ok(u8::from(
+            !outcome.not_taken.is_empty() || !second.blocked.is_empty(),
+        ))
+    } else {
+        writeln!(out, "second plan for {label}: NOT empty")?;
+        write!(out, "{}", show::plan(&label, second, painter))?;
+        Ok(1)
     }
 }

@@ -64,7 +64,7 @@ pub fn diff_lines(changes: &[Change], painter: Painter) -> String {
 }
 
 /// A plan for one device, as `diff` prints it.
-pub fn plan(device: &str, plan: &Plan, painter: Painter) -> String {
+pub fn plan<A>(device: &str, plan: &Plan<A>, painter: Painter) -> String {
     let mut out = String::new();
     if plan.is_empty() {
         let _ = writeln!(
@@ -102,7 +102,7 @@ pub fn plan(device: &str, plan: &Plan, painter: Painter) -> String {
 }
 
 /// What `apply` did to one device, and the verification.
-pub fn outcome(device: &str, outcome: &Outcome, painter: Painter) -> String {
+pub fn outcome<O, A>(device: &str, outcome: &Outcome<O, A>, painter: Painter) -> String {
     let mut out = String::new();
     if outcome.steps.is_empty() && outcome.blocked.is_empty() {
         let _ = writeln!(

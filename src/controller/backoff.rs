@@ -56,7 +56,7 @@ impl FailureBackoff {
 
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
         // Each operation is one insert or remove: a poisoned map is whole.
-        self.failures.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.failures)
     }
 }
 

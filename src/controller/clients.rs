@@ -12,9 +12,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::context::lock;
 use crate::api::{Dialect, MediantDevice, Timeouts, TlsSpec};
 use crate::device::{Credentials, MediantClient};
+use crate::sync::lock;
 
 /// What a client was built from; equal inputs give an equivalent client.
 #[derive(Clone, PartialEq, Eq)]

@@ -1,7 +1,8 @@
-//! What every reconciliation shares: the Kubernetes client, settings,
-//! metrics, the device locks, the failure backoff and the event recorder.
+//! What every reconciliation of one kind shares: the Kubernetes client,
+//! settings, metrics, the device locks (shared by all kinds), the event
+//! recorder, kept device clients, and one [`Record`] per object.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,15 +15,35 @@ use super::config::ControllerConfig;
 use super::locks::DeviceLocks;
 use super::metrics::Metrics;
 use crate::api::Drift;
+use crate::sync::lock;
 
-/// The kind label of this controller's metrics.
+/// The kind label of the MediantDevice controller's metrics.
 pub const KIND: &str = "MediantDevice";
 
 /// Events' notes are limited to 1 kB by the API.
 const MAX_NOTE: usize = 1024;
 
-/// Shared state of the MediantDevice controller.
+/// What the controller remembers of one object between reconciliations.
+#[derive(Debug, Default)]
+pub struct Record {
+    /// When the slower, informational reads (alarms) were last made.
+    thorough_at: Option<Instant>,
+    /// The resourceVersion our last status write produced.
+    own_write: Option<String>,
+    /// When the object is next due (after a success or a failure).
+    due: Option<Instant>,
+    /// A watched Secret or ConfigMap changed since the last reconciliation.
+    triggered: bool,
+    /// The desired revision and the drift left after an apply the device
+    /// accepted but did not take, so the same attempt is not repeated (with
+    /// its writes and event) on every drift check.
+    not_taken: Option<(String, Drift)>,
+}
+
+/// Shared state of one kind's controller.
 pub struct Context {
+    /// The kind reconciled (metric label, logs).
+    pub kind: &'static str,
     /// The Kubernetes client.
     pub client: kube::Client,
     /// Settings.
@@ -37,31 +58,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Device clients kept between reconciliations (connections, dialect).
     pub clients: DeviceClients,
-    /// When each device's alarms were last counted.
-    alarm_checks: Mutex<HashMap<String, Instant>>,
-    /// Per object: the resourceVersion our last status write produced, and
-    /// when the object is next due.
-    own_writes: Mutex<HashMap<String, OwnWrite>>,
-    /// Objects a watched Secret or ConfigMap changed for since their last
-    /// reconciliation.
-    triggered: Mutex<HashSet<String>>,
-    /// Per object: the desired revision and the drift left after an apply
-    /// the device accepted but did not take, so the same attempt is not
-    /// repeated (with its writes and event) on every drift check.
-    not_taken: Mutex<HashMap<String, (String, Drift)>>,
-}
-
-/// Our last status write of one object.
-#[derive(Debug)]
-struct OwnWrite {
-    resource_version: String,
-    due: Instant,
-}
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Every critical section here is a single insert, remove or lookup, so a
-    // poisoned map is still whole.
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    /// Per object (`namespace/name`): what is remembered of it.
+    records: Mutex<HashMap<String, Record>>,
 }
 
 impl Context {
@@ -72,11 +70,23 @@ impl Context {
         metrics: Arc<Metrics>,
         locks: Arc<DeviceLocks>,
     ) -> Self {
+        Self::for_kind(KIND, client, config, metrics, locks)
+    }
+
+    /// A context for the controller of `kind`.
+    pub fn for_kind(
+        kind: &'static str,
+        client: kube::Client,
+        config: ControllerConfig,
+        metrics: Arc<Metrics>,
+        locks: Arc<DeviceLocks>,
+    ) -> Self {
         let reporter = Reporter {
             controller: config.field_manager.clone(),
             instance: config.instance.clone(),
         };
         Context {
+            kind,
             recorder: Recorder::new(client.clone(), reporter),
             backoff: FailureBackoff::new(config.backoff_base, config.backoff_max),
             client,
@@ -84,78 +94,76 @@ impl Context {
             metrics,
             locks,
             clients: DeviceClients::new(),
-            alarm_checks: Mutex::new(HashMap::new()),
-            own_writes: Mutex::new(HashMap::new()),
-            triggered: Mutex::new(HashSet::new()),
-            not_taken: Mutex::new(HashMap::new()),
+            records: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Whether `key`'s alarms are due to be counted (once per `interval`:
-    /// counting pages through `/alarms/active`, so not on every trigger),
-    /// and if so records that they are being counted now.
+    /// Runs `f` on the record of `key` (created empty when absent).
+    fn with_record<T>(&self, key: &str, f: impl FnOnce(&mut Record) -> T) -> T {
+        let mut records = lock(&self.records);
+        f(records.entry(key.to_owned()).or_default())
+    }
+
+    /// Whether `key`'s informational reads (alarms) are due (once per
+    /// `interval`: counting pages through `/alarms/active`, so not on every
+    /// trigger), and if so records that they are made now.
     pub fn alarms_due(&self, key: &str, interval: Duration) -> bool {
-        let mut checks = lock(&self.alarm_checks);
         let now = Instant::now();
-        // Slightly less than the interval, so the jittered resync finds them due.
-        let due = checks
-            .get(key)
-            .is_none_or(|last| now.duration_since(*last) >= interval.mul_f64(0.8));
-        if due {
-            checks.insert(key.to_owned(), now);
-        }
-        due
+        self.with_record(key, |r| {
+            // Slightly less than the interval, so the jittered resync finds them due.
+            let due = r
+                .thorough_at
+                .is_none_or(|last| now.duration_since(last) >= interval.mul_f64(0.8));
+            if due {
+                r.thorough_at = Some(now);
+            }
+            due
+        })
     }
 
     /// Forgets everything kept about a deleted object.
     pub fn forget(&self, key: &str) {
         self.backoff.reset(key);
         self.clients.forget(key);
-        lock(&self.alarm_checks).remove(key);
-        lock(&self.own_writes).remove(key);
-        lock(&self.triggered).remove(key);
-        lock(&self.not_taken).remove(key);
+        lock(&self.records).remove(key);
     }
 
     /// Records that applying `revision` left `drift` the device did not
     /// take (`None`: the last apply was taken, forget any record).
     pub fn note_not_taken(&self, key: &str, left: Option<(String, Drift)>) {
-        let mut map = lock(&self.not_taken);
-        match left {
-            Some(record) => map.insert(key.to_owned(), record),
-            None => map.remove(key),
-        };
+        self.with_record(key, |r| r.not_taken = left);
     }
 
     /// Whether applying `revision` already left exactly `drift` untaken:
     /// trying again would only repeat the same writes with the same result.
     pub fn already_not_taken(&self, key: &str, revision: &str, drift: &Drift) -> bool {
-        lock(&self.not_taken)
-            .get(key)
-            .is_some_and(|(r, d)| r == revision && d == drift)
+        self.with_record(key, |r| {
+            r.not_taken
+                .as_ref()
+                .is_some_and(|(rev, d)| rev == revision && d == drift)
+        })
     }
 
     /// Records that our status write of `key` produced `resource_version`.
     pub fn note_own_write(&self, key: &str, resource_version: String) {
-        lock(&self.own_writes).insert(
-            key.to_owned(),
-            OwnWrite {
-                resource_version,
-                due: Instant::now(),
-            },
-        );
+        self.with_record(key, |r| {
+            r.own_write = Some(resource_version);
+            r.due = Some(Instant::now());
+        });
     }
 
     /// Records when `key` is next due (after a success or a failure).
     pub fn note_next(&self, key: &str, after: Duration) {
-        if let Some(w) = lock(&self.own_writes).get_mut(key) {
-            w.due = Instant::now() + after;
-        }
+        self.with_record(key, |r| {
+            if r.own_write.is_some() {
+                r.due = Some(Instant::now() + after);
+            }
+        });
     }
 
     /// Records that a Secret or ConfigMap `key` names has changed.
     pub fn mark_triggered(&self, key: &str) {
-        lock(&self.triggered).insert(key.to_owned());
+        self.with_record(key, |r| r.triggered = true);
     }
 
     /// When the only change to `key` since its last reconciliation is our
@@ -165,16 +173,17 @@ impl Context {
     /// status write would trigger an immediate second look at the device,
     /// and a failure's status write would cut its backoff short.
     pub fn own_write_only(&self, key: &str, resource_version: Option<&str>) -> Option<Duration> {
-        if lock(&self.triggered).remove(key) {
-            return None;
-        }
-        let writes = lock(&self.own_writes);
-        let w = writes.get(key)?;
-        if resource_version != Some(w.resource_version.as_str()) {
-            return None;
-        }
-        let left = w.due.checked_duration_since(Instant::now())?;
-        (!left.is_zero()).then_some(left)
+        self.with_record(key, |r| {
+            if std::mem::take(&mut r.triggered) {
+                return None;
+            }
+            let written = r.own_write.as_deref()?;
+            if resource_version != Some(written) {
+                return None;
+            }
+            let left = r.due?.checked_duration_since(Instant::now())?;
+            (!left.is_zero()).then_some(left)
+        })
     }
 
     /// Publishes an event about `reference`. A failure is logged, never

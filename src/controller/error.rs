@@ -1,75 +1,66 @@
 //! The controller's errors: why it could not start ([`ControllerError`])
 //! and why one reconciliation failed ([`ReconcileError`], one variant per
-//! step, each with a bounded category).
+//! step, each with a bounded [`Category`]).
 
-use super::reconcile::apply::ApplyStepError;
-use super::reconcile::dereference::DereferenceError;
-use super::reconcile::observe::ObserveError;
-use super::reconcile::plan::PlanStepError;
-use super::reconcile::status::{Failure, StatusError};
+use crate::plan::report::Failure;
+use crate::plan::{ApplyError, Category, PlanError, SourceError};
+
+use super::reconcile::status::StatusError;
 use super::reconcile::validate::ValidateError;
 
 /// Why the controller could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
-    /// The MediantDevice CRD is not installed (or not served) in the cluster.
+    /// A CRD is not installed (or not served) in the cluster.
     #[error(
-        "the MediantDevice CRD is not installed: apply crds/*.yaml (or `mediant-operator crd | kubectl apply -f -`) first: {0}"
+        "a CRD is not installed: apply crds/*.yaml (or `mediant-operator crd | kubectl apply -f -`) first: {0}"
     )]
     CrdMissing(#[source] kube::Error),
-    /// The API server refused or failed the first list of MediantDevices.
-    #[error("listing MediantDevices failed: {0}")]
+    /// The API server refused or failed the first list of a kind.
+    #[error("listing the custom resources failed: {0}")]
     List(#[source] kube::Error),
 }
 
-/// Why one reconciliation of a MediantDevice failed.
+/// Why one reconciliation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
-    /// Reading what the spec names.
+    /// Reading what the resource names.
     #[error(transparent)]
-    Dereference(#[from] DereferenceError),
+    Dereference(#[from] SourceError),
     /// Checking the spec and building the desired state.
     #[error(transparent)]
     Validate(#[from] ValidateError),
     /// Reading the device.
-    #[error(transparent)]
-    Observe(#[from] ObserveError),
+    #[error("{0}")]
+    Observe(#[source] ApplyError),
     /// Planning.
-    #[error(transparent)]
-    Plan(#[from] PlanStepError),
+    #[error("{0}")]
+    Plan(#[from] PlanError),
     /// Changing the device.
-    #[error(transparent)]
-    Apply(#[from] ApplyStepError),
+    #[error("{0}")]
+    Apply(#[source] ApplyError),
     /// Writing status.
     #[error(transparent)]
     Status(#[from] StatusError),
 }
 
 impl ReconcileError {
-    /// A bounded identifier for event reasons, condition reasons and metric
-    /// labels.
-    pub fn category(&self) -> &'static str {
+    /// The bounded category: condition reason, event reason, metric label.
+    pub fn category(&self) -> Category {
         match self {
             ReconcileError::Dereference(e) => e.category(),
             ReconcileError::Validate(e) => e.category(),
-            ReconcileError::Observe(e) => e.category(),
+            ReconcileError::Observe(e) => e.category(Category::ObserveFailed),
             ReconcileError::Plan(e) => e.category(),
-            ReconcileError::Apply(e) => e.category(),
-            ReconcileError::Status(e) => e.category(),
+            ReconcileError::Apply(e) => e.category(Category::ApplyFailed),
+            ReconcileError::Status(_) => Category::StatusWriteFailed,
         }
     }
 
     /// Whether only a change by the user can fix it (the object is Stalled),
     /// rather than time (it is Reconciling, retried with backoff).
     pub fn needs_user(&self) -> bool {
-        match self {
-            ReconcileError::Dereference(e) => e.needs_user(),
-            ReconcileError::Validate(_) | ReconcileError::Plan(_) => true,
-            ReconcileError::Observe(_) | ReconcileError::Apply(_) => {
-                needs_user_category(self.category())
-            }
-            ReconcileError::Status(_) => false,
-        }
+        self.category().needs_user()
     }
 
     /// How status shows this error.
@@ -77,33 +68,17 @@ impl ReconcileError {
         Failure {
             category: self.category(),
             message: self.to_string(),
-            needs_user: self.needs_user(),
         }
     }
-}
-
-/// Device answers that retrying the same request cannot change.
-fn needs_user_category(category: &str) -> bool {
-    matches!(
-        category,
-        "Config"
-            | "Unauthorized"
-            | "InsufficientPrivilege"
-            | "NotSupported"
-            | "Rejected"
-            | "DeviceConfigUnreadable"
-            | "InternalError"
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::device::DeviceError;
-    use crate::plan::ApplyError;
 
     fn observe(e: DeviceError) -> ReconcileError {
-        ReconcileError::Observe(ObserveError(ApplyError::Observe(e)))
+        ReconcileError::Observe(ApplyError::Observe(e))
     }
 
     #[test]
@@ -112,14 +87,14 @@ mod tests {
             endpoint: "https://10.0.0.5".into(),
             reason: "connection refused".into(),
         });
-        assert_eq!(unreachable.category(), "Unreachable");
+        assert_eq!(unreachable.category().as_str(), "Unreachable");
         assert!(!unreachable.needs_user());
         let unauthorized = observe(DeviceError::Unauthorized {
             endpoint: "https://10.0.0.5".into(),
         });
-        assert_eq!(unauthorized.category(), "Unauthorized");
+        assert_eq!(unauthorized.category().as_str(), "Unauthorized");
         assert!(unauthorized.needs_user());
-        let busy = ReconcileError::Apply(ApplyStepError(ApplyError::Step {
+        let busy = ReconcileError::Apply(ApplyError::Step {
             number: 1,
             description: "apply".into(),
             completed: 0,
@@ -129,11 +104,11 @@ mod tests {
                 attempts: 6,
                 description: "HA sync".into(),
             },
-        }));
-        assert_eq!(busy.category(), "DeviceBusy");
+        });
+        assert_eq!(busy.category().as_str(), "DeviceBusy");
         assert!(!busy.needs_user());
         let f = busy.failure();
-        assert_eq!(f.category, "DeviceBusy");
+        assert_eq!(f.category.as_str(), "DeviceBusy");
         assert!(f.message.contains("step 1"), "{}", f.message);
     }
 }

@@ -78,7 +78,7 @@ impl DeviceLocks {
     fn registry(&self) -> std::sync::MutexGuard<'_, HashMap<String, Weak<AsyncMutex<()>>>> {
         // The map is never left half-updated by a panic (each operation is a
         // single insert or retain), so a poisoned lock still holds a valid map.
-        self.locks.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.locks)
     }
 }
 

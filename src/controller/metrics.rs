@@ -207,7 +207,7 @@ impl Metrics {
     fn lock_ready(&self) -> std::sync::MutexGuard<'_, BTreeSet<DeviceLabels>> {
         // A poisoned lock means a panic between insert and set; the set is
         // still a valid set, so keep using it.
-        self.ready_set.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.ready_set)
     }
 }
 

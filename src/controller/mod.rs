@@ -1,5 +1,7 @@
-//! The Kubernetes controller of `MediantDevice`: kube-runtime wiring,
-//! the reconcile pipeline, status, events, metrics and the device locks.
+//! The Kubernetes controllers: kube-runtime wiring (one `Controller` per
+//! kind registered in `crate::plan::kinds`), the one reconcile pipeline
+//! generic over `crate::plan::Kind`, status, events, metrics and the device
+//! locks.
 //! The process around it (leader election, HTTP endpoints, logging, the
 //! `run` command) is in [`leader`], [`server`], [`logging`] and [`run`].
 //!
@@ -44,8 +46,10 @@ pub mod reconcile;
 pub mod run;
 mod runner;
 pub mod server;
+pub mod sources;
 pub mod watches;
 
+pub use crate::plan::PAUSED_ANNOTATION;
 pub use backoff::{FailureBackoff, jittered};
 pub use clients::DeviceClients;
 pub use config::{ControllerConfig, FIELD_MANAGER};
@@ -53,5 +57,4 @@ pub use context::{Context, KIND};
 pub use error::{ControllerError, ReconcileError};
 pub use locks::{DeviceLocks, normalise_endpoint};
 pub use metrics::{Metrics, ReconcileTimer};
-pub use reconcile::apply::PAUSED_ANNOTATION;
 pub use runner::{run_controller, run_controller_with_locks};

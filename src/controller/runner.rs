@@ -1,17 +1,27 @@
-//! Wiring: the kube-runtime `Controller` over MediantDevices, triggered by
-//! the Secrets and ConfigMaps they name, driven until shutdown.
+//! Wiring: one kube-runtime `Controller` per registered kind
+//! (`crate::plan::kinds`), each triggered by the Secrets and ConfigMaps its
+//! resources name (and, for kinds with a `deviceRef`, by their
+//! MediantDevice), all driven until shutdown and sharing one device-lock
+//! registry and one metrics registry.
 
+use std::any::TypeId;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::StreamExt;
+use futures::future::{BoxFuture, Shared};
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::ListParams;
+use kube::core::DeserializeGuard;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
+
+use crate::api::MediantDevice;
+use crate::plan::Kind;
+use crate::plan::kinds::{KindVisitor, for_each_kind};
 
 use super::config::ControllerConfig;
 use super::context::Context;
@@ -19,15 +29,15 @@ use super::error::ControllerError;
 use super::locks::DeviceLocks;
 use super::metrics::Metrics;
 use super::reconcile::{error_policy, object_key, reconcile};
-use super::watches::{self, Guarded};
+use super::watches;
 
-/// Runs the MediantDevice controller until `shutdown` resolves; running
+/// Runs the controllers of every kind until `shutdown` resolves; running
 /// reconciliations finish first. `ready` turns true once the API server
-/// answered a list of MediantDevices (the CRD is installed, access works)
-/// and the controller runs.
+/// answered a list of every kind (the CRDs are installed, access works)
+/// and the controllers run.
 ///
 /// # Errors
-/// Only at start: the CRD is not installed, or the first list fails.
+/// Only at start: a CRD is not installed, or a first list fails.
 /// Failed reconciliations never end the controller.
 pub async fn run_controller(
     client: kube::Client,
@@ -47,8 +57,8 @@ pub async fn run_controller(
     .await
 }
 
-/// [`run_controller`] with a lock registry shared with the controllers of
-/// other kinds that write to the same devices.
+/// [`run_controller`] with a lock registry shared with other controllers
+/// that write to the same devices.
 pub async fn run_controller_with_locks(
     client: kube::Client,
     config: ControllerConfig,
@@ -57,58 +67,127 @@ pub async fn run_controller_with_locks(
     ready: Arc<AtomicBool>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ControllerError> {
-    let scoped = |client: kube::Client| match &config.namespace {
-        Some(ns) => (
-            Api::<Guarded>::namespaced(client.clone(), ns),
-            Api::<Secret>::namespaced(client.clone(), ns),
-            Api::<ConfigMap>::namespaced(client, ns),
-        ),
-        None => (
-            Api::<Guarded>::all(client.clone()),
-            Api::<Secret>::all(client.clone()),
-            Api::<ConfigMap>::all(client),
-        ),
-    };
-    let (devices, secrets, config_maps) = scoped(client.clone());
-
     // Fail at start with a clear message rather than retry a watch forever.
-    if let Err(e) = devices.list(&ListParams::default().limit(1)).await {
-        return Err(match &e {
-            kube::Error::Api(s) if s.is_not_found() => ControllerError::CrdMissing(e),
-            _ => ControllerError::List(e),
-        });
-    }
+    let checks = for_each_kind(&mut CrdCheck {
+        client: client.clone(),
+        namespace: config.namespace.clone(),
+    });
+    futures::future::try_join_all(checks).await?;
 
-    let ctx = Arc::new(Context::new(
+    let shutdown: Shared<BoxFuture<'static, ()>> = shutdown.boxed().shared();
+    let runs = for_each_kind(&mut Start {
+        client,
+        config,
+        metrics,
+        locks,
+        shutdown,
+    });
+    // Ready once the API answered a list of every kind and the controllers
+    // run. Not `Store::wait_until_ready`: its one-shot channel keeps a
+    // single waker, and a second waiter can steal the one the controller's
+    // own runner waits on, stalling the first reconciliations.
+    ready.store(true, Ordering::SeqCst);
+    futures::future::join_all(runs).await;
+    Ok(())
+}
+
+/// The API of `R` in the watched scope.
+fn scoped<R>(client: kube::Client, namespace: Option<&str>) -> Api<R>
+where
+    R: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    }
+}
+
+/// Lists one object of each kind.
+struct CrdCheck {
+    client: kube::Client,
+    namespace: Option<String>,
+}
+
+impl KindVisitor for CrdCheck {
+    type Output = BoxFuture<'static, Result<(), ControllerError>>;
+
+    fn visit<K: Kind>(&mut self) -> Self::Output {
+        let api: Api<DeserializeGuard<K::Resource>> =
+            scoped(self.client.clone(), self.namespace.as_deref());
+        async move {
+            match api.list(&ListParams::default().limit(1)).await {
+                Ok(_) => Ok(()),
+                Err(e) => Err(match &e {
+                    kube::Error::Api(s) if s.is_not_found() => ControllerError::CrdMissing(e),
+                    _ => ControllerError::List(e),
+                }),
+            }
+        }
+        .boxed()
+    }
+}
+
+/// Starts each kind's controller.
+struct Start {
+    client: kube::Client,
+    config: ControllerConfig,
+    metrics: Arc<Metrics>,
+    locks: Arc<DeviceLocks>,
+    shutdown: Shared<BoxFuture<'static, ()>>,
+}
+
+impl KindVisitor for Start {
+    type Output = BoxFuture<'static, ()>;
+
+    fn visit<K: Kind>(&mut self) -> Self::Output {
+        run_kind::<K>(
+            self.client.clone(),
+            self.config.clone(),
+            Arc::clone(&self.metrics),
+            Arc::clone(&self.locks),
+            self.shutdown.clone(),
+        )
+        .boxed()
+    }
+}
+
+/// One kind's controller, until `shutdown`.
+async fn run_kind<K: Kind>(
+    client: kube::Client,
+    config: ControllerConfig,
+    metrics: Arc<Metrics>,
+    locks: Arc<DeviceLocks>,
+    shutdown: Shared<BoxFuture<'static, ()>>,
+) {
+    let ns = config.namespace.clone();
+    let resources: Api<DeserializeGuard<K::Resource>> = scoped(client.clone(), ns.as_deref());
+    let secrets: Api<Secret> = scoped(client.clone(), ns.as_deref());
+    let config_maps: Api<ConfigMap> = scoped(client.clone(), ns.as_deref());
+    let devices: Api<MediantDevice> = scoped(client.clone(), ns.as_deref());
+
+    let ctx = Arc::new(Context::for_kind(
+        K::KIND,
         client,
         config.clone(),
         Arc::clone(&metrics),
         locks,
     ));
-    let controller = Controller::new(devices, watcher::Config::default())
+    let controller = Controller::new(resources, watcher::Config::default())
         .with_config(controller::Config::default().concurrency(config.concurrency));
     let store = controller.store();
     let for_secrets = (store.clone(), Arc::clone(&ctx));
-    let for_config_maps = (store, Arc::clone(&ctx));
+    let for_config_maps = (store.clone(), Arc::clone(&ctx));
+    let for_devices = (store, Arc::clone(&ctx));
 
-    // kube-runtime wants a `Sync` shutdown future; ours need not be.
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let stopper = tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(());
-    });
-    // Ready once the API answered a list of MediantDevices and the
-    // controller runs. Not `Store::wait_until_ready`: its one-shot channel
-    // keeps a single waker, and a second waiter can steal the one the
-    // controller's own runner waits on, stalling the first reconciliations.
-    ready.store(true, Ordering::SeqCst);
-
-    controller
+    let controller = controller
         .watches(secrets, watcher::Config::default(), move |s: Secret| {
             let (store, ctx) = &for_secrets;
+            let name = s.name_any();
             triggered(
                 ctx,
-                watches::for_secret(store, s.namespace().as_deref(), &s.name_any()),
+                watches::naming::<K>(store, s.namespace().as_deref(), |r| {
+                    watches::kind_names_secret::<K>(r, &name)
+                }),
             )
         })
         .watches(
@@ -119,14 +198,35 @@ pub async fn run_controller_with_locks(
                 let name = cm.name_any();
                 triggered(
                     ctx,
-                    watches::for_config_map(store, cm.namespace().as_deref(), &name),
+                    watches::naming::<K>(store, cm.namespace().as_deref(), |r| {
+                        watches::kind_names_config_map::<K>(r, &name)
+                    }),
+                )
+            },
+        );
+    // A kind that names its device (`deviceRef`) follows that device.
+    let controller = if TypeId::of::<K::Resource>() == TypeId::of::<MediantDevice>() {
+        controller
+    } else {
+        controller.watches(
+            devices,
+            watcher::Config::default(),
+            move |d: MediantDevice| {
+                let (store, ctx) = &for_devices;
+                let name = d.name_any();
+                triggered(
+                    ctx,
+                    watches::naming::<K>(store, d.namespace().as_deref(), |r| {
+                        watches::kind_names_device::<K>(r, &name)
+                    }),
                 )
             },
         )
-        .graceful_shutdown_on(async move {
-            let _ = stop_rx.await;
-        })
-        .run(reconcile, error_policy, Arc::clone(&ctx))
+    };
+
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::<K>, error_policy::<K>, Arc::clone(&ctx))
         .for_each(|result| {
             match result {
                 Ok(_) => {}
@@ -134,25 +234,27 @@ pub async fn run_controller_with_locks(
                 // Deletion policy Orphan leaves the device as it is.
                 Err(controller::Error::ObjectNotFound(obj)) => {
                     let namespace = obj.namespace.clone().unwrap_or_default();
-                    metrics.forget_device(&namespace, &obj.name);
+                    if TypeId::of::<K::Resource>() == TypeId::of::<MediantDevice>() {
+                        metrics.forget_device(&namespace, &obj.name);
+                    }
                     ctx.forget(&object_key(&namespace, &obj.name));
                 }
                 // Logged with its category where it happened.
                 Err(controller::Error::ReconcilerFailed(..)) => {}
-                Err(e) => tracing::warn!("controller: {e}"),
+                Err(e) => tracing::warn!(kind = K::KIND, "controller: {e}"),
             }
             std::future::ready(())
         })
         .await;
-
-    stopper.abort();
-    tracing::info!("MediantDevice controller stopped");
-    Ok(())
+    tracing::info!("{} controller stopped", K::KIND);
 }
 
-/// Marks the devices a Secret or ConfigMap change concerns, so their next
-/// reconciliation is not mistaken for the echo of a status write.
-fn triggered(ctx: &Context, refs: Vec<ObjectRef<Guarded>>) -> Vec<ObjectRef<Guarded>> {
+/// Marks the resources a Secret, ConfigMap or device change concerns, so
+/// their next reconciliation is not mistaken for the echo of a status write.
+fn triggered<R>(ctx: &Context, refs: Vec<ObjectRef<R>>) -> Vec<ObjectRef<R>>
+where
+    R: kube::Resource<DynamicType = ()>,
+{
     for r in &refs {
         ctx.mark_triggered(&object_key(
             r.namespace.as_deref().unwrap_or_default(),

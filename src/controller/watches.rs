@@ -1,6 +1,7 @@
-//! Which devices a changed Secret or ConfigMap concerns: those in the same
-//! namespace whose spec names it (credentials, configuration text, CA
-//! bundle). Pure, over the controller's cache of devices.
+//! Which resources a changed Secret, ConfigMap or MediantDevice concerns:
+//! those in the same namespace whose spec names it (credentials,
+//! configuration text, CA bundle, `deviceRef`). Pure, over the controller's
+//! cache of resources.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use kube::core::DeserializeGuard;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::api::{MediantDevice, MediantDeviceSpec, SourceRef};
+use crate::plan::{Kind, MediantDeviceKind, Target};
 
 /// The cached form of a device: malformed objects are kept, not dropped.
 pub type Guarded = DeserializeGuard<MediantDevice>;
@@ -53,13 +55,53 @@ pub fn devices_naming<'a>(
         .collect()
 }
 
+/// Whether `resource` of kind `K` names Secret `name`: among its own
+/// texts, or (when it is the device) as credentials or CA bundle.
+pub fn kind_names_secret<K: Kind>(resource: &K::Resource, name: &str) -> bool {
+    let own = K::references(resource)
+        .iter()
+        .any(|r| matches!(r, SourceRef::Secret(s) if s.name == name));
+    own || matches!(K::target(resource), Target::Itself(d) if names_secret(&d.spec, name))
+}
+
+/// Whether `resource` of kind `K` names ConfigMap `name`.
+pub fn kind_names_config_map<K: Kind>(resource: &K::Resource, name: &str) -> bool {
+    let own = K::references(resource)
+        .iter()
+        .any(|r| matches!(r, SourceRef::ConfigMap(c) if c.name == name));
+    own || matches!(K::target(resource), Target::Itself(d) if names_config_map(&d.spec, name))
+}
+
+/// Whether `resource` of kind `K` configures the MediantDevice `name`
+/// through its `deviceRef`.
+pub fn kind_names_device<K: Kind>(resource: &K::Resource, name: &str) -> bool {
+    matches!(K::target(resource), Target::Named(n) if n == name)
+}
+
+/// The resources of kind `K` in `store` and `namespace` that `names` holds for.
+pub fn naming<K: Kind>(
+    store: &Store<DeserializeGuard<K::Resource>>,
+    namespace: Option<&str>,
+    names: impl Fn(&K::Resource) -> bool,
+) -> Vec<ObjectRef<DeserializeGuard<K::Resource>>> {
+    store
+        .state()
+        .iter()
+        .filter(|r| r.namespace().as_deref() == namespace)
+        .filter(|r| r.0.as_ref().is_ok_and(&names))
+        .map(|r| ObjectRef::from(r.as_ref()))
+        .collect()
+}
+
 /// The devices a change of Secret `namespace/name` concerns.
 pub fn for_secret(
     store: &Store<Guarded>,
     namespace: Option<&str>,
     name: &str,
 ) -> Vec<ObjectRef<Guarded>> {
-    devices_naming(&store.state(), namespace, |spec| names_secret(spec, name))
+    naming::<MediantDeviceKind>(store, namespace, |d| {
+        kind_names_secret::<MediantDeviceKind>(d, name)
+    })
 }
 
 /// The devices a change of ConfigMap `namespace/name` concerns.
@@ -68,8 +110,8 @@ pub fn for_config_map(
     namespace: Option<&str>,
     name: &str,
 ) -> Vec<ObjectRef<Guarded>> {
-    devices_naming(&store.state(), namespace, |spec| {
-        names_config_map(spec, name)
+    naming::<MediantDeviceKind>(store, namespace, |d| {
+        kind_names_config_map::<MediantDeviceKind>(d, name)
     })
 }
 

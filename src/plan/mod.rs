@@ -1,41 +1,44 @@
-//! Plan and apply: `plan(desired, observed)` is a pure function returning the
-//! ordered steps that make a device match; [`execute`] observes, applies and
-//! verifies them through a device client.
+//! Plan and apply: the pure `plan(desired, observed)` of each kind, the
+//! steps it returns, and the engine that observes, applies and verifies
+//! them through a device client ([`engine`]).
 //!
 //! The same [`Plan`] is printed by `diff`, executed by `apply` and summarised
-//! into status by the controller.
+//! into status by the controller. A kind plugs in through [`Kind`]
+//! ([`kind`]); its files are `src/plan/<kind>/` and it is registered in
+//! [`kinds`].
 
-mod desired;
-mod execute;
+mod category;
+mod connection;
+pub mod engine;
+pub mod kind;
+pub mod kinds;
 pub mod license_entitlement;
-mod secrets;
+mod mediant_device;
+pub mod report;
+pub mod sources;
 
-use crate::config::cli::{self, CliDiffOptions, CliScript};
-use crate::config::ini::{self, DiffOptions, IniDocument, RenderError};
-use crate::device::DeviceStatus;
+use crate::config::ini::{self, RenderError};
+use crate::device::DeviceError;
 
-pub use desired::{client_for, desired_state};
-pub use execute::{ApplyError, Outcome, StepReport, apply, observe};
-pub use secrets::{SecretDigests, digest, digests_of};
-
-/// How the INI part reaches the device.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum IniMode {
-    /// `PUT /files/ini/incremental`: running configuration, no reset.
-    #[default]
-    Incremental,
-    /// `PUT /files/ini` of the device's whole configuration with the changes
-    /// merged in: the device resets to load it (for parameters that take
-    /// effect only after a restart).
-    FullWithReset,
-}
+pub use category::Category;
+pub use connection::{client_for, retry_for};
+pub use engine::{Outcome, Reconciled, Survey, converge, reconcile_once, survey};
+pub use kind::{Kind, KindStatus, Origin, StepDone, Target};
+pub use mediant_device::{
+    Action, DesiredState, IniMode, MediantDeviceKind, ObservedState, PAUSED_ANNOTATION,
+    SecretDigests, apply, desired_state, device_paused, digest, digests_of, facts_of, observe,
+    plan,
+};
+pub use sources::{Dereferenced, SourceData, SourceError, Sources, dereference};
 
 /// Whether steps that reset the device may run now.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ResetPermission {
     /// Refused; `how_to_allow` says what the user must change.
-    #[default]
-    Refused,
+    Refused {
+        /// What to change in the spec.
+        how_to_allow: String,
+    },
     /// Refused for now with a reason (e.g. outside the maintenance window).
     NotNow {
         /// Why not now, and when.
@@ -45,34 +48,13 @@ pub enum ResetPermission {
     Allowed,
 }
 
-/// Everything the user declared for one device.
-#[derive(Clone, Debug, Default)]
-pub struct DesiredState {
-    /// Declared INI parameters and tables, if any.
-    pub ini: Option<IniDocument>,
-    /// Prune/reset/default options of the INI comparison.
-    pub ini_options: DiffOptions,
-    /// How INI changes reach the device.
-    pub ini_mode: IniMode,
-    /// Declared CLI configuration, if any.
-    pub cli: Option<CliScript>,
-    /// CLI entries the desired script owns completely, and known defaults.
-    pub cli_options: CliDiffOptions,
-    /// Whether reset-causing steps may run.
-    pub reset: ResetPermission,
-    /// Save running configuration to startup after changes.
-    pub save_after_apply: bool,
-}
-
-/// What the device holds now.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ObservedState {
-    /// `GET /status`.
-    pub status: DeviceStatus,
-    /// `GET /files/ini`, when INI is declared.
-    pub ini: Option<IniDocument>,
-    /// `GET /files/cliScript`, when CLI is declared.
-    pub cli: Option<CliScript>,
+impl Default for ResetPermission {
+    /// Refused, with the text of [`crate::api::HOW_TO_ALLOW_RESETS`].
+    fn default() -> Self {
+        ResetPermission::Refused {
+            how_to_allow: crate::api::HOW_TO_ALLOW_RESETS.to_owned(),
+        }
+    }
 }
 
 /// What a step does besides changing configuration.
@@ -82,31 +64,6 @@ pub enum SideEffect {
     None,
     /// The device restarts and is unreachable for a while.
     ResetsDevice,
-}
-
-/// The request a step sends.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Action {
-    /// `PUT /files/ini/incremental` with this text.
-    IniIncremental(String),
-    /// `PUT /files/ini` with this whole configuration (resets).
-    IniFull(String),
-    /// `PUT /files/cliScript/incremental` with this script.
-    CliIncremental(String),
-    /// `POST /actions/saveConfiguration`.
-    SaveConfiguration,
-}
-
-impl std::fmt::Debug for Action {
-    /// Payloads may hold secrets: `Debug` shows only their size.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Action::IniIncremental(t) => write!(f, "IniIncremental({} bytes)", t.len()),
-            Action::IniFull(t) => write!(f, "IniFull({} bytes)", t.len()),
-            Action::CliIncremental(t) => write!(f, "CliIncremental({} bytes)", t.len()),
-            Action::SaveConfiguration => f.write_str("SaveConfiguration"),
-        }
-    }
 }
 
 /// One changed setting as people read it (secret values already masked).
@@ -131,57 +88,11 @@ impl std::fmt::Display for Change {
     }
 }
 
-impl Change {
-    fn from_ini((key, before, after): (String, Option<String>, Option<String>)) -> Self {
-        Change { key, before, after }
-    }
-
-    fn from_cli(change: &cli::CliChange) -> Self {
-        let shown = |key: &str, v: &str| {
-            if cli::is_secret_key(key) {
-                crate::config::sensitive::MASK.to_string()
-            } else {
-                v.to_string()
-            }
-        };
-        match change {
-            cli::CliChange::Set {
-                path,
-                key,
-                old,
-                new,
-            } => Change {
-                key: format!("{} / {key}", path.join(" / ")),
-                before: Some(
-                    old.as_deref()
-                        .map_or_else(|| "(unset)".into(), |o| shown(key, o)),
-                ),
-                after: Some(shown(key, new)),
-            },
-            cli::CliChange::Reset { path, key, old } => Change {
-                key: format!("{} / {key}", path.join(" / ")),
-                before: Some(shown(key, old)),
-                after: Some("(default)".into()),
-            },
-            cli::CliChange::Create { path } => Change {
-                key: path.join(" / "),
-                before: None,
-                after: Some(String::new()),
-            },
-            cli::CliChange::Delete { path } => Change {
-                key: path.join(" / "),
-                before: Some(String::new()),
-                after: None,
-            },
-        }
-    }
-}
-
 /// One step of a plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Step {
+pub struct Step<A = Action> {
     /// What is sent.
-    pub action: Action,
+    pub action: A,
     /// One line saying what the step does.
     pub description: String,
     /// The human diff, one entry per change, secrets masked.
@@ -191,19 +102,31 @@ pub struct Step {
 }
 
 /// The ordered steps that make a device match, and what was held back.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Plan {
+/// `A` is the kind's action type (MediantDevice's [`Action`] by default).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan<A = Action> {
     /// Steps to run, in order.
-    pub steps: Vec<Step>,
+    pub steps: Vec<Step<A>>,
     /// Reset-causing steps the reset permission held back, with the reason.
-    pub blocked: Vec<(Step, String)>,
+    pub blocked: Vec<(Step<A>, String)>,
     /// Number of differing settings (drift).
     pub drift_count: usize,
     /// The first few differing keys (never values).
     pub drift_keys: Vec<String>,
 }
 
-impl Plan {
+impl<A> Default for Plan<A> {
+    fn default() -> Self {
+        Plan {
+            steps: Vec::new(),
+            blocked: Vec::new(),
+            drift_count: 0,
+            drift_keys: Vec::new(),
+        }
+    }
+}
+
+impl<A> Plan<A> {
     /// Whether the device already matches (nothing to run, nothing held back).
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty() && self.blocked.is_empty()
@@ -230,110 +153,97 @@ pub enum PlanError {
     /// INI is declared but was not observed (a bug in the caller).
     #[error("the device's {0} was not observed")]
     NotObserved(&'static str),
+    /// A desired value of another kind cannot be planned (the message says
+    /// which and why, never the value).
+    #[error("{0}")]
+    Unplannable(String),
 }
 
-/// How many changed keys a plan keeps for status.
-const DRIFT_KEYS: usize = 10;
-
-/// Plans the steps that make `observed` match `desired`. Pure: no I/O.
-/// `digests` records what was last sent for write-only secrets (the device
-/// shows only a hash), so an unchanged secret is not re-sent every time.
-pub fn plan(
-    desired: &DesiredState,
-    observed: &ObservedState,
-    digests: &SecretDigests,
-) -> Result<Plan, PlanError> {
-    let mut plan = Plan::default();
-    let serial = observed.status.serial_number.as_str();
-
-    if let Some(want) = &desired.ini {
-        let have = observed
-            .ini
-            .as_ref()
-            .ok_or(PlanError::NotObserved("INI file"))?;
-        let want = secrets::settle_ini(want, have, digests, serial);
-        let changes = ini::diff(&want, have, &desired.ini_options);
-        if !changes.is_empty() {
-            plan.drift_count += changes.len();
-            plan.drift_keys.extend(changes.changed_keys(DRIFT_KEYS));
-            let summary: Vec<Change> = changes
-                .entries()
-                .into_iter()
-                .map(Change::from_ini)
-                .collect();
-            match desired.ini_mode {
-                IniMode::Incremental => plan.steps.push(Step {
-                    action: Action::IniIncremental(changes.render_incremental()?),
-                    description: format!("apply {} INI change(s) incrementally", changes.len()),
-                    changes: summary,
-                    side_effect: SideEffect::None,
-                }),
-                IniMode::FullWithReset => {
-                    let mut full = have.clone();
-                    full.apply(&ini::parse(&changes.render_incremental()?)?);
-                    let step = Step {
-                        action: Action::IniFull(full.render()?),
-                        description: format!(
-                            "upload the whole INI with {} change(s); the device resets to load it",
-                            changes.len()
-                        ),
-                        changes: summary,
-                        side_effect: SideEffect::ResetsDevice,
-                    };
-                    match &desired.reset {
-                        ResetPermission::Allowed => plan.steps.push(step),
-                        ResetPermission::Refused => plan.blocked.push((
-                            step,
-                            "resetPolicy is Never: set spec.resetPolicy to Allowed (or a MaintenanceWindow) to let the operator reset the device, or use spec.ini.mode Incremental".into(),
-                        )),
-                        ResetPermission::NotNow { reason } => {
-                            plan.blocked.push((step, reason.clone()))
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    if let Some(want) = &desired.cli {
-        let have = observed
-            .cli
-            .as_ref()
-            .ok_or(PlanError::NotObserved("CLI script"))?;
-        let changes = cli::diff(want, have, &desired.cli_options);
-        if !changes.is_empty() {
-            let summary: Vec<Change> = changes.changes().iter().map(Change::from_cli).collect();
-            plan.drift_count += summary.len();
-            let room = DRIFT_KEYS.saturating_sub(plan.drift_keys.len());
-            plan.drift_keys
-                .extend(changes.changes().iter().take(room).map(cli_key));
-            plan.steps.push(Step {
-                action: Action::CliIncremental(changes.render_incremental()),
-                description: format!("run {} CLI change(s) incrementally", summary.len()),
-                changes: summary,
-                side_effect: SideEffect::None,
-            });
-        }
-    }
-
-    let incremental = plan.steps.iter().any(|s| s.side_effect == SideEffect::None);
-    if desired.save_after_apply && incremental {
-        plan.steps.push(Step {
-            action: Action::SaveConfiguration,
-            description: "save the running configuration so a restart keeps it".into(),
-            changes: Vec::new(),
-            side_effect: SideEffect::None,
-        });
-    }
-    Ok(plan)
+/// Why observing or applying failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The device refused or could not be reached while observing.
+    #[error("observing the device failed: {0}")]
+    Observe(#[source] DeviceError),
+    /// The device's own INI did not parse.
+    #[error("the device's INI file could not be read: {0}")]
+    DeviceIni(#[source] ini::IniError),
+    /// The device's own CLI script did not parse.
+    #[error("the device's CLI script could not be read: {0}")]
+    DeviceCli(#[source] crate::config::cli::CliError),
+    /// Something else the device returned could not be read (what, and
+    /// why; never a secret value).
+    #[error("the device's {what} could not be read: {reason}")]
+    DeviceUnreadable {
+        /// What was read, e.g. `certificate of TLS context 1`.
+        what: String,
+        /// Why it could not be read.
+        reason: String,
+    },
+    /// No plan could be made.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// A step failed; the ones before it were applied.
+    #[error("step {number} ({description}) failed after {completed} completed step(s): {source}")]
+    Step {
+        /// 1-based number of the failed step.
+        number: usize,
+        /// What the step was doing.
+        description: String,
+        /// Steps that completed before it.
+        completed: usize,
+        /// The device's answer.
+        #[source]
+        source: DeviceError,
+    },
 }
 
-/// The key of a CLI change (its path and setting), without its value.
-fn cli_key(change: &cli::CliChange) -> String {
-    match change {
-        cli::CliChange::Set { path, key, .. } | cli::CliChange::Reset { path, key, .. } => {
-            format!("{} / {key}", path.join(" / "))
+impl ApplyError {
+    /// The device error underneath, if any.
+    pub fn device_error(&self) -> Option<&DeviceError> {
+        match self {
+            ApplyError::Observe(e) | ApplyError::Step { source: e, .. } => Some(e),
+            _ => None,
         }
-        cli::CliChange::Create { path } | cli::CliChange::Delete { path } => path.join(" / "),
     }
+
+    /// The bounded category; `fallback` when nothing more precise is known
+    /// (`ObserveFailed` or `ApplyFailed`, by the step that failed).
+    pub fn category(&self, fallback: Category) -> Category {
+        match self {
+            ApplyError::DeviceIni(_)
+            | ApplyError::DeviceCli(_)
+            | ApplyError::DeviceUnreadable { .. } => Category::DeviceConfigUnreadable,
+            ApplyError::Plan(e) => e.category(),
+            other => other.device_error().map_or(fallback, Category::of_device),
+        }
+    }
+
+    /// Whether the device itself could not be reached or refused the
+    /// credentials (the `Reachable` condition turns False).
+    pub fn unreachable(&self) -> bool {
+        self.device_error()
+            .is_some_and(|e| e.is_unreachable() || matches!(e, DeviceError::Unauthorized { .. }))
+    }
+}
+
+impl PlanError {
+    /// The bounded category.
+    pub fn category(&self) -> Category {
+        match self {
+            PlanError::Render(_) | PlanError::Unplannable(_) => Category::UnrenderableValue,
+            PlanError::Reparse(_) | PlanError::NotObserved(_) => Category::InternalError,
+        }
+    }
+}
+
+/// What one executed step did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepReport {
+    /// The step's description.
+    pub description: String,
+    /// Its human diff.
+    pub changes: Vec<Change>,
+    /// Output the device returned (CLI `show` output), if any.
+    pub output: Option<String>,
 }

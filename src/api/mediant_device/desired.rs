@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::api::sources::{ConfigMapKeyRef, ResolvedSources, SourceRef};
+
 use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -160,44 +162,6 @@ pub struct PrunePath(
     #[schemars(length(min = 1, max = 512))]
     pub String,
 );
-
-/// A key of a ConfigMap holding configuration text.
-#[derive(
-    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-pub struct ConfigMapKeyRef {
-    /// Name of the ConfigMap, in the MediantDevice's namespace.
-    #[schemars(
-        length(min = 1, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-    )]
-    pub name: String,
-    /// Key of the ConfigMap holding the text.
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
-    pub key: String,
-}
-
-/// Text a spec refers to rather than holds.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SourceRef {
-    /// A key of a ConfigMap in the resource's namespace.
-    ConfigMap(ConfigMapKeyRef),
-    /// A file named in `files`, as written there (relative to the manifest).
-    File(PathBuf),
-}
-
-impl fmt::Display for SourceRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SourceRef::ConfigMap(r) => write!(f, "ConfigMap `{}` key `{}`", r.name, r.key),
-            SourceRef::File(path) => write!(f, "file `{}`", path.display()),
-        }
-    }
-}
-
-/// The text of each referenced source, loaded by the caller (the controller
-/// reads ConfigMaps, the command line reads files).
-pub type ResolvedSources = BTreeMap<SourceRef, String>;
 
 /// The references of one source list, in merge order: files, ConfigMaps.
 fn references(files: &[String], config_maps: &[ConfigMapKeyRef]) -> Vec<SourceRef> {

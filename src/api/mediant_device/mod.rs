@@ -16,16 +16,13 @@ use serde::{Deserialize, Serialize};
 pub use connection::{
     CaBundleKeyRef, CaBundleSource, CredentialsSecretRef, Dialect, Timeouts, TlsSpec,
 };
-pub use desired::{
-    CliDefault, CliScriptSpec, ConfigMapKeyRef, IniMode, IniSpec, PrunePath, ResolvedSources,
-    SourceRef, TableName,
-};
+pub use desired::{CliDefault, CliScriptSpec, IniMode, IniSpec, PrunePath, TableName};
 pub use policy::{
     DeletionPolicy, HOW_TO_ALLOW_RESETS, MaintenanceWindow, ResetDecision, ResetPolicy, Weekday,
 };
 pub use status::{DeviceFacts, Drift, MediantDeviceStatus, PendingStep};
 
-use crate::api::ValidationError;
+use crate::api::{SourceRef, ValidationError};
 
 use durations::parse_duration;
 

@@ -5,13 +5,10 @@
 
 use std::time::Duration;
 
-use crate::api::ValidationError;
+use crate::api::{ConfigMapKeyRef, ValidationError};
 
 use super::desired::{parse_cli, parse_ini};
-use super::{
-    CaBundleKeyRef, ConfigMapKeyRef, MIN_INTERVAL, MediantDevice, MediantDeviceSpec, ResetPolicy,
-    TlsSpec,
-};
+use super::{CaBundleKeyRef, MIN_INTERVAL, MediantDevice, MediantDeviceSpec, ResetPolicy, TlsSpec};
 
 impl MediantDevice {
     /// Checks the spec (see [`MediantDeviceSpec::validate`]).

@@ -1,4 +1,4 @@
-//! A MediantDevice that does not deserialize (an object written under an
+//! A resource that does not deserialize (an object written under an
 //! older or newer CRD, or a schema the Rust type is stricter than) must not
 //! break the watch of the good ones. The controller watches through
 //! `DeserializeGuard`, so such an object arrives here instead: it gets
@@ -12,11 +12,10 @@ use kube::core::error_boundary::InvalidObject;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
-use crate::api::{
-    Condition, ConditionStatus, ConditionType, MediantDevice, MediantDeviceStatus,
-    remove_condition, set_condition,
-};
-use crate::controller::context::{Context, KIND};
+use crate::api::{Condition, ConditionStatus, ConditionType, remove_condition, set_condition};
+use crate::controller::context::Context;
+use crate::plan::report::{self, CommonStatus};
+use crate::plan::{Category, Kind, KindStatus};
 
 use super::status::{self, StatusError};
 
@@ -25,25 +24,28 @@ pub const CATEGORY: &str = "InvalidSpec";
 
 /// Reports the malformed object `invalid` in its status and in an event.
 /// Writes nothing when the status already says so (no write loop).
-pub async fn report(
+pub async fn report<K: Kind>(
     ctx: &Context,
     reference: k8s_openapi::api::core::v1::ObjectReference,
     invalid: &InvalidObject,
 ) -> Result<Action, StatusError> {
-    let _timer = ctx.metrics.reconcile_timer(KIND);
-    ctx.metrics.count_error(KIND, CATEGORY);
+    let _timer = ctx.metrics.reconcile_timer(K::KIND);
+    ctx.metrics
+        .count_error(K::KIND, Category::InvalidSpec.as_str());
     let namespace = invalid.metadata.namespace.clone().unwrap_or_default();
     let name = invalid.metadata.name.clone().unwrap_or_default();
     let message = format!(
-        "the resource does not match the MediantDevice schema: {}; fix the spec (kubectl explain mediantdevice.spec)",
-        without_values(&invalid.error)
+        "the resource does not match the {} schema: {}; fix the spec (kubectl explain {}.spec)",
+        K::KIND,
+        without_values(&invalid.error),
+        K::KIND.to_lowercase()
     );
     tracing::warn!(%namespace, %name, reason = CATEGORY, "{message}");
 
     let api: Api<DynamicObject> = Api::namespaced_with(
         ctx.client.clone(),
         &namespace,
-        &ApiResource::erase::<MediantDevice>(&()),
+        &ApiResource::erase::<K::Resource>(&()),
     );
     let current = api.get_opt(&name).await.map_err(StatusError::Write)?;
     let Some(current) = current else {
@@ -51,19 +53,20 @@ pub async fn report(
         return Ok(Action::await_change());
     };
     let raw_status = current.data.get("status").cloned();
-    let previous: Option<MediantDeviceStatus> =
-        raw_status.and_then(|s| serde_json::from_value(s).ok());
-    let next = mark_invalid(
-        previous.as_ref(),
+    let previous: Option<K::Status> = raw_status.and_then(|s| serde_json::from_value(s).ok());
+    let now = report::now_seconds(k8s_openapi::jiff::Timestamp::now());
+    let common = mark_invalid(
+        previous.as_ref().map(KindStatus::common),
         invalid.metadata.generation,
         &message,
-        status::now_seconds(k8s_openapi::jiff::Timestamp::now()),
+        now.clone(),
     );
+    let next = K::status(previous.as_ref(), common, None, &now);
     if previous.as_ref() == Some(&next) {
         return Ok(Action::await_change());
     }
     let body = serde_json::to_value(&next).map_err(StatusError::Encode)?;
-    status::write(
+    status::write::<K>(
         &ctx.client,
         &namespace,
         &name,
@@ -86,12 +89,12 @@ pub async fn report(
 /// `previous` with `Ready=False` and `Stalled=True` (reason InvalidSpec)
 /// for `generation`, everything else kept. Pure.
 pub fn mark_invalid(
-    previous: Option<&MediantDeviceStatus>,
+    previous: Option<CommonStatus>,
     generation: Option<i64>,
     message: &str,
     now: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
-) -> MediantDeviceStatus {
-    let mut next = previous.cloned().unwrap_or_default();
+) -> CommonStatus {
+    let mut next = previous.unwrap_or_default();
     for type_ in [ConditionType::Ready, ConditionType::Stalled] {
         let status = match type_ {
             ConditionType::Stalled => ConditionStatus::True,
@@ -161,7 +164,7 @@ mod tests {
     #[test]
     fn marking_twice_changes_nothing() {
         let first = mark_invalid(None, Some(2), "bad", at(10));
-        let second = mark_invalid(Some(&first), Some(2), "bad", at(20));
+        let second = mark_invalid(Some(first.clone()), Some(2), "bad", at(20));
         assert_eq!(first, second, "same message: no write");
         assert_eq!(first.observed_generation, Some(2));
         let stalled = first

@@ -1,28 +1,28 @@
-//! One reconciliation of a MediantDevice, as a pipeline of named steps:
+//! One reconciliation of a resource of any [`Kind`], as a pipeline of named
+//! steps, written once for every kind:
 //!
-//! 1. [`validate::spec`] — the spec as a cluster holds it (before anything
-//!    it names is read, so a bad spec is reported as such);
-//! 2. [`dereference`] — the credentials Secret, ConfigMaps, CA bundle, and
-//!    the device's lock;
-//! 3. [`validate::desired`] — the desired state from the spec and the texts;
-//! 4. [`observe`] — what the device holds (read-only);
-//! 5. [`plan`] — pure: the steps that make the device match;
-//! 6. [`apply`] — run and verify them, unless writes are paused;
-//! 7. [`status`] — conditions, facts and drift, written only when changed.
+//! 1. [`validate::spec`] — the resource as a cluster holds it (before
+//!    anything it names is read, so a bad spec is reported as such);
+//! 2. dereference (`crate::plan::dereference` over the cluster's
+//!    [`ClusterSources`]) — its target device, the device's credentials and
+//!    CA bundle, the texts it refers to; then the target device's lock;
+//! 3. [`validate::desired`] — the desired state, with the target device's
+//!    reset policy decided for now;
+//! 4. observe and 5. plan — `crate::plan::survey` (read-only, then pure);
+//! 6. apply — `crate::plan::converge`, unless writes are paused (the
+//!    resource's or its device's suspend); it verifies by observing again;
+//! 7. report — events; 8. [`status`] — conditions, facts and drift,
+//!    written only when changed.
 //!
-//! Each step has its own error type with a bounded `category()`, used as
-//! condition reason, event reason and metric label.
+//! Each step's error has a bounded [`Category`](crate::plan::Category),
+//! used as condition reason, event reason and metric label.
 //!
 //! # Errors
 //! A failed step ends the pipeline; status still records what was learned
 //! and why it stopped, and [`error_policy`] schedules a retry with per-object
 //! exponential backoff.
 
-pub mod apply;
-pub mod dereference;
 pub mod invalid;
-pub mod observe;
-pub mod plan;
 pub mod status;
 pub mod validate;
 
@@ -31,46 +31,51 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::jiff::Timestamp;
+use kube::core::DeserializeGuard;
+use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use tracing::Instrument;
 
-use crate::api::{
-    ConditionStatus, ConditionType, MediantDevice, ResetDecision, desired_revision, find_condition,
-};
+use crate::api::{ConditionStatus, ConditionType, ResetDecision, find_condition};
 use crate::device::RequestObserver;
+use crate::plan::report::{self, Findings, drift_of, pending_of, summary};
+use crate::plan::{self, Kind, KindStatus, Target};
 
 use super::backoff::jittered;
-use super::context::{Context, KIND};
+use super::context::Context;
 use super::error::ReconcileError;
-use super::watches::Guarded;
-use status::Findings;
+use super::sources::ClusterSources;
 
-/// The key of an object in the controller's per-object maps.
+/// The key of an object in the controller's per-object records.
 pub fn object_key(namespace: &str, name: &str) -> String {
     format!("{namespace}/{name}")
 }
 
-fn key_of(obj: &Guarded) -> String {
+fn key_of<R: Resource>(obj: &R) -> String {
     object_key(&obj.namespace().unwrap_or_default(), &obj.name_any())
 }
 
-/// Reconciles one MediantDevice (or reports a malformed one).
-pub async fn reconcile(obj: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+/// Reconciles one resource of kind `K` (or reports a malformed one).
+pub async fn reconcile<K: Kind>(
+    obj: Arc<DeserializeGuard<K::Resource>>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
     let span = tracing::info_span!(
         "reconcile",
+        kind = K::KIND,
         namespace = %obj.namespace().unwrap_or_default(),
         name = %obj.name_any(),
     );
     let reference = obj.object_ref(&());
     match &obj.0 {
-        Ok(device) => {
-            reconcile_device(device, reference, &ctx)
+        Ok(resource) => {
+            reconcile_resource::<K>(resource, reference, &ctx)
                 .instrument(span)
                 .await
         }
-        Err(bad) => invalid::report(&ctx, reference, bad)
+        Err(bad) => invalid::report::<K>(&ctx, reference, bad)
             .instrument(span)
             .await
             .map_err(ReconcileError::from),
@@ -78,71 +83,83 @@ pub async fn reconcile(obj: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, R
 }
 
 /// Schedules the retry of a failed reconciliation: exponential per object.
-pub fn error_policy(obj: Arc<Guarded>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
-    let key = key_of(&obj);
+pub fn error_policy<K: Kind>(
+    obj: Arc<DeserializeGuard<K::Resource>>,
+    error: &ReconcileError,
+    ctx: Arc<Context>,
+) -> Action {
+    let key = key_of(obj.as_ref());
     let delay = ctx.backoff.next_delay(&key);
     ctx.note_next(&key, delay);
     tracing::debug!(
+        kind = K::KIND,
         namespace = %obj.namespace().unwrap_or_default(),
         name = %obj.name_any(),
-        category = error.category(),
+        category = error.category().as_str(),
         retry_in_ms = delay.as_millis() as u64,
         "reconcile failed"
     );
     Action::requeue(delay)
 }
 
-async fn reconcile_device(
-    device: &MediantDevice,
+async fn reconcile_resource<K: Kind>(
+    resource: &K::Resource,
     reference: ObjectReference,
     ctx: &Context,
 ) -> Result<Action, ReconcileError> {
-    let namespace = device.namespace().unwrap_or_default();
-    let name = device.name_any();
+    let namespace = resource.namespace().unwrap_or_default();
+    let name = resource.name_any();
     let key = object_key(&namespace, &name);
-    if let Some(left) = ctx.own_write_only(&key, device.metadata.resource_version.as_deref()) {
+    if let Some(left) = ctx.own_write_only(&key, resource.meta().resource_version.as_deref()) {
         // Our own status write came back through the watch: nothing to do.
         return Ok(Action::requeue(left));
     }
-    let mut timer = ctx.metrics.reconcile_timer(KIND);
-    let mut findings = Findings::default();
+    let mut timer = ctx.metrics.reconcile_timer(K::KIND);
+    let mut learned = Learned::<K>::default();
 
-    let result = pipeline(device, &namespace, &key, &reference, ctx, &mut findings).await;
+    let result = pipeline::<K>(resource, &namespace, &key, &reference, ctx, &mut learned).await;
 
     let failure = result.as_ref().err().map(ReconcileError::failure);
-    let previous = device.status.as_ref();
-    let next = status::compute(
+    let previous = resource.status();
+    let next = status::compute::<K>(
         previous,
-        device.metadata.generation,
-        &findings,
+        resource.meta().generation,
+        &learned.findings,
         failure.as_ref(),
-        status::now_seconds(Timestamp::now()),
+        learned.observed.as_ref(),
+        report::now_seconds(Timestamp::now()),
     );
-    let ready = find_condition(&next.conditions, ConditionType::Ready);
+    let next_common = next.common();
+    let ready = find_condition(&next_common.conditions, ConditionType::Ready);
     if let (Some(f), Some(ready)) = (&failure, ready) {
-        let before = previous.and_then(|p| find_condition(&p.conditions, ConditionType::Ready));
+        let before = previous
+            .map(KindStatus::common)
+            .and_then(|p| find_condition(&p.conditions, ConditionType::Ready).cloned());
         // One event per new failure, not one per retry.
         if before.is_none_or(|b| b.reason != ready.reason || b.message != ready.message) {
             ctx.publish(
                 &reference,
                 EventType::Warning,
-                f.category,
+                f.category.as_str(),
                 "Reconcile",
                 f.message.clone(),
             )
             .await;
         }
     }
-    let is_ready = ready.is_some_and(|c| c.status == ConditionStatus::True);
-    ctx.metrics.set_device(
-        &namespace,
-        &name,
-        next.drift.as_ref().map_or(0, |d| d.count),
-        is_ready,
-    );
+    if matches!(K::target(resource), Target::Itself(_)) {
+        // The device gauges: only for the resource that is the device.
+        let is_ready = ready.is_some_and(|c| c.status == ConditionStatus::True);
+        ctx.metrics.set_device(
+            &namespace,
+            &name,
+            next_common.drift.as_ref().map_or(0, |d| d.count),
+            is_ready,
+        );
+    }
     let written = if status::needs_write(previous, &next, ctx.config.status_heartbeat) {
         match serde_json::to_value(&next) {
-            Ok(body) => status::write(
+            Ok(body) => status::write::<K>(
                 &ctx.client,
                 &namespace,
                 &name,
@@ -170,44 +187,60 @@ async fn reconcile_device(
             Ok(Action::requeue(after))
         }
         (Err(e), _) => {
-            ctx.metrics.count_error(KIND, e.category());
-            tracing::warn!(category = e.category(), "{e}");
+            ctx.metrics.count_error(K::KIND, e.category().as_str());
+            tracing::warn!(category = e.category().as_str(), "{e}");
             Err(e)
         }
         (Ok(_), Err(e)) => {
             let e = ReconcileError::from(e);
-            ctx.metrics.count_error(KIND, e.category());
-            tracing::warn!(category = e.category(), "{e}");
+            ctx.metrics.count_error(K::KIND, e.category().as_str());
+            tracing::warn!(category = e.category().as_str(), "{e}");
             Err(e)
         }
     }
 }
 
-/// The steps; fills `findings` as it learns. Returns when to look again.
-async fn pipeline(
-    device: &MediantDevice,
+/// What the pipeline learned: the shared findings and the latest
+/// observation (the kind's status shows facts from it).
+struct Learned<K: Kind> {
+    findings: Findings,
+    observed: Option<K::Observed>,
+}
+
+impl<K: Kind> Default for Learned<K> {
+    fn default() -> Self {
+        Learned {
+            findings: Findings::default(),
+            observed: None,
+        }
+    }
+}
+
+/// The steps; fills `learned` as it goes. Returns when to look again.
+async fn pipeline<K: Kind>(
+    resource: &K::Resource,
     namespace: &str,
     key: &str,
     reference: &ObjectReference,
     ctx: &Context,
-    findings: &mut Findings,
+    learned: &mut Learned<K>,
 ) -> Result<Duration, ReconcileError> {
-    validate::spec(device)?;
+    validate::spec::<K>(resource)?;
     let interval = match ctx.config.interval_override {
         Some(i) => i,
-        None => device
-            .spec
-            .interval()
-            .map_err(validate::ValidateError::from)?,
+        None => K::interval(resource).map_err(validate::ValidateError::from)?,
     };
 
-    let refs = dereference::run(&ctx.client, namespace, &device.spec, &ctx.locks).await?;
+    let sources = ClusterSources::new(ctx.client.clone());
+    let refs = plan::dereference::<K>(&sources, namespace, None, resource).await?;
+    // One writer per device, whichever resources configure it.
+    let _lock = ctx.locks.lock(&refs.device.spec.endpoint).await;
     let now = Timestamp::now();
-    let (desired, decision) = validate::desired(device, &refs.resolved, now)?;
-    let revision = desired_revision(&device.spec, &refs.resolved);
+    let (desired, decision) = validate::desired::<K>(resource, &refs.device, &refs.resolved, now)?;
+    let revision = K::revision(resource, &refs.resolved);
     let client = ctx.clients.get_or_build(
         key,
-        device,
+        &refs.device,
         &refs.credentials,
         refs.ca_bundle.as_deref(),
         || {
@@ -215,7 +248,7 @@ async fn pipeline(
             let observer: RequestObserver =
                 Arc::new(move |_method, _resource, status| metrics.count_device_request(status));
             validate::client(
-                device,
+                &refs.device,
                 refs.credentials.clone(),
                 refs.ca_bundle.clone(),
                 observer,
@@ -223,11 +256,20 @@ async fn pipeline(
         },
     )?;
 
-    let observed = match observe::run(&client, &desired).await {
-        Ok(o) => o,
+    let memory = resource
+        .status()
+        .map(|s| s.common().applied_secret_digests)
+        .unwrap_or_default();
+    let thorough = ctx.alarms_due(key, interval);
+    let findings = &mut learned.findings;
+    let survey = match plan::survey::<K>(&client, &desired, &memory, thorough).await {
+        Ok(s) => s,
         Err(e) => {
             let unreachable = e.unreachable();
-            let e = ReconcileError::from(e);
+            let e = match e {
+                plan::ApplyError::Plan(p) => ReconcileError::Plan(p),
+                other => ReconcileError::Observe(other),
+            };
             findings.reachable = Some(if unreachable {
                 Err(e.failure())
             } else {
@@ -238,37 +280,25 @@ async fn pipeline(
         }
     };
     findings.reachable = Some(Ok(()));
-    findings.facts = Some(status::facts_of(&observed.status));
-    if ctx.alarms_due(key, interval) {
-        match client.active_alarm_count().await {
-            Ok(n) => findings.alarms = Some(u32::try_from(n).unwrap_or(u32::MAX)),
-            // Alarms are informational: their failure does not fail the reconcile.
-            Err(e) => tracing::info!(
-                category = e.category(),
-                "counting active alarms failed: {e}"
-            ),
-        }
-    }
-
-    let digests = device
-        .status
-        .as_ref()
-        .map(|s| s.applied_secret_digests.clone())
-        .unwrap_or_default();
-    let planned = plan::run(&desired, &observed, &digests)?;
-    let drift = plan::drift_of(&planned);
+    let planned = &survey.plan;
+    let drift = drift_of(planned);
     let held_back = !planned.blocked.is_empty();
-    findings.pending = Some(plan::pending_of(&planned));
+    findings.pending = Some(pending_of(planned));
     findings.reset_refused = held_back && matches!(decision, ResetDecision::Refused { .. });
     findings.waiting_for_window = held_back && matches!(decision, ResetDecision::NotNow { .. });
-    findings.paused = apply::paused(device);
+    findings.paused = K::paused(resource) || plan::device_paused(&refs.device);
     findings.drift = Some(drift.clone());
+    learned.observed = Some(survey.observed.clone());
+    let findings = &mut learned.findings;
 
-    let previous_drift = device.status.as_ref().and_then(|s| s.drift.as_ref());
-    if drift.count > 0 && previous_drift != Some(&drift) {
+    let previous_drift = resource
+        .status()
+        .and_then(|s| s.common().drift)
+        .filter(|d| *d == drift);
+    if drift.count > 0 && previous_drift.is_none() {
         let mut note = format!(
             "{} differ from the desired configuration",
-            plan::summary(drift.count as usize, &drift.keys)
+            summary(drift.count as usize, &drift.keys)
         );
         if findings.paused {
             note.push_str("; writes are paused, nothing is changed");
@@ -298,16 +328,25 @@ async fn pipeline(
         return Ok(next);
     }
 
-    let outcome = apply::run(&client, &desired, &observed, &planned, &digests).await?;
-    findings.facts = Some(status::facts_of(&outcome.observed.status));
-    // What is left, from the verification observation (pure).
-    let after = plan::run(&desired, &outcome.observed, &outcome.digests)?;
-    findings.digests = Some(outcome.digests);
-    findings.drift = Some(plan::drift_of(&after));
+    let outcome = plan::converge::<K>(
+        &client,
+        &desired,
+        &survey.observed,
+        planned,
+        &memory,
+        |number, step| {
+            tracing::info!(step = number, description = %step.description, "applying");
+        },
+    )
+    .await
+    .map_err(ReconcileError::Apply)?;
+    // What is left: the verification's plan, which the outcome carries.
+    findings.digests = Some(outcome.digests.clone());
+    findings.drift = Some(drift_of(&outcome.remaining));
     findings.not_taken = !outcome.not_taken.is_empty();
     let left = findings.drift.clone().filter(|_| findings.not_taken);
     ctx.note_not_taken(key, left.map(|d| (revision.clone(), d)));
-    if after.is_empty() {
+    if outcome.remaining.is_empty() {
         findings.revision = Some(revision);
     }
     let keys: Vec<String> = planned
@@ -315,13 +354,14 @@ async fn pipeline(
         .iter()
         .flat_map(|s| s.changes.iter().map(|c| c.key.clone()))
         .collect();
-    let mut note = format!("applied {}", plan::summary(keys.len(), &keys));
+    let mut note = format!("applied {}", summary(keys.len(), &keys));
     if findings.not_taken {
         note.push_str(&format!(
             "; the device did not take {}",
-            plan::summary(outcome.not_taken.len(), &outcome.not_taken)
+            summary(outcome.not_taken.len(), &outcome.not_taken)
         ));
     }
+    learned.observed = Some(outcome.observed);
     ctx.publish(reference, EventType::Normal, "Applied", "Apply", note)
         .await;
     Ok(next)
@@ -378,7 +418,7 @@ mod tests {
             crate::api::ValidationError::NothingDeclared,
         ));
         let f = e.failure();
-        assert_eq!(f.category, "InvalidSpec");
-        assert!(f.needs_user);
+        assert_eq!(f.category.as_str(), "InvalidSpec");
+        assert!(f.needs_user());
     }
 }

@@ -1,6 +1,8 @@
-//! Step 6, update status: compute the status from what this reconciliation
-//! learned (pure, [`compute`]) and write it to the status subresource with
-//! server-side apply, only when it changed ([`needs_write`]).
+//! Step 7, update status: compute the status from what this reconciliation
+//! learned (pure, [`compute`]: the shared part by
+//! `crate::plan::report::compute`, the kind's part by its `Kind::status`)
+//! and write it to the status subresource with server-side apply, only
+//! when it changed ([`needs_write`]).
 //!
 //! # Guarantees
 //! - No write loop: two values change on every check without anything
@@ -16,19 +18,13 @@
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::Timestamp;
+use kube::Api;
+use kube::Resource;
 use kube::api::{Patch, PatchParams};
 use kube::core::DeserializeGuard;
-use kube::{Api, Resource};
 
-use crate::api::{
-    Condition, ConditionStatus, ConditionType, DeviceFacts, Drift, MediantDevice,
-    MediantDeviceStatus, PendingStep, find_condition, remove_condition, set_condition,
-};
-use crate::device::DeviceStatus;
-use crate::plan::SecretDigests;
-
-use super::plan::summary;
+use crate::plan::report::{self, Failure, Findings};
+use crate::plan::{Kind, KindStatus};
 
 /// Why the status could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -41,280 +37,38 @@ pub enum StatusError {
     Encode(#[source] serde_json::Error),
 }
 
-impl StatusError {
-    /// A bounded identifier for event reasons and metric labels.
-    pub fn category(&self) -> &'static str {
-        "StatusWriteFailed"
-    }
-}
-
-/// A failed step, as status shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
-    /// The step error's bounded category (the condition reason).
-    pub category: &'static str,
-    /// The error's message (never a secret value).
-    pub message: String,
-    /// Whether only a change by the user can fix it (Stalled), rather than
-    /// a retry (Reconciling).
-    pub needs_user: bool,
-}
-
-/// What one reconciliation learned about the device. `None` means "not
-/// learned this time": status keeps its previous value.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Findings {
-    /// `Ok` when the device answered; `Err` when it could not be reached or
-    /// refused the credentials.
-    pub reachable: Option<Result<(), Failure>>,
-    /// Facts from the device's `/status`.
-    pub facts: Option<DeviceFacts>,
-    /// Differences left after this reconciliation.
-    pub drift: Option<Drift>,
-    /// Steps the reset policy holds back.
-    pub pending: Option<Vec<PendingStep>>,
-    /// Held back because the policy refuses resets (needs the user).
-    pub reset_refused: bool,
-    /// Held back until the maintenance window opens.
-    pub waiting_for_window: bool,
-    /// Writes are paused (suspend or annotation).
-    pub paused: bool,
-    /// The device accepted changes it did not take.
-    pub not_taken: bool,
-    /// The revision the device now matches in full.
-    pub revision: Option<String>,
-    /// Digests of the write-only secrets sent.
-    pub digests: Option<SecretDigests>,
-    /// Active alarms, when checked this time.
-    pub alarms: Option<u32>,
-}
-
-/// The facts status keeps from `GET /status`.
-pub fn facts_of(status: &DeviceStatus) -> DeviceFacts {
-    DeviceFacts {
-        product: status.product_type.clone(),
-        version: status.version_id.clone(),
-        serial: status.serial_number.clone(),
-        ha_state: status.high_availability.clone(),
-        operational_state: status.operational_state.clone(),
-        uptime_seconds: status.system_up_time,
-    }
-}
-
-/// `now` to the second, as the API server stores times, so a status read
-/// back compares equal to the one written.
-pub fn now_seconds(now: Timestamp) -> Time {
-    Time(Timestamp::from_second(now.as_second()).unwrap_or(now))
-}
-
-const IN_SYNC: &str = "the device matches the desired configuration";
-
 /// The status after a reconciliation of `generation` that learned
-/// `findings` and failed with `failure` (if it did). Pure.
-pub fn compute(
-    previous: Option<&MediantDeviceStatus>,
+/// `findings`, observed `observed` (the latest observation, if any) and
+/// failed with `failure` (if it did). Pure.
+pub fn compute<K: Kind>(
+    previous: Option<&K::Status>,
     generation: Option<i64>,
     findings: &Findings,
     failure: Option<&Failure>,
+    observed: Option<&K::Observed>,
     now: Time,
-) -> MediantDeviceStatus {
-    let prev = previous.cloned().unwrap_or_default();
-    let mut conditions = prev.conditions.clone();
-    let condition = |t, s| Condition::new(t, s, generation, now.clone());
-
-    // Reachable: what the device said this time, else what it said last.
-    match &findings.reachable {
-        Some(Ok(())) => {
-            set_condition(
-                &mut conditions,
-                condition(ConditionType::Reachable, ConditionStatus::True)
-                    .reason("Connected")
-                    .message("the device answered its REST API with the given credentials"),
-            );
-        }
-        Some(Err(f)) => {
-            set_condition(
-                &mut conditions,
-                condition(ConditionType::Reachable, ConditionStatus::False)
-                    .reason(f.category)
-                    .message(f.message.clone()),
-            );
-        }
-        None if find_condition(&conditions, ConditionType::Reachable).is_none() => {
-            set_condition(
-                &mut conditions,
-                condition(ConditionType::Reachable, ConditionStatus::Unknown)
-                    .reason("NotChecked")
-                    .message("the device was not contacted: an earlier step failed"),
-            );
-        }
-        None => {}
-    }
-
-    // Synced: the drift found this time.
-    let drift = findings.drift.as_ref();
-    let drift_reason = || {
-        if let Some(f) = failure {
-            f.category
-        } else if findings.paused {
-            "Suspended"
-        } else if findings.not_taken {
-            "NotTaken"
-        } else if findings.pending.as_ref().is_some_and(|p| !p.is_empty()) {
-            "ResetPending"
-        } else {
-            "Drifted"
-        }
-    };
-    let drift_message = |d: &Drift| {
-        let mut m = format!("{} differ", summary(d.count as usize, &d.keys));
-        if findings.paused {
-            m.push_str("; writes are paused (spec.suspend or the mediant.io/paused annotation)");
-        } else if findings.not_taken {
-            m.push_str("; the device accepted them but did not take them");
-        }
-        m
-    };
-    let synced = match drift {
-        Some(d) if d.count == 0 => condition(ConditionType::Synced, ConditionStatus::True)
-            .reason("InSync")
-            .message(IN_SYNC),
-        Some(d) => condition(ConditionType::Synced, ConditionStatus::False)
-            .reason(drift_reason())
-            .message(drift_message(d)),
-        None => {
-            let why = failure.map_or_else(|| "not compared yet".to_owned(), |f| f.message.clone());
-            condition(ConditionType::Synced, ConditionStatus::Unknown)
-                .reason(failure.map_or("NotChecked", |f| f.category))
-                .message(format!("not compared: {why}"))
-        }
-    };
-    set_condition(&mut conditions, synced.clone());
-
-    // Ready: no failure and no drift.
-    let ready = match (failure, drift) {
-        (Some(f), _) => condition(ConditionType::Ready, ConditionStatus::False)
-            .reason(f.category)
-            .message(f.message.clone()),
-        (None, Some(d)) if d.count == 0 => condition(ConditionType::Ready, ConditionStatus::True)
-            .reason("InSync")
-            .message(IN_SYNC),
-        (None, _) => condition(ConditionType::Ready, ConditionStatus::False)
-            .reason(synced.reason.clone())
-            .message(synced.message.clone()),
-    };
-    set_condition(&mut conditions, ready);
-
-    // Stalled and Reconciling are abnormal-true: present only while they apply.
-    let drifted = drift.is_some_and(|d| d.count > 0);
-    match failure.filter(|f| f.needs_user) {
-        Some(f) => {
-            set_condition(
-                &mut conditions,
-                condition(ConditionType::Stalled, ConditionStatus::True)
-                    .reason(f.category)
-                    .message(f.message.clone()),
-            );
-        }
-        None if findings.reset_refused && drifted && !findings.paused => {
-            let reason = findings
-                .pending
-                .as_ref()
-                .and_then(|p| p.first())
-                .map_or_else(
-                    || crate::api::HOW_TO_ALLOW_RESETS.to_owned(),
-                    |p| p.reason.clone(),
-                );
-            set_condition(
-                &mut conditions,
-                condition(ConditionType::Stalled, ConditionStatus::True)
-                    .reason("ResetNotAllowed")
-                    .message(reason),
-            );
-        }
-        None => {
-            remove_condition(&mut conditions, ConditionType::Stalled);
-        }
-    }
-    match failure {
-        Some(f) if !f.needs_user => {
-            set_condition(
-                &mut conditions,
-                condition(ConditionType::Reconciling, ConditionStatus::True)
-                    .reason(f.category)
-                    .message(format!("retrying with backoff: {}", f.message)),
-            );
-        }
-        _ if findings.waiting_for_window && drifted && !findings.paused => {
-            set_condition(
-                &mut conditions,
-                condition(ConditionType::Reconciling, ConditionStatus::True)
-                    .reason("WaitingForMaintenanceWindow")
-                    .message("steps that reset the device wait for the maintenance window"),
-            );
-        }
-        _ => {
-            remove_condition(&mut conditions, ConditionType::Reconciling);
-        }
-    }
-    conditions.sort_by_key(|c| {
-        ConditionType::ALL
-            .iter()
-            .position(|t| c.is(*t))
-            .unwrap_or(usize::MAX)
-    });
-
-    let (active_alarms, last_alarm_change) = match findings.alarms {
-        Some(n) if prev.active_alarms.is_some_and(|p| p != n) => (Some(n), Some(now.clone())),
-        Some(n) => (Some(n), prev.last_alarm_change.clone()),
-        None => (prev.active_alarms, prev.last_alarm_change.clone()),
-    };
-
-    MediantDeviceStatus {
-        conditions,
-        observed_generation: generation.or(prev.observed_generation),
-        device: findings.facts.clone().or(prev.device),
-        last_applied_revision: findings.revision.clone().or(prev.last_applied_revision),
-        drift: findings.drift.clone().or(prev.drift),
-        pending_steps: findings.pending.clone().unwrap_or(prev.pending_steps),
-        active_alarms,
-        last_alarm_change,
-        // Only a comparison with the device counts as a sync.
-        last_sync_time: if findings.drift.is_some() {
-            Some(now)
-        } else {
-            prev.last_sync_time
-        },
-        applied_secret_digests: findings
-            .digests
-            .clone()
-            .unwrap_or(prev.applied_secret_digests),
-    }
+) -> K::Status {
+    let common = report::compute(
+        previous.map(KindStatus::common),
+        generation,
+        findings,
+        failure,
+        now.clone(),
+    );
+    K::status(previous, common, observed, &now)
 }
 
 /// Whether `next` must be written over `previous`: something other than
 /// `lastSyncTime` and the uptime changed, or the last write is older than
 /// `heartbeat`.
-pub fn needs_write(
-    previous: Option<&MediantDeviceStatus>,
-    next: &MediantDeviceStatus,
-    heartbeat: Duration,
-) -> bool {
+pub fn needs_write<S: KindStatus>(previous: Option<&S>, next: &S, heartbeat: Duration) -> bool {
     let Some(prev) = previous else {
         return true;
     };
-    let masked = |s: &MediantDeviceStatus| {
-        let mut s = s.clone();
-        s.last_sync_time = None;
-        if let Some(d) = &mut s.device {
-            d.uptime_seconds = 0;
-        }
-        s
-    };
-    if masked(prev) != masked(next) {
+    if prev.without_clock() != next.without_clock() {
         return true;
     }
-    match (&prev.last_sync_time, &next.last_sync_time) {
+    match (&prev.common().last_sync_time, &next.common().last_sync_time) {
         (Some(Time(before)), Some(Time(now))) => {
             let age = now.duration_since(*before);
             age.as_secs() >= 0 && age.unsigned_abs() >= heartbeat
@@ -324,10 +78,10 @@ pub fn needs_write(
     }
 }
 
-/// Writes `status` to the status subresource with server-side apply under
-/// `field_manager` (forced: the operator owns status). Returns the object's
-/// new `resourceVersion`.
-pub async fn write(
+/// Writes `status` to the status subresource of `K`'s object with
+/// server-side apply under `field_manager` (forced: the operator owns
+/// status). Returns the object's new `resourceVersion`.
+pub async fn write<K: Kind>(
     client: &kube::Client,
     namespace: &str,
     name: &str,
@@ -336,10 +90,10 @@ pub async fn write(
 ) -> Result<Option<String>, StatusError> {
     // A guarded API: the answer is the whole object, which may not fit the
     // type (that is when InvalidSpec is written).
-    let api: Api<DeserializeGuard<MediantDevice>> = Api::namespaced(client.clone(), namespace);
+    let api: Api<DeserializeGuard<K::Resource>> = Api::namespaced(client.clone(), namespace);
     let patch = serde_json::json!({
-        "apiVersion": MediantDevice::api_version(&()),
-        "kind": MediantDevice::kind(&()),
+        "apiVersion": K::Resource::api_version(&()),
+        "kind": K::Resource::kind(&()),
         "status": status,
     });
     api.patch_status(
@@ -355,33 +109,78 @@ pub async fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::is_condition_true;
+    use crate::api::{
+        ConditionStatus, ConditionType, DeviceFacts, Drift, MediantDeviceStatus, PendingStep,
+        find_condition, is_condition_true,
+    };
+    use crate::device::DeviceStatus;
+    use crate::plan::{Category, MediantDeviceKind, ObservedState};
+    use k8s_openapi::jiff::Timestamp;
+
+    /// What the pipeline learns: the shared findings and the observation
+    /// status shows facts and alarms from.
+    #[derive(Clone, Default)]
+    struct Learned {
+        common: Findings,
+        facts: Option<DeviceFacts>,
+        alarms: Option<u32>,
+    }
+
+    fn compute(
+        previous: Option<&MediantDeviceStatus>,
+        generation: Option<i64>,
+        learned: &Learned,
+        failure: Option<&Failure>,
+        now: Time,
+    ) -> MediantDeviceStatus {
+        let observed = learned.facts.as_ref().map(|f| ObservedState {
+            status: DeviceStatus {
+                product_type: f.product.clone(),
+                system_up_time: f.uptime_seconds,
+                ..DeviceStatus::default()
+            },
+            active_alarms: learned.alarms,
+            ..ObservedState::default()
+        });
+        super::compute::<MediantDeviceKind>(
+            previous,
+            generation,
+            &learned.common,
+            failure,
+            observed.as_ref(),
+            now,
+        )
+    }
 
     fn at(s: i64) -> Time {
         Time(Timestamp::from_second(s).expect("in range"))
     }
 
-    fn in_sync() -> Findings {
-        Findings {
-            reachable: Some(Ok(())),
+    fn in_sync() -> Learned {
+        Learned {
+            common: Findings {
+                reachable: Some(Ok(())),
+                drift: Some(Drift::default()),
+                pending: Some(Vec::new()),
+                revision: Some("sha256:1".into()),
+                ..Findings::default()
+            },
             facts: Some(DeviceFacts {
                 product: "Mediant 800".into(),
                 uptime_seconds: 100,
                 ..DeviceFacts::default()
             }),
-            drift: Some(Drift::default()),
-            pending: Some(Vec::new()),
-            revision: Some("sha256:1".into()),
-            ..Findings::default()
+            alarms: None,
         }
     }
 
-    fn failure(category: &'static str, needs_user: bool) -> Failure {
-        Failure {
+    fn failure(category: Category, needs_user: bool) -> Failure {
+        let f = Failure {
             category,
             message: format!("{category} happened"),
-            needs_user,
-        }
+        };
+        assert_eq!(f.needs_user(), needs_user);
+        f
     }
 
     #[test]
@@ -424,8 +223,8 @@ mod tests {
     #[test]
     fn a_missing_secret_stalls_without_touching_what_was_observed() {
         let ok = compute(None, Some(1), &in_sync(), None, at(10));
-        let f = failure("SecretNotFound", true);
-        let next = compute(Some(&ok), Some(2), &Findings::default(), Some(&f), at(20));
+        let f = failure(Category::SecretNotFound, true);
+        let next = compute(Some(&ok), Some(2), &Learned::default(), Some(&f), at(20));
         let ready = find_condition(&next.conditions, ConditionType::Ready).expect("ready");
         assert_eq!(ready.status, ConditionStatus::False);
         assert_eq!(ready.reason, "SecretNotFound");
@@ -445,10 +244,13 @@ mod tests {
 
     #[test]
     fn an_unreachable_device_is_reconciling_not_stalled() {
-        let f = failure("Unreachable", false);
-        let findings = Findings {
-            reachable: Some(Err(f.clone())),
-            ..Findings::default()
+        let f = failure(Category::Unreachable, false);
+        let findings = Learned {
+            common: Findings {
+                reachable: Some(Err(f.clone())),
+                ..Findings::default()
+            },
+            ..Learned::default()
         };
         let s = compute(None, Some(1), &findings, Some(&f), at(5));
         let r = find_condition(&s.conditions, ConditionType::Reachable).expect("reachable");
@@ -470,13 +272,16 @@ mod tests {
 
     #[test]
     fn suspended_drift_is_reported_and_not_ready() {
-        let findings = Findings {
-            drift: Some(Drift {
-                count: 2,
-                keys: vec!["GWDebugLevel".into(), "EnableSyslog".into()],
-            }),
-            paused: true,
-            revision: None,
+        let findings = Learned {
+            common: Findings {
+                drift: Some(Drift {
+                    count: 2,
+                    keys: vec!["GWDebugLevel".into(), "EnableSyslog".into()],
+                }),
+                paused: true,
+                revision: None,
+                ..in_sync().common
+            },
             ..in_sync()
         };
         let s = compute(None, Some(1), &findings, None, at(5));
@@ -498,17 +303,20 @@ mod tests {
 
     #[test]
     fn a_reset_the_policy_refuses_stalls_with_how_to_allow_it() {
-        let findings = Findings {
-            drift: Some(Drift {
-                count: 1,
-                keys: vec!["X".into()],
-            }),
-            pending: Some(vec![PendingStep {
-                description: "upload the whole INI".into(),
-                reason: "set spec.resetPolicy".into(),
-            }]),
-            reset_refused: true,
-            revision: None,
+        let findings = Learned {
+            common: Findings {
+                drift: Some(Drift {
+                    count: 1,
+                    keys: vec!["X".into()],
+                }),
+                pending: Some(vec![PendingStep {
+                    description: "upload the whole INI".into(),
+                    reason: "set spec.resetPolicy".into(),
+                }]),
+                reset_refused: true,
+                revision: None,
+                ..in_sync().common
+            },
             ..in_sync()
         };
         let s = compute(None, Some(1), &findings, None, at(5));
@@ -538,13 +346,16 @@ mod tests {
 
     #[test]
     fn conditions_are_listed_in_a_stable_order() {
-        let f = failure("Unreachable", false);
+        let f = failure(Category::Unreachable, false);
         let s = compute(
             None,
             Some(1),
-            &Findings {
-                reachable: Some(Err(f.clone())),
-                ..Findings::default()
+            &Learned {
+                common: Findings {
+                    reachable: Some(Err(f.clone())),
+                    ..Findings::default()
+                },
+                ..Learned::default()
             },
             Some(&f),
             at(1),

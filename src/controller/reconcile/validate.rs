@@ -1,14 +1,13 @@
-//! Step 2, validate: check the spec as a cluster holds it, build the
-//! desired state from it and the texts it refers to, and build the device
-//! client. Pure but for the clock, which the caller passes in.
-
-use std::time::Duration;
+//! Step 2, validate: check the resource as a cluster holds it, build the
+//! desired state from it, the texts it refers to and its device's reset
+//! policy, and build the device client. Pure but for the clock, which the
+//! caller passes in.
 
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::{MediantDevice, ResetDecision, ResolvedSources, ValidationError};
-use crate::device::{Credentials, DeviceError, MediantClient, RequestObserver, RetryPolicy};
-use crate::plan::{self, DesiredState};
+use crate::device::{Credentials, DeviceError, MediantClient, RequestObserver};
+use crate::plan::{self, Category, Kind, Origin};
 
 /// Why the spec cannot be acted on.
 #[derive(Debug, thiserror::Error)]
@@ -22,39 +21,31 @@ pub enum ValidateError {
 }
 
 impl ValidateError {
-    /// A bounded identifier for event reasons and metric labels.
-    pub fn category(&self) -> &'static str {
+    /// The bounded category.
+    pub fn category(&self) -> Category {
         match self {
-            ValidateError::Spec(_) => "InvalidSpec",
-            ValidateError::Connection(_) => "InvalidConnectionSettings",
+            ValidateError::Spec(_) => Category::InvalidSpec,
+            ValidateError::Connection(_) => Category::InvalidConnectionSettings,
         }
     }
 }
 
-/// Checks the spec before anything it names is read.
-pub fn spec(device: &MediantDevice) -> Result<(), ValidateError> {
-    device.validate_for_cluster().map_err(ValidateError::Spec)
+/// Checks the resource before anything it names is read.
+pub fn spec<K: Kind>(resource: &K::Resource) -> Result<(), ValidateError> {
+    K::validate(resource, Origin::Cluster).map_err(ValidateError::Spec)
 }
 
-/// The desired state, and the reset policy's decision at `now`.
-pub fn desired(
+/// The desired state, and the target device's reset decision at `now`.
+pub fn desired<K: Kind>(
+    resource: &K::Resource,
     device: &MediantDevice,
     resolved: &ResolvedSources,
     now: Timestamp,
-) -> Result<(DesiredState, ResetDecision), ValidateError> {
+) -> Result<(K::Desired, ResetDecision), ValidateError> {
     let decision = device.spec.reset_decision(now)?;
-    let desired = plan::desired_state(&device.spec, resolved, decision.clone())?;
+    let desired = K::desired(resource, resolved, decision.clone().into())?;
     Ok((desired, decision))
 }
-
-/// Retries of one device call inside a reconcile: a few quick ones for a
-/// busy (409) device; longer outages are the per-object backoff's job, so
-/// a reconcile never holds the device lock through minutes of retries.
-const CONTROLLER_RETRY: RetryPolicy = RetryPolicy {
-    attempts: 3,
-    base_delay: Duration::from_millis(200),
-    max_delay: Duration::from_secs(1),
-};
 
 /// The device client, through the same constructor the command line uses.
 pub fn client(
@@ -68,7 +59,7 @@ pub fn client(
         credentials,
         ca_bundle,
         Some(observer),
-        CONTROLLER_RETRY,
+        plan::retry_for(true),
     )
     .map_err(ValidateError::Connection)
 }
@@ -77,6 +68,7 @@ pub fn client(
 mod tests {
     use super::*;
     use crate::api::{IniSpec, MediantDeviceSpec};
+    use crate::plan::MediantDeviceKind;
 
     fn device(spec: MediantDeviceSpec) -> MediantDevice {
         MediantDevice::new("sbc", spec)
@@ -85,8 +77,8 @@ mod tests {
     #[test]
     fn a_spec_without_configuration_is_invalid() {
         let d = device(MediantDeviceSpec::new("https://10.0.0.5", "creds"));
-        let e = spec(&d).expect_err("nothing declared");
-        assert_eq!(e.category(), "InvalidSpec");
+        let e = spec::<MediantDeviceKind>(&d).expect_err("nothing declared");
+        assert_eq!(e.category().as_str(), "InvalidSpec");
     }
 
     #[test]
@@ -97,11 +89,14 @@ mod tests {
             ..IniSpec::default()
         });
         let d = device(s);
-        let e = spec(&d)
+        let e = spec::<MediantDeviceKind>(&d)
             .err()
-            .or_else(|| desired(&d, &ResolvedSources::new(), Timestamp::UNIX_EPOCH).err())
+            .or_else(|| {
+                desired::<MediantDeviceKind>(&d, &d, &ResolvedSources::new(), Timestamp::UNIX_EPOCH)
+                    .err()
+            })
             .expect("malformed INI is rejected");
-        assert_eq!(e.category(), "InvalidSpec");
+        assert_eq!(e.category().as_str(), "InvalidSpec");
         assert!(e.to_string().contains("line"), "{e}");
     }
 
@@ -121,6 +116,6 @@ mod tests {
             observer,
         )
         .expect_err("not PEM");
-        assert_eq!(e.category(), "InvalidConnectionSettings");
+        assert_eq!(e.category().as_str(), "InvalidConnectionSettings");
     }
 }

@@ -1,0 +1,186 @@
+//! The cluster as [`Sources`]: Secrets, ConfigMaps and MediantDevices read
+//! from the API server, in the resource's namespace. Nothing is cached:
+//! every reconciliation reads what its resource names.
+
+use std::path::Path;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Api;
+
+use crate::api::MediantDevice;
+use crate::plan::{SourceData, SourceError, Sources};
+
+/// The API server, read through `client`.
+#[derive(Clone)]
+pub struct ClusterSources {
+    client: kube::Client,
+}
+
+impl ClusterSources {
+    /// Sources read through `client`.
+    pub fn new(client: kube::Client) -> Self {
+        ClusterSources { client }
+    }
+}
+
+/// A Secret's data (`stringData` is folded into `data` by the API server).
+pub fn secret_data(name: &str, secret: Secret) -> SourceData {
+    SourceData {
+        kind: "Secret",
+        name: name.to_owned(),
+        data: secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect(),
+    }
+}
+
+/// A ConfigMap's `data` and `binaryData` (`data` wins on a shared key).
+pub fn config_map_data(name: &str, cm: ConfigMap) -> SourceData {
+    let mut data: std::collections::BTreeMap<String, Vec<u8>> = cm
+        .binary_data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    data.extend(
+        cm.data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.into_bytes())),
+    );
+    SourceData {
+        kind: "ConfigMap",
+        name: name.to_owned(),
+        data,
+    }
+}
+
+impl Sources for ClusterSources {
+    async fn secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        field: &'static str,
+    ) -> Result<SourceData, SourceError> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        match api.get_opt(name).await {
+            Ok(Some(s)) => Ok(secret_data(name, s)),
+            Ok(None) => Err(SourceError::SecretNotFound {
+                name: name.to_owned(),
+                namespace: namespace.to_owned(),
+                field,
+            }),
+            Err(source) => Err(SourceError::Api {
+                kind: "Secret",
+                name: name.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    async fn config_map(
+        &self,
+        namespace: &str,
+        name: &str,
+        field: &'static str,
+    ) -> Result<SourceData, SourceError> {
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
+        match api.get_opt(name).await {
+            Ok(Some(cm)) => Ok(config_map_data(name, cm)),
+            Ok(None) => Err(SourceError::ConfigMapNotFound {
+                name: name.to_owned(),
+                namespace: namespace.to_owned(),
+                field,
+            }),
+            Err(source) => Err(SourceError::Api {
+                kind: "ConfigMap",
+                name: name.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    async fn device(
+        &self,
+        namespace: &str,
+        name: &str,
+        field: &'static str,
+    ) -> Result<MediantDevice, SourceError> {
+        let api: Api<MediantDevice> = Api::namespaced(self.client.clone(), namespace);
+        match api.get_opt(name).await {
+            Ok(Some(d)) => Ok(d),
+            Ok(None) => Err(SourceError::DeviceNotFound {
+                name: name.to_owned(),
+                namespace: namespace.to_owned(),
+                field,
+            }),
+            Err(source) => Err(SourceError::Api {
+                kind: "MediantDevice",
+                name: name.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    fn file(&self, _origin: Option<&Path>, path: &Path) -> Result<String, SourceError> {
+        // Validation rejects `files` in a cluster before anything is read.
+        Err(SourceError::File {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "a cluster has no files; use configMapRefs",
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Category;
+    use k8s_openapi::ByteString;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn secret_keys_are_read_and_missing_ones_named_without_values() {
+        let secret = Secret {
+            data: Some(BTreeMap::from([
+                ("username".into(), ByteString(b"Admin".to_vec())),
+                ("password".into(), ByteString(b"s3cret".to_vec())),
+                ("bad".into(), ByteString(vec![0xff, 0xfe])),
+            ])),
+            ..Secret::default()
+        };
+        let data = secret_data("creds", secret);
+        assert_eq!(data.text("username", "f").expect("present"), "Admin");
+        let missing = data.text("user", "f").expect_err("missing");
+        assert_eq!(missing.category(), Category::KeyMissing);
+        assert!(missing.to_string().contains("`user`"));
+        let bad = data.text("bad", "f").expect_err("not text");
+        assert_eq!(bad.category(), Category::NotText);
+        for e in [missing, bad] {
+            assert!(!e.to_string().contains("s3cret"));
+        }
+        assert!(!format!("{data:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn config_map_text_comes_from_data_or_binary_data() {
+        let cm = ConfigMap {
+            data: Some(BTreeMap::from([("a.ini".into(), "X = 1\n".into())])),
+            binary_data: Some(BTreeMap::from([(
+                "b.ini".into(),
+                ByteString(b"Y = 2\n".to_vec()),
+            )])),
+            ..ConfigMap::default()
+        };
+        let data = config_map_data("cm", cm);
+        assert_eq!(data.text("a.ini", "f").expect("data"), "X = 1\n");
+        assert_eq!(data.text("b.ini", "f").expect("binary"), "Y = 2\n");
+        let e = data.text("c.ini", "f").expect_err("missing");
+        assert!(e.category().needs_user());
+    }
+}

@@ -1,0 +1,172 @@
+//! The resource-kind seam: what a kind (MediantDevice, TlsContext,
+//! LicenseEntitlement …) tells the one reconcile pipeline.
+//!
+//! The pipeline — dereference → validate → observe → plan → apply →
+//! report → status — is written once: [`super::sources::dereference`],
+//! [`super::engine`] and, in a cluster, `crate::controller::reconcile`. A
+//! kind supplies only what differs: its resource type, which device it
+//! configures, the texts it refers to, its desired and observed state, its
+//! plan steps and how to run them, and its status. The per-device lock,
+//! backoff, suspend, the reset policy, metrics and events belong to the
+//! pipeline.
+//!
+//! # Guarantees
+//! - Every kind configures one MediantDevice: itself, or the one it names
+//!   (`deviceRef`). Connection, credentials, the single-writer lock and the
+//!   reset policy are that device's.
+//! - `observe`, `run_step` are the only I/O a kind does; `desired`, `plan`
+//!   and `status` are pure.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::time::Duration;
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::core::object::HasStatus;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api::{MediantDevice, ResolvedSources, SourceRef, ValidationError};
+use crate::device::{DeviceError, MediantClient};
+
+use super::report::CommonStatus;
+use super::{ApplyError, Plan, PlanError, ResetPermission, SecretDigests};
+
+/// The device a resource configures.
+#[derive(Clone, Copy, Debug)]
+pub enum Target<'a> {
+    /// The resource is the device (a MediantDevice).
+    Itself(&'a MediantDevice),
+    /// The MediantDevice of this name, in the resource's namespace
+    /// (`spec.deviceRef.name`).
+    Named(&'a str),
+}
+
+/// Where a resource was read from: the checks differ (a cluster has no
+/// `files`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Manifest files (`diff -f` / `apply -f`).
+    Manifests,
+    /// The Kubernetes API (`run`).
+    Cluster,
+}
+
+/// What one executed step returns besides success.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StepDone {
+    /// Output the device returned (e.g. CLI `show` output), if any.
+    pub output: Option<String>,
+    /// Digests of write-only secrets the step sent (never the values).
+    pub digests: SecretDigests,
+}
+
+/// What a status type offers the pipeline.
+pub trait KindStatus:
+    Clone + Debug + Default + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    /// The fields every kind's status has (conditions, drift, revision …).
+    fn common(&self) -> CommonStatus;
+    /// A copy without the fields that change on every check although
+    /// nothing happened (`lastSyncTime`, uptime), for "did anything change".
+    fn without_clock(&self) -> Self;
+}
+
+/// A kind of resource the pipeline reconciles. Implemented by a unit type
+/// per kind (e.g. [`super::MediantDeviceKind`]); registered in
+/// [`super::kinds`].
+pub trait Kind: Send + Sync + 'static {
+    /// The custom resource.
+    type Resource: kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + HasStatus<Status = Self::Status>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static;
+    /// Everything the user declared, parsed and merged (pure data).
+    type Desired: Send + Sync;
+    /// What the device holds of what this kind manages.
+    type Observed: Clone + Debug + Send + Sync;
+    /// What one plan step sends (its payload's `Debug` must not show secrets).
+    type Action: Clone + Debug + PartialEq + Send + Sync;
+    /// The resource's status.
+    type Status: KindStatus;
+
+    /// The kind's name, for metric labels, logs and messages.
+    const KIND: &'static str;
+
+    /// The device this resource configures.
+    fn target(resource: &Self::Resource) -> Target<'_>;
+
+    /// The checks the CRD's schema and CEL rules make, and (in a cluster)
+    /// those only a cluster needs. Nothing is read before they pass.
+    fn validate(resource: &Self::Resource, origin: Origin) -> Result<(), ValidationError>;
+
+    /// How often the resource is compared with its device when nothing else
+    /// happens.
+    fn interval(resource: &Self::Resource) -> Result<Duration, ValidationError>;
+
+    /// Whether the resource itself pauses writes (the device's own suspend
+    /// pauses every resource configuring it; the pipeline checks that).
+    fn paused(resource: &Self::Resource) -> bool;
+
+    /// The texts the resource refers to (ConfigMap keys, Secret keys,
+    /// files), loaded by the dereference before [`Kind::desired`].
+    fn references(resource: &Self::Resource) -> Vec<SourceRef>;
+
+    /// The desired state, from the resource, the texts it refers to, and the
+    /// target device's reset policy decided for now. Pure.
+    fn desired(
+        resource: &Self::Resource,
+        resolved: &ResolvedSources,
+        reset: ResetPermission,
+    ) -> Result<Self::Desired, ValidationError>;
+
+    /// A stable digest of the desired state (status `lastAppliedRevision`).
+    fn revision(resource: &Self::Resource, resolved: &ResolvedSources) -> String;
+
+    /// Reads what `desired` needs from the device. `thorough`: the slower,
+    /// informational reads (e.g. counting active alarms) are due too.
+    fn observe(
+        client: &MediantClient,
+        desired: &Self::Desired,
+        thorough: bool,
+    ) -> impl Future<Output = Result<Self::Observed, ApplyError>> + Send;
+
+    /// Keeps in `after` (the verification observation, never thorough) what
+    /// only the thorough observation `before` read.
+    fn carry_over(before: &Self::Observed, after: &mut Self::Observed) {
+        let _ = (before, after);
+    }
+
+    /// The steps that make `observed` match `desired`. Pure. `memory`
+    /// holds digests of write-only secrets sent earlier.
+    fn plan(
+        desired: &Self::Desired,
+        observed: &Self::Observed,
+        memory: &SecretDigests,
+    ) -> Result<Plan<Self::Action>, PlanError>;
+
+    /// Runs one step's action. `observed` is the observation the plan was
+    /// made from (e.g. the uptime a reset is detected against).
+    fn run_step(
+        client: &MediantClient,
+        desired: &Self::Desired,
+        observed: &Self::Observed,
+        action: &Self::Action,
+    ) -> impl Future<Output = Result<StepDone, DeviceError>> + Send;
+
+    /// The next status: the pipeline's `common` part (conditions, drift,
+    /// pending steps, revision, digests, sync time), plus what the kind
+    /// shows of `observed` (the latest observation, if any). Pure.
+    fn status(
+        previous: Option<&Self::Status>,
+        common: CommonStatus,
+        observed: Option<&Self::Observed>,
+        now: &Time,
+    ) -> Self::Status;
+}

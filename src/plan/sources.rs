@@ -1,0 +1,307 @@
+//! Step 1 of every reconciliation, dereference: read what a resource names
+//! — its target MediantDevice (for kinds with a `deviceRef`), that device's
+//! credentials Secret and CA bundle, and the texts the resource refers to —
+//! through [`Sources`]. One dereference for both front ends: the command
+//! line's manifests and files (`crate::cmd::manifests`) and the cluster's
+//! API (`crate::controller::sources`). Nothing is sent to a device here.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::Path;
+
+use kube::ResourceExt;
+
+use crate::api::{CredentialsSecretRef, MediantDevice, ResolvedSources, SourceRef};
+use crate::device::Credentials;
+
+use super::Category;
+use super::kind::{Kind, Target};
+
+/// Why what a resource names could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The Secret does not exist.
+    #[error("Secret `{name}` (named in {field}) does not exist in namespace `{namespace}`")]
+    SecretNotFound {
+        /// The Secret.
+        name: String,
+        /// The namespace looked in.
+        namespace: String,
+        /// The spec field naming it.
+        field: &'static str,
+    },
+    /// The ConfigMap does not exist.
+    #[error("ConfigMap `{name}` (named in {field}) does not exist in namespace `{namespace}`")]
+    ConfigMapNotFound {
+        /// The ConfigMap.
+        name: String,
+        /// The namespace looked in.
+        namespace: String,
+        /// The spec field naming it.
+        field: &'static str,
+    },
+    /// The MediantDevice a `deviceRef` names does not exist.
+    #[error("MediantDevice `{name}` (named in {field}) does not exist in namespace `{namespace}`")]
+    DeviceNotFound {
+        /// The MediantDevice.
+        name: String,
+        /// The namespace looked in.
+        namespace: String,
+        /// The spec field naming it.
+        field: &'static str,
+    },
+    /// The Secret or ConfigMap exists but lacks the key.
+    #[error("{kind} `{name}` has no key `{key}` (named in {field})")]
+    KeyMissing {
+        /// `Secret` or `ConfigMap`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// The key.
+        key: String,
+        /// The spec field naming it.
+        field: &'static str,
+    },
+    /// The value is not UTF-8 text.
+    #[error("{kind} `{name}` key `{key}` is not UTF-8 text")]
+    NotText {
+        /// `Secret` or `ConfigMap`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// The key.
+        key: String,
+    },
+    /// The API server did not answer the read.
+    #[error("reading {kind} `{name}` failed: {source}")]
+    Api {
+        /// `Secret`, `ConfigMap` or `MediantDevice`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// The client's error (it never holds the object's data).
+        #[source]
+        source: kube::Error,
+    },
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    File {
+        /// The path.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Something the command line needs is not among the manifests; the
+    /// message says what to add or pass.
+    #[error("{0}")]
+    NotInManifests(String),
+}
+
+impl SourceError {
+    /// The bounded category (event reason, condition reason, metric label).
+    pub fn category(&self) -> Category {
+        match self {
+            SourceError::SecretNotFound { .. } => Category::SecretNotFound,
+            SourceError::ConfigMapNotFound { .. } => Category::ConfigMapNotFound,
+            SourceError::DeviceNotFound { .. } => Category::DeviceNotFound,
+            SourceError::KeyMissing { .. } => Category::KeyMissing,
+            SourceError::NotText { .. } => Category::NotText,
+            SourceError::Api { .. } => Category::KubeApiError,
+            SourceError::File { .. } | SourceError::NotInManifests(_) => Category::InvalidSpec,
+        }
+    }
+}
+
+/// The data of a Secret or ConfigMap: key → bytes. `Debug` shows the keys
+/// only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SourceData {
+    /// `Secret` or `ConfigMap` (for messages).
+    pub kind: &'static str,
+    /// Its name.
+    pub name: String,
+    /// Key → value.
+    pub data: BTreeMap<String, Vec<u8>>,
+}
+
+impl std::fmt::Debug for SourceData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceData")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("keys", &self.data.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl SourceData {
+    /// The text under `key`, or an error naming the key and `field`.
+    pub fn text(&self, key: &str, field: &'static str) -> Result<String, SourceError> {
+        let bytes = self.data.get(key).ok_or_else(|| SourceError::KeyMissing {
+            kind: self.kind,
+            name: self.name.clone(),
+            key: key.to_owned(),
+            field,
+        })?;
+        String::from_utf8(bytes.clone()).map_err(|_| SourceError::NotText {
+            kind: self.kind,
+            name: self.name.clone(),
+            key: key.to_owned(),
+        })
+    }
+}
+
+/// Where the objects a resource names are read from. Implemented by the
+/// manifests of `diff`/`apply -f` and by the cluster of `run`.
+pub trait Sources: Sync {
+    /// Secret `name` in `namespace` (`field`: the spec field naming it).
+    fn secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        field: &'static str,
+    ) -> impl Future<Output = Result<SourceData, SourceError>> + Send;
+
+    /// ConfigMap `name` in `namespace` (`data` and `binaryData` merged).
+    fn config_map(
+        &self,
+        namespace: &str,
+        name: &str,
+        field: &'static str,
+    ) -> impl Future<Output = Result<SourceData, SourceError>> + Send;
+
+    /// MediantDevice `name` in `namespace` (the target of a `deviceRef`).
+    fn device(
+        &self,
+        namespace: &str,
+        name: &str,
+        field: &'static str,
+    ) -> impl Future<Output = Result<MediantDevice, SourceError>> + Send;
+
+    /// The text of a file a resource from `origin` names (manifests only; a
+    /// cluster has no files and validation rejects them there).
+    fn file(&self, origin: Option<&Path>, path: &Path) -> Result<String, SourceError>;
+
+    /// Credentials when the Secret `secret` could not be read (`error`):
+    /// the command line may fall back to `--username`/`--password-file`.
+    fn credentials_fallback(
+        &self,
+        namespace: &str,
+        secret: &CredentialsSecretRef,
+        error: SourceError,
+    ) -> Result<Credentials, SourceError> {
+        let _ = (namespace, secret);
+        Err(error)
+    }
+}
+
+/// What a resource names, read.
+pub struct Dereferenced {
+    /// The MediantDevice the resource configures (itself, or its `deviceRef`).
+    pub device: MediantDevice,
+    /// The device user (`Debug` redacts the password).
+    pub credentials: Credentials,
+    /// The PEM CA bundle of the device's `spec.tls.caBundle`, if declared.
+    pub ca_bundle: Option<String>,
+    /// The texts the resource refers to.
+    pub resolved: ResolvedSources,
+}
+
+impl std::fmt::Debug for Dereferenced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dereferenced")
+            .field("device", &self.device.metadata.name)
+            .field("credentials", &self.credentials)
+            .field("sources", &self.resolved.len())
+            .field("ca_bundle", &self.ca_bundle.is_some())
+            .finish()
+    }
+}
+
+impl Dereferenced {
+    /// The key of the target device (`namespace/name`), which the
+    /// single-writer lock and the reset policy belong to.
+    pub fn device_key(&self) -> String {
+        format!(
+            "{}/{}",
+            self.device.namespace().unwrap_or_default(),
+            self.device.name_any()
+        )
+    }
+}
+
+/// Reads everything `resource` (in `namespace`, read from `origin` when it
+/// came from a file) names: the target device, its credentials and CA
+/// bundle, then the resource's own texts, in that order.
+pub async fn dereference<K: Kind>(
+    sources: &impl Sources,
+    namespace: &str,
+    origin: Option<&Path>,
+    resource: &K::Resource,
+) -> Result<Dereferenced, SourceError> {
+    let device = match K::target(resource) {
+        Target::Itself(device) => device.clone(),
+        Target::Named(name) => sources.device(namespace, name, "spec.deviceRef").await?,
+    };
+    let spec = &device.spec;
+
+    let creds = &spec.credentials_secret_ref;
+    const CREDS: &str = "spec.credentialsSecretRef";
+    let read = async {
+        let secret = sources.secret(namespace, &creds.name, CREDS).await?;
+        let username = secret.text(&creds.username_key, CREDS)?;
+        let password = secret.text(&creds.password_key, CREDS)?;
+        Ok::<_, SourceError>(Credentials::new(username, password))
+    };
+    let credentials = match read.await {
+        Ok(c) => c,
+        Err(e) => sources.credentials_fallback(namespace, creds, e)?,
+    };
+
+    let mut resolved = ResolvedSources::new();
+    for source in K::references(resource) {
+        const FIELD: &str = "spec configMapRefs";
+        let text = match &source {
+            SourceRef::ConfigMap(r) => sources
+                .config_map(namespace, &r.name, FIELD)
+                .await?
+                .text(&r.key, FIELD)?,
+            SourceRef::Secret(r) => sources
+                .secret(namespace, &r.name, "spec secretRefs")
+                .await?
+                .text(&r.key, "spec secretRefs")?,
+            SourceRef::File(path) => sources.file(origin, path)?,
+        };
+        resolved.insert(source, text);
+    }
+
+    let ca_bundle = match spec.tls.as_ref().and_then(|t| t.ca_bundle.as_ref()) {
+        None => None,
+        Some(source) => {
+            const FIELD: &str = "spec.tls.caBundle";
+            match (&source.secret_key_ref, &source.config_map_key_ref) {
+                (Some(r), _) => Some(
+                    sources
+                        .secret(namespace, &r.name, FIELD)
+                        .await?
+                        .text(&r.key, FIELD)?,
+                ),
+                (None, Some(r)) => Some(
+                    sources
+                        .config_map(namespace, &r.name, FIELD)
+                        .await?
+                        .text(&r.key, FIELD)?,
+                ),
+                // Validation rejects a source naming neither.
+                (None, None) => None,
+            }
+        }
+    };
+
+    Ok(Dereferenced {
+        device,
+        credentials,
+        ca_bundle,
+        resolved,
+    })
+}
