@@ -2,6 +2,9 @@
 //! an API server would, descriptions, defaults), the checked-in `crds/`, the
 //! example manifests, conditions, revisions and secret hygiene.
 
+// A test panics to report a failure: unwrap/expect are how it asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -12,6 +12,9 @@
 //! checked by the end-to-end suite (`tests/e2e/run.sh`, scenarios `helm_*`
 //! and `rbac_no_denials`).
 
+// A test panics to report a failure: unwrap/expect are how it asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};

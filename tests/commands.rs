@@ -1,5 +1,8 @@
 //! `diff -f` and `apply -f` over manifests, run in-process.
 
+// A test panics to report a failure: unwrap/expect are how it asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

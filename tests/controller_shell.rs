@@ -2,6 +2,9 @@
 //! health/metrics endpoints, hand-over on shutdown — through the real kube
 //! client against the in-process API server double.
 
+// A test panics to report a failure: unwrap/expect are how it asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::net::SocketAddr;

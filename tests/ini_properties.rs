@@ -1,6 +1,9 @@
 //! Property tests of the INI engine: round trips, convergence through a
 //! simulated device rewrite, and a parser that never panics.
 
+// A test panics to report a failure: unwrap/expect are how it asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

@@ -1,6 +1,9 @@
 //! The device client and the plan/apply engine over real HTTP against the
 //! simulator (issue: device client, plan/apply).
 
+// A test panics to report a failure: unwrap/expect are how it asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use mediant_operator::config::ini;

@@ -3,6 +3,9 @@
 //! content types, JSON shapes, privilege tables) or from how real devices
 //! write their INI files, never from the simulator's own code.
 
+// A test panics to report a failure: unwrap/expect are how it asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use mediant_operator::config::ini::{self, RowIndex};
