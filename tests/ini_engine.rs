@@ -3,7 +3,7 @@
 // A test panics to report a failure: unwrap/expect are how it asserts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use mediant_operator::config::ini::{self, DiffOptions, IniDocument, RowChange, RowIndex};
+use mediant_operator::config::ini::{self, DiffOptions, IniDocument, RowIndex};
 
 const DUMP: &str = include_str!("fixtures/ini/mediant800-7.4.ini");
 
@@ -261,8 +261,36 @@ fn diff_compares_only_what_the_desired_side_declares() {
     assert_eq!(changes.render_incremental().expect("render"), "");
 }
 
+/// A device's reading of an incremental upload, as the manuals describe it
+/// ("all other fields are assigned with the pre-defined default values for
+/// each configured line"; "$$ … indicates the default value"): a row line
+/// replaces the whole row, unlisted columns get `DEFAULT!`, a stand-in for
+/// the device's default we cannot know. Written here, independently of the
+/// engine's own merge, so a partial row would show up as lost cells.
+fn device_reads(device: &mut IniDocument, upload: &IniDocument) {
+    for p in upload.params() {
+        device.set_param(&p.name, p.value.clone());
+    }
+    for table in upload.tables() {
+        let target = device.ensure_table(&table.name);
+        let columns: Vec<String> = target.columns().to_vec();
+        for (index, row) in table.rows() {
+            for column in &columns {
+                target.set_cell(index.clone(), column, "DEFAULT!");
+            }
+            for (pos, column) in table.columns().iter().enumerate() {
+                match row.cell(pos) {
+                    ini::Cell::Value(v) => target.set_cell(index.clone(), column, v),
+                    ini::Cell::Default => target.set_cell(index.clone(), column, "DEFAULT!"),
+                    ini::Cell::Absent => {}
+                }
+            }
+        }
+    }
+}
+
 #[test]
-fn diff_renders_the_smallest_incremental_ini_and_a_human_summary() {
+fn a_changed_row_is_sent_whole_and_the_plan_shows_only_changed_cells() {
     let observed = parse(DUMP);
     let desired = parse(
         "GWDEBUGLEVEL = 7\nNewParam = 'x y'\n[ IPGroup ]\n\
@@ -278,30 +306,115 @@ fn diff_renders_the_smallest_incremental_ini_and_a_human_summary() {
             "NewParam: (default) → x y",
             "IPGroup[1].MediaRealm: MRWan → MRWan2",
             "IPGroup[2].ProxySetName: Teams → Teams2",
-            "+ IPGroup[9] Name=New, MediaRealm=MRLan, ProxySetName=IPPBX",
+            "+ IPGroup[9] Name=New, MediaRealm=MRLan, ProxySetName=IPPBX; other columns take their defaults",
         ]
     );
     assert_eq!(changes.len(), 5);
     let text = changes.render_incremental().expect("render");
-    // One block per set of columns written; FORMAT lists only those columns.
-    assert!(text.contains("FORMAT IPGroup_Index = IPGroup_MediaRealm;\r\nIPGroup 1 = \"MRWan2\";"));
-    assert!(
-        text.contains("FORMAT IPGroup_Index = IPGroup_ProxySetName;\r\nIPGroup 2 = \"Teams2\";")
-    );
-    assert!(text.contains("IPGroup 9 = \"New\", \"MRLan\", \"IPPBX\";"));
+    assert!(!text.contains("$$"), "`$$` never means keep:\n{text}");
+    let upload = parse(&text);
+    let have = observed.table("IPGroup").expect("observed IPGroup");
+    let sent = upload.table("IPGroup").expect("sent IPGroup");
+    // Rows 1 and 2 carry every column the device reports, with its values
+    // except the declared change.
+    for (index, changed) in [
+        (idx(1), ("MediaRealm", "MRWan2")),
+        (idx(2), ("ProxySetName", "Teams2")),
+    ] {
+        for column in have.columns() {
+            let expected = if have.short_column(column) == changed.0 {
+                Some(changed.1)
+            } else {
+                have.cell(&index, column)
+            };
+            assert_eq!(
+                sent.cell(&index, column),
+                expected,
+                "{column} of row {index}"
+            );
+        }
+    }
+    // The new row lists only what is declared: the others take defaults.
+    let new_row = sent.row(&idx(9)).expect("row 9 sent");
+    let listed = (0..new_row.len())
+        .filter(|p| new_row.cell(*p).is_listed())
+        .count();
+    assert_eq!(listed, 3, "{text}");
     assert!(text.contains("GWDEBUGLEVEL = 7\r\n") && text.contains("NewParam = 'x y'\r\n"));
-    assert!(
-        !text.contains("IPGroup_Type"),
-        "unchanged columns are not written:\n{text}"
-    );
 
+    // Read by the manual's rule, nothing undeclared changed and the next
+    // diff is empty.
     let mut device = observed.clone();
-    device.apply(&parse(&text));
+    device_reads(&mut device, &upload);
     assert!(ini::diff(&desired, &device, &DiffOptions::default()).is_empty());
+    let after = device.table("IPGroup").expect("IPGroup");
+    for index in [idx(1), idx(2)] {
+        for column in have.columns() {
+            let short = have.short_column(column);
+            if ["Name", "MediaRealm", "ProxySetName"].contains(&short) {
+                continue;
+            }
+            assert_eq!(
+                after.cell(&index, column),
+                have.cell(&index, column),
+                "{column}"
+            );
+        }
+    }
 }
 
 #[test]
-fn prune_options_delete_rows_and_reset_parameters_only_when_listed() {
+fn a_desired_default_cell_is_compared_against_the_known_default() {
+    let observed = parse(DUMP);
+    let desired = parse(
+        "[ IPGroup ]\nFORMAT IPGroup_Index = IPGroup_Name, IPGroup_Type;\nIPGroup 1 = \"ITSP\", $$;\n[ \\IPGroup ]\n",
+    );
+    let have_type = observed
+        .table("IPGroup")
+        .and_then(|t| t.cell(&idx(1), "Type"))
+        .map(str::to_string);
+    let Some(have_type) = have_type else {
+        panic!("fixture IPGroup 1 has a Type")
+    };
+    // Unknown default while the device shows a value: refused, not a
+    // change sent for ever.
+    let err = ini::plan_diff(&desired, &observed, &DiffOptions::default()).expect_err("refused");
+    assert!(err.to_string().contains("IPGroup[1].Type"), "{err}");
+    // Known and equal: in sync.
+    let same = DiffOptions {
+        defaults: [("IPGroup_Type".to_string(), have_type.clone())].into(),
+        ..DiffOptions::default()
+    };
+    assert!(
+        ini::plan_diff(&desired, &observed, &same)
+            .expect("plans")
+            .is_empty()
+    );
+    // Known and different: the row goes out whole with `$$` for that cell.
+    let other = DiffOptions {
+        defaults: [("IPGroup_Type".to_string(), format!("{have_type}9"))].into(),
+        ..DiffOptions::default()
+    };
+    let changes = ini::plan_diff(&desired, &observed, &other).expect("plans");
+    assert_eq!(
+        changes.summary(),
+        vec![format!("IPGroup[1].Type: {have_type} → (default)")]
+    );
+    let text = changes.render_incremental().expect("render");
+    let sent = parse(&text);
+    let row = sent
+        .table("IPGroup")
+        .and_then(|t| t.row(&idx(1)))
+        .expect("row sent");
+    let pos = sent
+        .table("IPGroup")
+        .and_then(|t| t.column_position("Type"))
+        .expect("Type sent");
+    assert_eq!(row.cell(pos), ini::Cell::Default);
+}
+
+#[test]
+fn pruned_rows_are_deleted_through_the_cli_children_first_never_through_ini() {
     let observed = parse(DUMP);
     let desired = parse(
         "[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_IpAddress;\nProxyIp 0 = \"sip.itsp.example:5060\";\n[ \\ProxyIp ]\n",
@@ -317,10 +430,9 @@ fn prune_options_delete_rows_and_reset_parameters_only_when_listed() {
         .into(),
         ..DiffOptions::default()
     };
-    let changes = ini::diff(&desired, &observed, &options);
-    let summary = changes.summary();
+    let changes = ini::plan_diff(&desired, &observed, &options).expect("plans");
     assert_eq!(
-        summary,
+        changes.summary(),
         vec![
             "GWDEBUGLEVEL: 5 → 0",
             "- ProxyIp[1]",
@@ -332,29 +444,52 @@ fn prune_options_delete_rows_and_reset_parameters_only_when_listed() {
         ]
     );
     let text = changes.render_incremental().expect("render");
-    // Dependents are deleted first (Classification names ProxySets/IPGroups).
-    assert!(
-        text.find("[ Classification ]") < text.find("[ ProxyIp ]"),
-        "{text}"
+    assert_eq!(
+        text, "[SYSTEM Params]\r\n\r\nGWDEBUGLEVEL = 0\r\n",
+        "no INI row deletion exists"
     );
-    assert!(text.contains("FORMAT ProxyIp_Index = ProxyIp_Action;\r\nProxyIp 1 = \"Delete\";"));
-    let mut device = observed.clone();
-    device.apply(&parse(&text));
-    assert_eq!(device.table("ProxyIp").map(|t| t.row_count()), Some(1));
-    assert!(ini::diff(&desired, &device, &options).is_empty());
+    let script = changes
+        .render_cli_deletions(&observed)
+        .expect("mapped")
+        .expect("deletions");
+    assert_eq!(
+        script,
+        "configure voip\n no sbc classification 1\n no sbc classification 0\n \
+         no proxy-ip 3/0\n no proxy-ip 2/2\n no proxy-ip 2/1\n no proxy-ip 2/0\nexit\n"
+    );
 }
 
 #[test]
-fn a_desired_delete_action_removes_one_row() {
+fn pruning_a_table_without_a_cli_mapping_is_refused_naming_it() {
+    let observed = parse(DUMP);
+    let desired = parse("GWDEBUGLEVEL = 5\n");
+    let options = DiffOptions {
+        prune_tables: vec!["StaticRouteTable".into()],
+        ..DiffOptions::default()
+    };
+    let err = ini::plan_diff(&desired, &observed, &options).expect_err("refused");
+    assert!(
+        matches!(&err, ini::IniPlanError::UnmappedPrune { table } if table == "StaticRouteTable"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("`StaticRouteTable`"));
+}
+
+#[test]
+fn an_action_column_is_an_ordinary_column_now() {
+    // `<Table>_Action = Delete` was our invention (no document defines
+    // it): it deletes nothing.
     let observed = parse(DUMP);
     let desired = parse(
-        "[ IPGroup ]\nFORMAT IPGroup_Index = IPGroup_Action;\nIPGroup 3 = Delete;\nIPGroup 8 = Delete;\n[ \\IPGroup ]\n",
+        "[ IPGroup ]\nFORMAT IPGroup_Index = IPGroup_Action;\nIPGroup 3 = Delete;\n[ \\IPGroup ]\n",
     );
     let changes = ini::diff(&desired, &observed, &DiffOptions::default());
-    assert_eq!(changes.summary(), vec!["- IPGroup[3]"]);
-    assert_eq!(
-        changes.tables[0].rows,
-        vec![RowChange::Delete { index: idx(3) }]
+    assert!(!changes.has_deletions(), "{changes}");
+    assert!(
+        changes
+            .render_cli_deletions(&observed)
+            .expect("ok")
+            .is_none()
     );
 }
 
@@ -437,4 +572,95 @@ fn parse_errors_never_quote_the_values_of_the_line() {
         let err = ini::parse(text).expect_err("malformed");
         assert!(!err.to_string().contains("Hunter2Secret"), "{err}");
     }
+}
+
+const SECRET_TABLE_DUMP: &str = "[SYSTEM Params]\r\nGWDEBUGLEVEL = 5\r\n\r\n\
+[ IPsecSATable ]\r\n\r\n;\r\n;  *** TABLE IPsecSATable *** \r\n\
+; This table contains hidden elements and will not be exposed.\r\n\
+; This table exists on board and will be saved during restarts.\r\n;\r\n\r\n[ \\IPsecSATable ]\r\n\r\n\
+[ MyHiddenTable ]\r\n\r\n; This table contains hidden elements and will not be exposed.\r\n\r\n[ \\MyHiddenTable ]\r\n";
+
+#[test]
+fn secret_tables_are_recognised_from_the_device_rendering_and_the_catalogue() {
+    let observed = parse(SECRET_TABLE_DUMP);
+    assert!(
+        observed
+            .table("IPsecSATable")
+            .is_some_and(|t| t.is_hidden())
+    );
+    assert!(
+        observed
+            .table("MyHiddenTable")
+            .is_some_and(|t| t.is_hidden())
+    );
+    // A hidden table renders as the device writes it: no FORMAT line (an
+    // empty table with one would delete it on the device).
+    let text = observed.render().expect("render");
+    assert!(!text.contains("FORMAT MyHiddenTable"), "{text}");
+    assert_eq!(parse(&text), observed);
+
+    for table in ["MyHiddenTable", "IPsecSATable"] {
+        let desired = parse(&format!(
+            "[ {table} ]\nFORMAT {table}_Index = {table}_Name;\n{table} 0 = \"a\";\n[ \\{table} ]\n"
+        ));
+        let err = ini::plan_diff(&desired, &observed, &DiffOptions::default())
+            .expect_err("part of a secret table is refused");
+        assert!(
+            matches!(&err, ini::IniPlanError::PartialSecretTable { table: t } if t == table),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&format!("`{table}`")));
+    }
+    // The catalogue knows IPsecSATable even before the device is read.
+    let desired = parse(
+        "[ IPsecSATable ]\nFORMAT IPsecSATable_Index = IPsecSATable_SharedKey;\nIPsecSATable 0 = \"k\";\n[ \\IPsecSATable ]\n",
+    );
+    assert!(ini::check_declared(&desired, &DiffOptions::default()).is_err());
+}
+
+#[test]
+fn a_secret_table_declared_whole_is_sent_whole_and_masked() {
+    let observed = parse(SECRET_TABLE_DUMP);
+    let desired = parse(
+        "[ IPsecSATable ]\nFORMAT IPsecSATable_Index = IPsecSATable_RemoteEndpointAddressOrName, IPsecSATable_SharedKey;\n\
+         IPsecSATable 0 = 10.0.0.1, \"MARKER-psk-1\";\nIPsecSATable 1 = 10.0.0.2, \"MARKER-psk-2\";\n[ \\IPsecSATable ]\n",
+    );
+    let options = DiffOptions {
+        prune_tables: vec!["IPsecSATable".into()],
+        ..DiffOptions::default()
+    };
+    let changes = ini::plan_diff(&desired, &observed, &options).expect("whole table is managed");
+    assert!(changes.has_secrets());
+    let shown = format!("{changes}{:?}", changes.changed_keys(10));
+    assert!(!shown.contains("MARKER"), "{shown}");
+    let text = changes.render_incremental().expect("render");
+    let sent = parse(&text);
+    let table = sent.table("IPsecSATable").expect("sent");
+    assert_eq!(
+        table.row_count(),
+        2,
+        "every declared row, in one block:\n{text}"
+    );
+    assert_eq!(text.matches("[ IPsecSATable ]").count(), 1);
+    // An empty declared secret table deletes the device's: an empty block.
+    let empty = parse(
+        "[ IPsecSATable ]\nFORMAT IPsecSATable_Index = IPsecSATable_SharedKey;\n[ \\IPsecSATable ]\n",
+    );
+    let changes = ini::plan_diff(&empty, &observed, &options).expect("plans");
+    let text = changes.render_incremental().expect("render");
+    assert!(
+        text.contains("FORMAT IPsecSATable_Index = IPsecSATable_SharedKey;"),
+        "{text}"
+    );
+    assert_eq!(
+        parse(&text).table("IPsecSATable").map(|t| t.row_count()),
+        Some(0)
+    );
+    // A device without the table and an empty declaration: in sync.
+    let none = parse("GWDEBUGLEVEL = 5\n");
+    assert!(
+        ini::plan_diff(&empty, &none, &options)
+            .expect("plans")
+            .is_empty()
+    );
 }

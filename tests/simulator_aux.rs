@@ -1066,7 +1066,10 @@ async fn status_in_the_2015_dialect_and_on_an_ha_device() {
     })
     .await;
     let status = old.get("/status").await.assert_json(200);
-    assert_eq!(status.as_object().unwrap().len(), 9);
+    // v7.4 section 10's example shows the same 7.20A.200.014 build with
+    // twelve fields; the 2015 document's example is cut off after
+    // `highAvailability`, which is not a statement that the others are absent.
+    assert_eq!(status.as_object().unwrap().len(), 12);
     assert_eq!(status["highAvailability"], "Stand Alone");
     assert_eq!(status["versionID"], "7.20A.200.014");
     let ha = start(FleetConfig {
@@ -1394,11 +1397,13 @@ async fn performance_monitoring_in_the_2015_dialect() {
     })
     .await;
     assert_eq!(old.get("/kpi").await.status, 404);
-    // Chapter 9.
-    let list = old
-        .get_as(MONITOR, "/performanceMonitoring")
-        .await
-        .assert_json(200);
+    // Chapter 9. (Section 2: the REST user "should correspond to a valid
+    // device user with the Security Administrator privilege level".)
+    assert_eq!(
+        old.get_as(MONITOR, "/performanceMonitoring").await.status,
+        403
+    );
+    let list = old.get("/performanceMonitoring").await.assert_json(200);
     assert_eq!(
         list,
         json!({ "items": ["ActiveContextCount", "NetUtilKBytes", "NetUtilPackets"] })

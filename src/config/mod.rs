@@ -2,6 +2,7 @@
 //! Mediant speaks. Nothing here performs I/O, so all of it is tested without a
 //! network.
 
+pub mod catalog;
 pub mod cli;
 pub mod ini;
 pub mod pem;

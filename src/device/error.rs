@@ -86,6 +86,54 @@ pub enum DeviceError {
         /// The device's description or the body's start.
         description: String,
     },
+    /// The device's certificate failed verification: permanent until the
+    /// trust settings or the certificate change, so never retried.
+    #[error(
+        "{endpoint}: TLS verification of the device's certificate failed ({reason}); this is \
+         not a network problem: give the CA that issued the device certificate (tls.caBundle), \
+         or fix the certificate"
+    )]
+    TlsVerification {
+        /// The device's base URL.
+        endpoint: String,
+        /// What the TLS layer said.
+        reason: String,
+    },
+    /// A request that must not be sent twice (a full upload, a reset, a
+    /// licence, software, a CLI script) lost its answer after it was sent:
+    /// the device may have applied it.
+    #[error(
+        "{endpoint}: the answer to {method} {resource} was lost ({reason}); the device may have \
+         applied {what}; its state is unknown: re-observe before trying again"
+    )]
+    Unconfirmed {
+        /// The device's base URL.
+        endpoint: String,
+        /// HTTP method.
+        method: String,
+        /// Resource below `/api/v1`.
+        resource: String,
+        /// What the device may have applied, in words.
+        what: &'static str,
+        /// What the transport said.
+        reason: String,
+    },
+    /// An incremental CLI script answered 200 with a `status` other than
+    /// `success`: lines before the failing one may be applied (partial
+    /// apply), so the device must be re-observed.
+    #[error(
+        "the device reported the CLI script as `{status}`: {description}{}; lines before the \
+         failing one may have been applied: re-observe the device",
+        if lines.is_empty() { String::new() } else { format!(" (device output: {})", lines.join(" | ")) }
+    )]
+    CliFailed {
+        /// The device's `status` value.
+        status: String,
+        /// The device's `description`.
+        description: String,
+        /// The relevant lines of `output`, secrets masked.
+        lines: Vec<String>,
+    },
     /// No connection, reset connection, DNS, TLS handshake … after every retry.
     #[error("{endpoint} is unreachable: {reason}")]
     Unreachable {
@@ -135,6 +183,15 @@ impl DeviceError {
         )
     }
 
+    /// Whether the device may have applied part or all of the request, so
+    /// its state is unknown and must be observed again before planning.
+    pub fn state_unknown(&self) -> bool {
+        matches!(
+            self,
+            DeviceError::Unconfirmed { .. } | DeviceError::CliFailed { .. }
+        )
+    }
+
     /// A short, bounded identifier of the failure kind, for event reasons and
     /// metric labels (never free text).
     pub fn category(&self) -> &'static str {
@@ -148,6 +205,9 @@ impl DeviceError {
             DeviceError::NotFound { .. } => "NotFound",
             DeviceError::Server { .. } => "DeviceError",
             DeviceError::Unreachable { .. } => "Unreachable",
+            DeviceError::TlsVerification { .. } => "TlsVerificationFailed",
+            DeviceError::Unconfirmed { .. } => "AnswerLost",
+            DeviceError::CliFailed { .. } => "CliScriptFailed",
             DeviceError::Timeout { .. } => "Timeout",
             DeviceError::ResetTimeout { .. } => "ResetTimeout",
             DeviceError::InvalidResponse { .. } => "InvalidResponse",

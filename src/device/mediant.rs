@@ -1,9 +1,26 @@
 //! REST client of a Mediant device (`/api/v1`, v7.4 and 2015 dialects).
 //!
 //! # Guarantees
-//! - Only a busy device (409) and transport failures are retried, with
-//!   exponential backoff and jitter ([`RetryPolicy`]); every other answer is
-//!   final and mapped to its own [`DeviceError`].
+//! - Reads (`GET`) are retried on transport errors, timeouts and 5xx, with
+//!   exponential backoff and jitter ([`RetryPolicy`]), within a total
+//!   [`ClientOptions::deadline`].
+//! - Requests that must not run twice — the full `PUT /files/ini` and
+//!   `PUT /files/cliScript`, `POST /actions/reset` (all reset the device),
+//!   an incremental CLI script (`no …`, `… new` are not idempotent), and
+//!   the licence and software uploads — are retried only when the
+//!   connection was never made (nothing was sent). A lost answer after
+//!   sending is [`DeviceError::Unconfirmed`]: "the device may have applied
+//!   …; re-observe", never a second upload and a second reset.
+//! - 409 ("synchronization with the redundant device is in progress", v7.4
+//!   document on every write) is waited out with backoff for up to
+//!   [`ClientOptions::busy_budget`], except where a 409 is permanent (a
+//!   licence key on an HA device).
+//! - A TLS verification failure is permanent: reported at once as
+//!   [`DeviceError::TlsVerification`], never as "unreachable".
+//! - An incremental CLI script answered 200 with a `status` other than
+//!   `success` is [`DeviceError::CliFailed`] with the failing output lines,
+//!   secrets masked.
+//! - Every other answer is final and mapped to its own [`DeviceError`].
 //! - The password is sent only in the `Authorization` header; it is redacted
 //!   from `Debug` and never part of an error.
 //! - TLS is verified unless [`TlsTrust::InsecureSkipVerify`] is chosen, which
@@ -106,11 +123,23 @@ pub struct ClientOptions {
     pub dialect: Option<Dialect>,
     /// Server certificate trust.
     pub tls: TlsTrust,
-    /// Retries of busy answers and transport errors.
+    /// Retries of transport errors and 5xx answers to reads (attempts and
+    /// delays); the backoff of busy answers too.
     pub retry: RetryPolicy,
     /// Sees every attempt.
     pub observer: Option<RequestObserver>,
+    /// How long 409 answers (HA synchronisation in progress) are waited out
+    /// before a call gives up with [`DeviceError::Busy`]. HA synchronisation
+    /// takes minutes, so the default is three; the plan sets it per device.
+    pub busy_budget: Duration,
+    /// The longest one call may spend on transport retries (each attempt
+    /// also bounded by `request_timeout`): a device that accepts
+    /// connections and never answers is reported within this.
+    pub deadline: Duration,
 }
+
+/// The default of [`ClientOptions::busy_budget`].
+pub const DEFAULT_BUSY_BUDGET: Duration = Duration::from_secs(180);
 
 impl Default for ClientOptions {
     fn default() -> Self {
@@ -121,6 +150,8 @@ impl Default for ClientOptions {
             tls: TlsTrust::System,
             retry: RetryPolicy::default(),
             observer: None,
+            busy_budget: DEFAULT_BUSY_BUDGET,
+            deadline: Duration::from_secs(120),
         }
     }
 }
@@ -133,6 +164,8 @@ impl fmt::Debug for ClientOptions {
             .field("dialect", &self.dialect)
             .field("tls", &self.tls)
             .field("retry", &self.retry)
+            .field("busy_budget", &self.busy_budget)
+            .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
@@ -168,18 +201,95 @@ pub struct CliOutput {
     pub description: String,
     /// What `show` commands printed.
     pub output: String,
+    /// `success` or `failure` on real firmware (the v7.4 document's example
+    /// omits it; public code driving real devices reads it); `None` when
+    /// absent.
+    pub status: Option<String>,
+}
+
+/// Keywords of output lines that report a failed CLI line.
+const FAILURE_MARKERS: &[&str] = &[
+    "error",
+    "fail",
+    "invalid",
+    "unknown",
+    "incomplete",
+    "not ",
+    "illegal",
+    "denied",
+    "cannot",
+];
+
+/// The lines of a failed script's output worth showing, secrets masked:
+/// those that report an error, or the last few when none does.
+pub(crate) fn relevant_output(output: &str) -> Vec<String> {
+    let lines: Vec<&str> = output
+        .split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let failing: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| {
+            let lower = l.to_ascii_lowercase();
+            FAILURE_MARKERS.iter().any(|m| lower.contains(m))
+        })
+        .collect();
+    let chosen = if failing.is_empty() {
+        &lines[lines.len().saturating_sub(3)..]
+    } else {
+        &failing[..]
+    };
+    chosen
+        .iter()
+        .take(10)
+        .map(|l| {
+            let short: String = l.chars().take(200).collect();
+            crate::config::sensitive::redact_line(&short)
+        })
+        .collect()
 }
 
 /// What a request carries.
-enum Body<'a> {
+pub(crate) enum Body<'a> {
+    /// Nothing.
     None,
+    /// A JSON document.
     Json(serde_json::Value),
-    Upload { filename: &'a str, data: &'a [u8] },
+    /// A file, in the dialect's upload encoding.
+    Upload {
+        /// The file name of the multipart part.
+        filename: &'a str,
+        /// The content.
+        data: &'a [u8],
+    },
 }
 
 /// An answer with a 2xx status.
-struct Answer {
-    body: bytes::Bytes,
+pub(crate) struct Answer {
+    /// The body.
+    pub(crate) body: bytes::Bytes,
+}
+
+/// How a request may be repeated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Repeat {
+    /// Idempotent (reads, incremental INI, save): retried on any transport
+    /// error, and on 5xx when it is a read.
+    Safe,
+    /// Must not run twice: retried only when the connection was never made.
+    /// The text says what the device may have applied.
+    Once(&'static str),
+}
+
+/// What a 409 answer means for a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnBusy {
+    /// "Not now": wait it out within the busy budget.
+    Wait,
+    /// Permanent (a licence key on an HA device): report at once.
+    Permanent,
 }
 
 /// The REST client of one device.
@@ -191,6 +301,9 @@ pub struct MediantClient {
     insecure: bool,
     retry: RetryPolicy,
     observer: Option<RequestObserver>,
+    request_timeout: Duration,
+    busy_budget: Duration,
+    deadline: Duration,
 }
 
 impl fmt::Debug for MediantClient {
@@ -264,7 +377,47 @@ impl MediantClient {
             insecure,
             retry: options.retry,
             observer: options.observer,
+            request_timeout: options.request_timeout,
+            busy_budget: options.busy_budget,
+            deadline: options.deadline.max(options.request_timeout),
         })
+    }
+
+    /// Sends a write that must not run twice (a licence key or file, a
+    /// software load …): JSON when `file` is `None`, else the file in the
+    /// dialect's upload encoding. Retried only when no connection was made;
+    /// a lost answer is [`DeviceError::Unconfirmed`] naming `what`. With
+    /// [`OnBusy::Permanent`] a 409 is reported at once (the licence key of
+    /// an HA device: "409 Conflict" is the document's permanent answer).
+    /// Returns the answer's body.
+    pub async fn write_once(
+        &self,
+        method: &str,
+        resource: &str,
+        json: Option<serde_json::Value>,
+        file: Option<(&str, &[u8])>,
+        what: &'static str,
+        on_busy: OnBusy,
+    ) -> Result<bytes::Bytes, DeviceError> {
+        let method = Method::from_bytes(method.as_bytes()).map_err(|_| DeviceError::Config {
+            reason: format!("`{method}` is not an HTTP method"),
+        })?;
+        let body = match (json, file) {
+            (_, Some((filename, data))) => {
+                self.dialect().await?;
+                Body::Upload { filename, data }
+            }
+            (Some(value), None) => Body::Json(value),
+            (None, None) => Body::None,
+        };
+        self.send_with(method, resource, body, Repeat::Once(what), on_busy)
+            .await
+            .map(|a| a.body)
+    }
+
+    /// How long 409 answers are waited out (see [`ClientOptions::busy_budget`]).
+    pub fn busy_budget(&self) -> Duration {
+        self.busy_budget
     }
 
     /// The device's base URL.
@@ -311,24 +464,44 @@ impl MediantClient {
         self.json("GET", "status", &answer)
     }
 
-    /// `GET /files/ini`: the device's rendering of its running configuration.
+    /// `GET /files/ini`: the device's rendering of its running configuration,
+    /// refused (naming the line) when it is not UTF-8.
     pub async fn ini(&self) -> Result<String, DeviceError> {
         let answer = self.send(Method::GET, "files/ini", Body::None).await?;
-        Ok(String::from_utf8_lossy(&answer.body).into_owned())
+        match crate::config::ini::decode(&answer.body) {
+            Ok(text) => Ok(text.to_string()),
+            Err(e) => Err(DeviceError::InvalidResponse {
+                method: "GET".into(),
+                resource: "files/ini".into(),
+                reason: format!("the INI file is not text: {e}"),
+            }),
+        }
     }
 
-    /// `PUT /files/ini/incremental`: applies to running configuration, no reset.
+    /// `PUT /files/ini/incremental`: applies to running configuration, no
+    /// reset. Idempotent (the same cells set again), so retried.
     pub async fn put_ini_incremental(&self, ini: &str) -> Result<(), DeviceError> {
-        self.upload("files/ini/incremental", "ini.txt", ini.as_bytes())
-            .await
-            .map(drop)
+        self.upload(
+            "files/ini/incremental",
+            "ini.txt",
+            ini.as_bytes(),
+            Repeat::Safe,
+        )
+        .await
+        .map(drop)
     }
 
-    /// `PUT /files/ini`: replaces the whole configuration and resets the device.
+    /// `PUT /files/ini`: replaces the whole configuration and resets the
+    /// device. Sent once: a lost answer is [`DeviceError::Unconfirmed`].
     pub async fn put_ini_full(&self, ini: &str) -> Result<(), DeviceError> {
-        self.upload("files/ini", "ini.txt", ini.as_bytes())
-            .await
-            .map(drop)
+        self.upload(
+            "files/ini",
+            "ini.txt",
+            ini.as_bytes(),
+            Repeat::Once("the whole INI file and reset to load it"),
+        )
+        .await
+        .map(drop)
     }
 
     /// `GET /files/cliScript`: the running configuration as CLI.
@@ -339,37 +512,70 @@ impl MediantClient {
         Ok(String::from_utf8_lossy(&answer.body).into_owned())
     }
 
-    /// `PUT /files/cliScript/incremental`: runs commands, returns their output.
+    /// `PUT /files/cliScript/incremental`: runs commands, returns their
+    /// output. A 200 whose `status` is not `success` is
+    /// [`DeviceError::CliFailed`] (the device may have applied the lines
+    /// before the failing one); sent once, as `no …` and `… new` lines are
+    /// not idempotent.
     pub async fn put_cli_incremental(&self, script: &str) -> Result<CliOutput, DeviceError> {
         let answer = self
-            .upload("files/cliScript/incremental", "cli.txt", script.as_bytes())
+            .upload(
+                "files/cliScript/incremental",
+                "cli.txt",
+                script.as_bytes(),
+                Repeat::Once("the CLI script, in part or whole"),
+            )
             .await?;
         if answer.body.is_empty() {
             return Ok(CliOutput::default());
         }
-        self.json("PUT", "files/cliScript/incremental", &answer)
+        let out: CliOutput = self.json("PUT", "files/cliScript/incremental", &answer)?;
+        match out.status.as_deref() {
+            None => Ok(out),
+            Some(s) if s.eq_ignore_ascii_case("success") => Ok(out),
+            Some(s) => Err(DeviceError::CliFailed {
+                status: s.chars().take(32).collect(),
+                description: crate::config::sensitive::redact_line(
+                    &out.description.chars().take(200).collect::<String>(),
+                ),
+                lines: relevant_output(&out.output),
+            }),
+        }
     }
 
-    /// `PUT /files/cliScript`: replaces the whole configuration and resets the device.
+    /// `PUT /files/cliScript`: replaces the whole configuration and resets
+    /// the device. Sent once.
     pub async fn put_cli_full(&self, script: &str) -> Result<(), DeviceError> {
-        self.upload("files/cliScript", "cli.txt", script.as_bytes())
-            .await
-            .map(drop)
+        self.upload(
+            "files/cliScript",
+            "cli.txt",
+            script.as_bytes(),
+            Repeat::Once("the whole CLI script and reset to load it"),
+        )
+        .await
+        .map(drop)
     }
 
-    /// `POST /actions/saveConfiguration`: running configuration becomes startup.
+    /// `POST /actions/saveConfiguration`: running configuration becomes
+    /// startup. Idempotent.
     pub async fn save_configuration(&self) -> Result<(), DeviceError> {
         self.send(Method::POST, "actions/saveConfiguration", Body::None)
             .await
             .map(drop)
     }
 
-    /// `POST /actions/reset`.
+    /// `POST /actions/reset`. Sent once.
     pub async fn reset(&self, save_first: bool) -> Result<(), DeviceError> {
         let body = serde_json::json!({ "saveConfiguration": save_first, "gracefulTimeout": 0 });
-        self.send(Method::POST, "actions/reset", Body::Json(body))
-            .await
-            .map(drop)
+        self.send_with(
+            Method::POST,
+            "actions/reset",
+            Body::Json(body),
+            Repeat::Once("the reset"),
+            OnBusy::Wait,
+        )
+        .await
+        .map(drop)
     }
 
     /// Waits until the device answers `/status` again with an uptime showing it
@@ -426,13 +632,15 @@ impl MediantClient {
     }
 
     /// `GET /alarms/active` through every page: the number of active alarms.
+    /// The cursor is a string in both documents (`"after": "2"`, `"-1"` for
+    /// "no more"); a number is accepted too.
     pub async fn active_alarm_count(&self) -> Result<usize, DeviceError> {
         let mut count = 0;
-        let mut after: Option<i64> = None;
+        let mut after: Option<String> = None;
         // A bounded walk: a device has at most a few thousand active alarms.
         for _ in 0..1000 {
-            let resource = match after {
-                Some(id) => format!("alarms/active?limit=100&after={id}"),
+            let resource = match &after {
+                Some(cursor) => format!("alarms/active?limit=100&after={cursor}"),
                 None => "alarms/active?limit=100".to_string(),
             };
             let answer = self.send(Method::GET, &resource, Body::None).await?;
@@ -448,25 +656,44 @@ impl MediantClient {
             let next = page
                 .get("cursor")
                 .and_then(|c| c.get("after"))
-                .and_then(|a| a.as_i64())
-                .filter(|a| *a >= 0);
+                .and_then(|a| match a {
+                    serde_json::Value::String(s) => Some(s.trim().to_string()),
+                    serde_json::Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                // "-1" means no more; anything but a plain token would not
+                // be a cursor (and must not be spliced into a URL).
+                .filter(|a| {
+                    a != "-1"
+                        && !a.is_empty()
+                        && a.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                });
             match next {
-                Some(n) if alarms > 0 => after = Some(n),
+                Some(n) if alarms > 0 && after.as_deref() != Some(n.as_str()) => after = Some(n),
                 _ => break,
             }
         }
         Ok(count)
     }
 
-    async fn upload(
+    /// Uploads a file in the device's dialect.
+    pub(crate) async fn upload(
         &self,
         resource: &str,
         filename: &str,
         data: &[u8],
+        repeat: Repeat,
     ) -> Result<Answer, DeviceError> {
         self.dialect().await?;
-        self.send(Method::PUT, resource, Body::Upload { filename, data })
-            .await
+        self.send_with(
+            Method::PUT,
+            resource,
+            Body::Upload { filename, data },
+            repeat,
+            OnBusy::Wait,
+        )
+        .await
     }
 
     fn request(
@@ -504,28 +731,64 @@ impl MediantClient {
         })
     }
 
-    /// Sends with retries of 409 and transport errors; maps every other
-    /// non-2xx answer to its error.
+    /// Sends an idempotent request (see [`Self::send_with`]).
     async fn send(
         &self,
         method: Method,
         resource: &str,
         body: Body<'_>,
     ) -> Result<Answer, DeviceError> {
+        self.send_with(method, resource, body, Repeat::Safe, OnBusy::Wait)
+            .await
+    }
+
+    /// Sends a request under the retry rules of the module docs: `repeat`
+    /// says whether it may be sent twice, `on_busy` what a 409 means. Every
+    /// non-2xx answer that is not retried is mapped to its error.
+    pub(crate) async fn send_with(
+        &self,
+        method: Method,
+        resource: &str,
+        body: Body<'_>,
+        repeat: Repeat,
+        on_busy: OnBusy,
+    ) -> Result<Answer, DeviceError> {
+        let started = Instant::now();
         let attempts = self.retry.attempts.max(1);
-        let mut attempt = 0;
+        let read = method == Method::GET;
+        let mut transport_attempts = 0u32;
+        let mut busy_attempts = 0u32;
+        let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let last = attempt >= attempts;
-            let result = self.request(method.clone(), resource, &body)?.send().await;
+            let remaining = self.deadline.saturating_sub(started.elapsed());
+            let timeout = self
+                .request_timeout
+                .min(remaining.max(Duration::from_millis(1)));
+            let result = self
+                .request(method.clone(), resource, &body)?
+                .timeout(timeout)
+                .send()
+                .await;
             let response = match result {
                 Ok(r) => r,
                 Err(e) => {
                     self.observe(&method, resource, None);
-                    if last {
+                    transport_attempts += 1;
+                    if let Some(tls) = self.tls_failure(&e) {
+                        return Err(tls);
+                    }
+                    // A connection that was never made carried nothing.
+                    let sent = !e.is_connect();
+                    if sent && let Repeat::Once(what) = repeat {
+                        return Err(self.unconfirmed(&method, resource, what, &e));
+                    }
+                    let delay = self.retry.delay(transport_attempts);
+                    if transport_attempts >= attempts || started.elapsed() + delay >= self.deadline
+                    {
                         return Err(self.transport_error(&method, resource, &e));
                     }
-                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                    tokio::time::sleep(delay).await;
                     continue;
                 }
             };
@@ -533,9 +796,17 @@ impl MediantClient {
             self.observe(&method, resource, Some(status.as_u16()));
             let body_bytes = match response.bytes().await {
                 Ok(b) => b,
-                Err(e) if last => return Err(self.transport_error(&method, resource, &e)),
-                Err(_) => {
-                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                Err(e) => {
+                    transport_attempts += 1;
+                    if let Repeat::Once(what) = repeat {
+                        return Err(self.unconfirmed(&method, resource, what, &e));
+                    }
+                    let delay = self.retry.delay(transport_attempts);
+                    if transport_attempts >= attempts || started.elapsed() + delay >= self.deadline
+                    {
+                        return Err(self.transport_error(&method, resource, &e));
+                    }
+                    tokio::time::sleep(delay).await;
                     continue;
                 }
             };
@@ -543,12 +814,87 @@ impl MediantClient {
                 return Ok(Answer { body: body_bytes });
             }
             let description = describe(&body_bytes);
-            if status == StatusCode::CONFLICT && !last {
-                tokio::time::sleep(self.retry.delay(attempt)).await;
-                continue;
+            if status == StatusCode::CONFLICT && on_busy == OnBusy::Wait {
+                busy_attempts += 1;
+                let delay = self.retry.delay(busy_attempts).max(self.retry.base_delay);
+                if started.elapsed() + delay < self.busy_budget {
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            }
+            // A 5xx to a read is a passing fault worth another try.
+            if read && status.is_server_error() {
+                transport_attempts += 1;
+                let delay = self.retry.delay(transport_attempts);
+                if transport_attempts < attempts && started.elapsed() + delay < self.deadline {
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
             }
             return Err(self.status_error(&method, resource, status, description, attempt));
         }
+    }
+
+    /// The error for a request that may have been applied.
+    fn unconfirmed(
+        &self,
+        method: &Method,
+        resource: &str,
+        what: &'static str,
+        e: &reqwest::Error,
+    ) -> DeviceError {
+        let reason = if e.is_timeout() {
+            "no answer in time".to_string()
+        } else {
+            error_chain(e)
+        };
+        DeviceError::Unconfirmed {
+            endpoint: self.base.clone(),
+            method: method.to_string(),
+            resource: resource.split('?').next().unwrap_or(resource).to_string(),
+            what,
+            reason,
+        }
+    }
+
+    /// A certificate verification failure in the error's chain, if any.
+    fn tls_failure(&self, e: &reqwest::Error) -> Option<DeviceError> {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(s) = source {
+            if let Some(tls) = s.downcast_ref::<rustls::Error>() {
+                return match tls {
+                    rustls::Error::InvalidCertificate(_)
+                    | rustls::Error::NoCertificatesPresented
+                    | rustls::Error::InvalidCertRevocationList(_) => {
+                        Some(DeviceError::TlsVerification {
+                            endpoint: self.base.clone(),
+                            reason: tls.to_string(),
+                        })
+                    }
+                    _ => None,
+                };
+            }
+            if let Some(io) = s.downcast_ref::<std::io::Error>()
+                && let Some(inner) = io.get_ref()
+                && let Some(tls) = inner.downcast_ref::<rustls::Error>()
+                && matches!(tls, rustls::Error::InvalidCertificate(_))
+            {
+                return Some(DeviceError::TlsVerification {
+                    endpoint: self.base.clone(),
+                    reason: tls.to_string(),
+                });
+            }
+            source = s.source();
+        }
+        // hyper-util boxes the connector's io::Error, whose `source()` skips
+        // the rustls error inside: fall back to rustls' own wording
+        // ("invalid peer certificate: UnknownIssuer").
+        let chain = error_chain(e);
+        let marker = "invalid peer certificate";
+        chain.find(marker).map(|at| DeviceError::TlsVerification {
+            endpoint: self.base.clone(),
+            reason: chain[at..].chars().take(160).collect(),
+        })
     }
 
     fn status_error(
@@ -609,18 +955,9 @@ impl MediantClient {
                 resource: resource.to_string(),
             };
         }
-        // The chain of sources says "connection refused" and the like; the
-        // URL in it holds no credentials (they travel in a header).
-        let mut reason = e.to_string();
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            reason.push_str(": ");
-            reason.push_str(&s.to_string());
-            source = s.source();
-        }
         DeviceError::Unreachable {
             endpoint: self.base.clone(),
-            reason,
+            reason: error_chain(e),
         }
     }
 
@@ -709,6 +1046,19 @@ impl MediantClient {
     }
 }
 
+/// The error and its sources, for "connection refused" and the like; the
+/// URL in it holds no credentials (they travel in a header).
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut reason = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        reason.push_str(": ");
+        reason.push_str(&s.to_string());
+        source = s.source();
+    }
+    reason
+}
+
 /// The device's `description`, or the start of a non-JSON body.
 fn describe(body: &[u8]) -> String {
     #[derive(Deserialize)]
@@ -726,5 +1076,20 @@ fn describe(body: &[u8]) -> String {
                 None => text.to_string(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_script_output_keeps_the_failing_lines_with_secrets_masked() {
+        let output = "configure system\n cli-settings\n  privilege-password MARKER-pw\nError: invalid command \"foo\"\n password MARKER-2\nexit\n";
+        let lines = relevant_output(output);
+        assert_eq!(lines, vec!["Error: invalid command \"foo\"".to_string()]);
+        let lines = relevant_output("a\nb\n password MARKER-3\n");
+        assert!(lines.iter().all(|l| !l.contains("MARKER")), "{lines:?}");
+        assert_eq!(lines.len(), 3);
     }
 }

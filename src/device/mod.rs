@@ -11,8 +11,8 @@ mod retry;
 pub use error::DeviceError;
 pub use license::{InstalledLicense, LICENSE_VERSION, LicenseKey};
 pub use mediant::{
-    CliOutput, ClientOptions, Credentials, DeviceStatus, Dialect, MediantClient, RequestObserver,
-    TlsTrust,
+    CliOutput, ClientOptions, Credentials, DEFAULT_BUSY_BUDGET, DeviceStatus, Dialect,
+    MediantClient, OnBusy, RequestObserver, TlsTrust,
 };
 pub use privilege::{Privilege, required_privilege};
 pub use retry::RetryPolicy;

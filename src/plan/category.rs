@@ -31,6 +31,15 @@ pub enum Category {
     ResetTimeout,
     /// The device's answer was not what its API documents.
     InvalidResponse,
+    /// The device's TLS certificate failed verification (permanent until
+    /// the trust settings or the device's certificate change).
+    TlsVerificationFailed,
+    /// The answer to a write that must not be sent twice was lost: the
+    /// device may have applied it; it is re-observed, not resent.
+    AnswerLost,
+    /// The device ran a CLI script and reported a failure (HTTP 200 with a
+    /// `status` other than `success`); lines before it may be applied.
+    CliScriptFailed,
     /// A Secret the spec names does not exist.
     SecretNotFound,
     /// A ConfigMap the spec names does not exist.
@@ -63,7 +72,7 @@ pub enum Category {
 
 impl Category {
     /// Every category, in declaration order.
-    pub const ALL: [Category; 26] = [
+    pub const ALL: [Category; 29] = [
         Category::Config,
         Category::Unauthorized,
         Category::InsufficientPrivilege,
@@ -76,6 +85,9 @@ impl Category {
         Category::Timeout,
         Category::ResetTimeout,
         Category::InvalidResponse,
+        Category::TlsVerificationFailed,
+        Category::AnswerLost,
+        Category::CliScriptFailed,
         Category::SecretNotFound,
         Category::ConfigMapNotFound,
         Category::DeviceNotFound,
@@ -107,6 +119,9 @@ impl Category {
             Category::Timeout => "Timeout",
             Category::ResetTimeout => "ResetTimeout",
             Category::InvalidResponse => "InvalidResponse",
+            Category::TlsVerificationFailed => "TlsVerificationFailed",
+            Category::AnswerLost => "AnswerLost",
+            Category::CliScriptFailed => "CliScriptFailed",
             Category::SecretNotFound => "SecretNotFound",
             Category::ConfigMapNotFound => "ConfigMapNotFound",
             Category::DeviceNotFound => "DeviceNotFound",
@@ -134,6 +149,8 @@ impl Category {
                 | Category::InsufficientPrivilege
                 | Category::NotSupported
                 | Category::Rejected
+                | Category::TlsVerificationFailed
+                | Category::CliScriptFailed
                 | Category::SecretNotFound
                 | Category::ConfigMapNotFound
                 | Category::DeviceNotFound
@@ -162,6 +179,9 @@ impl Category {
             DeviceError::Timeout { .. } => Category::Timeout,
             DeviceError::ResetTimeout { .. } => Category::ResetTimeout,
             DeviceError::InvalidResponse { .. } => Category::InvalidResponse,
+            DeviceError::TlsVerification { .. } => Category::TlsVerificationFailed,
+            DeviceError::Unconfirmed { .. } => Category::AnswerLost,
+            DeviceError::CliFailed { .. } => Category::CliScriptFailed,
         }
     }
 }

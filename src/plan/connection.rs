@@ -65,6 +65,7 @@ pub fn client_for(
         tls,
         observer,
         retry,
+        ..ClientOptions::default()
     };
     MediantClient::new(&spec.endpoint, credentials, options)
 }

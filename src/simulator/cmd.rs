@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::device::Dialect;
-use super::faults::FaultPlan;
-use super::fleet::{Fleet, FleetConfig, SimError};
-use super::seed;
+use crate::simulator::device::Dialect;
+use crate::simulator::device::faults::FaultPlan;
+use crate::simulator::fleet::{Fleet, FleetConfig, SimError};
+use crate::simulator::seed;
 
 /// Options of `mediant-operator simulate`.
 #[derive(clap::Args, Clone, Debug)]
@@ -31,7 +31,8 @@ pub struct SimulateArgs {
     /// (octet-stream uploads, /performanceMonitoring).
     #[arg(long, default_value = "v7.4")]
     pub dialect: Dialect,
-    /// INI file every device starts with (loaded as a full upload would be).
+    /// A device's own INI dump (`GET /files/ini` of a real device) every
+    /// device starts with: every parameter, table, row and cell as written.
     #[arg(long, value_name = "FILE")]
     pub seed_config: Option<PathBuf>,
     /// Start with a generated configuration of about this many INI lines.
@@ -65,7 +66,7 @@ impl SimulateArgs {
                 path: path.display().to_string(),
                 source,
             })?;
-            Some(Arc::new(seed::load_seed(&text)?))
+            Some(Arc::new(seed::from_dump(&text)?))
         } else if let Some(lines) = self.seed_lines {
             Some(Arc::new(seed::seed_of_lines(lines)?))
         } else {

@@ -9,11 +9,12 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 
-use super::device::{Device, DeviceInfo, Dialect};
-use super::faults::FaultPlan;
-use super::model::ConfigError;
-use super::{seed, server};
-use crate::config::ini::IniDocument;
+use crate::simulator::device::faults::FaultPlan;
+use crate::simulator::device::{Device, DeviceInfo, Dialect};
+use crate::simulator::firmware::ConfigError;
+use crate::simulator::firmware::DeviceConfig;
+use crate::simulator::http::server;
+use crate::simulator::seed;
 
 /// Why a fleet could not start.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +73,7 @@ pub struct FleetConfig {
     /// Devices are HA pairs.
     pub ha: bool,
     /// Startup configuration of every device (default: [`seed::default_seed`]).
-    pub seed: Option<Arc<IniDocument>>,
+    pub seed: Option<Arc<DeviceConfig>>,
     /// How long a reset keeps a device away.
     pub reset_time: Duration,
     /// Faults armed on every device at start.

@@ -1,7 +1,9 @@
 //! A faithful simulator of Mediant devices, built from the REST API
-//! documents (v7.4 and the 2015 dialect), never from our client: it uses
-//! `crate::config` (the device's own configuration model) and nothing else
-//! of ours.
+//! documents (v7.4 and the 2015 dialect), the AudioCodes manuals and the CLI
+//! reference, never from our client: it uses nothing of `config`, `device`
+//! or `plan` (`tests/architecture.rs` checks it). Which behaviour rests on
+//! which source, and which is our assumption, is listed in
+//! `src/simulator/README.md`.
 //!
 //! # What a simulated device does
 //! - Serves `/api/v1` over HTTP/1.1 (optionally HTTPS) with HTTP Basic auth
@@ -17,35 +19,17 @@
 //!
 //! Start devices with [`Fleet::start`] (tests) or `mediant-operator simulate`.
 
-mod access;
-mod actions;
-pub mod alarms;
-mod catalog;
-mod cli_exec;
-mod cli_file;
 mod cmd;
-mod config_package;
-pub mod control;
-pub mod counters;
 pub mod device;
-pub mod faults;
-mod files;
+pub mod firmware;
 mod fleet;
-mod guard;
 pub mod http;
-mod ini_file;
-pub mod kpi;
-pub mod license;
-mod mc_status;
-pub mod model;
-mod navigation;
-mod router;
-pub mod seed;
-mod server;
-pub mod status;
-pub mod tls;
-pub mod users;
+pub mod resources;
 
 pub use cmd::{SimulateArgs, run};
+pub use device::{counters, faults, users};
+pub use firmware::seed;
 pub use fleet::{Fleet, FleetConfig, SimError, SimulatedDevice};
-pub use guard::Caller;
+pub use http::control;
+pub use http::guard::Caller;
+pub use resources::{alarms, kpi, license, status, tls};

@@ -8,13 +8,22 @@
 //! unquoted and compared exactly. Sections (`[SIP Params]`) are remembered for
 //! rendering but carry no meaning.
 //!
-//! # Conventions beyond the device's own files
-//! - `$$` as a bare cell means "this row does not set this column" (it
-//!   reads as `None` from a [`Row`]).
-//! - Deleting a row in an incremental file uses an action column:
-//!   `FORMAT IPGroup_Index = IPGroup_Action;` and `IPGroup 3 = "Delete";`.
-//!   [`IniDocument::apply`] honours it; a desired row may use it too, to say
-//!   "this row must not exist".
+//! # How a device reads a table row (and so how we write one)
+//! AudioCodes' user manuals ("Format of ini File Table Parameters"): "The
+//! Format line can include a subset of the configurable fields in a table.
+//! In this case, all other fields are assigned with the pre-defined default
+//! values for each configured line", and "The double dollar sign ($$) in a
+//! Data line indicates the default value for the parameter." So:
+//! - `$$` is the column's default ([`Cell::Default`]), never "leave as it is".
+//! - A change to an existing row is sent as the whole row: every column the
+//!   device reports, undeclared ones with their observed values
+//!   ([`RowChange::Update::row`]). A new row sends what the desired side
+//!   declares; its other columns take their defaults
+//!   ([`RowChange::Add::defaulted`] says which the device reports).
+//! - No INI syntax deletes one row; pruned rows are deleted through the CLI
+//!   ([`IniDiff::render_cli_deletions`], [`crate::config::catalog`]).
+//! - A secret table (hidden by the device, or in the catalogue) in a file
+//!   replaces the device's table whole: it is managed only whole.
 //!
 //! # Errors
 //! Malformed input gives an [`IniError`] with the 1-based line and the
@@ -27,16 +36,25 @@ mod model;
 mod parse;
 mod render;
 
-pub use diff::{CellChange, DiffOptions, IniDiff, ParamChange, RowChange, TableDiff, diff};
-pub use model::{IniDocument, Param, Row, RowIndex, Table};
-pub use parse::parse;
-pub use render::{RenderError, table_rank};
+pub use diff::{
+    CellChange, DiffOptions, IniDiff, IniPlanError, ParamChange, RowChange, SentCell, TableDiff,
+    check_declared, diff, plan_diff,
+};
+pub use model::{Cell, IniDocument, Param, Row, RowIndex, Table};
+pub use parse::{decode, parse, parse_bytes};
+pub use render::RenderError;
 
-/// A bare cell with this text sets nothing.
-pub const CELL_UNSET: &str = "$$";
-/// The short name of the column that carries a row action.
+pub use crate::config::catalog::table_rank;
+
+/// A bare cell with this text is the column's default.
+pub const CELL_DEFAULT: &str = "$$";
+
+// Removed once the simulator's own interpreter lands: the engine no longer
+// writes or reads a row-action column (no document defines one).
+#[doc(hidden)]
 pub const ACTION_COLUMN: &str = "Action";
-/// The row action that deletes the row.
+// Removed once the simulator's own interpreter lands.
+#[doc(hidden)]
 pub const ACTION_DELETE: &str = "Delete";
 
 /// Malformed INI text: the line (1-based) and what is wrong with it.

@@ -2,7 +2,7 @@
 //! case-insensitively, values held unquoted.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 /// The lookup key of a case-insensitive name (ASCII lower case).
@@ -34,10 +34,13 @@ pub struct IniDocument {
     pub header: Vec<String>,
     pub(crate) params: BTreeMap<String, Param>,
     pub(crate) tables: BTreeMap<String, Table>,
+    /// Parameters the device says it hides (`;X is hidden but has
+    /// non-default value`), by lookup key → name as written.
+    pub(crate) hidden_params: BTreeMap<String, String>,
 }
 
-/// One scalar parameter (`Name = value`).
-#[derive(Clone, Debug)]
+/// One scalar parameter (`Name = value`). `Debug` masks secret values.
+#[derive(Clone)]
 pub struct Param {
     /// The name as first written (`EnableSyslog`, `CASFileName_0`).
     pub name: String,
@@ -45,6 +48,19 @@ pub struct Param {
     pub section: Option<String>,
     /// The value without quotes.
     pub value: String,
+}
+
+impl fmt::Debug for Param {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Param")
+            .field("name", &self.name)
+            .field("section", &self.section)
+            .field(
+                "value",
+                &crate::config::sensitive::redact(&self.name, &self.value),
+            )
+            .finish()
+    }
 }
 
 impl PartialEq for Param {
@@ -169,20 +185,73 @@ struct Span {
     len: u32,
 }
 
-/// The cells of one row, aligned with [`Table::columns`]: `None` is a cell
-/// the row does not set (written `$$` in INI: "leave as it is").
+/// What a row holds in one column position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    /// The row does not list the column (another `FORMAT` line wrote it).
+    Absent,
+    /// `$$`: the column's default ("The double dollar sign ($$) in a Data
+    /// line indicates the default value for the parameter", AudioCodes user
+    /// manuals, "Format of ini File Table Parameters").
+    Default,
+    /// A value.
+    Value(Span),
+}
+
+/// One cell of a row as the row declares it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell<'a> {
+    /// The row does not list this column.
+    Absent,
+    /// `$$`: the column's default.
+    Default,
+    /// A value (unquoted).
+    Value(&'a str),
+}
+
+impl<'a> Cell<'a> {
+    /// The value, when the cell holds one.
+    pub fn value(self) -> Option<&'a str> {
+        match self {
+            Cell::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Whether the row lists the column (a value or `$$`).
+    pub fn is_listed(self) -> bool {
+        !matches!(self, Cell::Absent)
+    }
+}
+
+/// The cells of one row, aligned with [`Table::columns`]. [`Row::get`] is
+/// `None` for a column the row does not list and for `$$` (the default);
+/// [`Row::cell`] tells them apart.
 #[derive(Clone, Copy)]
 pub struct Row<'a> {
     text: &'a str,
-    spans: &'a [Option<Span>],
+    spans: &'a [Slot],
 }
 
 impl<'a> Row<'a> {
-    /// The value at a column position, if the row sets it.
+    /// The value at a column position, if the row sets one.
     pub fn get(&self, pos: usize) -> Option<&'a str> {
-        let span = (*self.spans.get(pos)?)?;
-        let start = span.start as usize;
-        self.text.get(start..start + span.len as usize)
+        self.cell(pos).value()
+    }
+
+    /// The cell at a column position ([`Cell::Absent`] past the end).
+    pub fn cell(&self, pos: usize) -> Cell<'a> {
+        match self.spans.get(pos) {
+            Some(Slot::Value(span)) => {
+                let start = span.start as usize;
+                match self.text.get(start..start + span.len as usize) {
+                    Some(v) => Cell::Value(v),
+                    None => Cell::Absent,
+                }
+            }
+            Some(Slot::Default) => Cell::Default,
+            _ => Cell::Absent,
+        }
     }
 
     /// The number of column positions.
@@ -202,8 +271,16 @@ impl<'a> Row<'a> {
 }
 
 impl fmt::Debug for Row<'_> {
+    /// A row does not know its column names, so `Debug` shows only which
+    /// cells are set (`$$` for defaults, `-` for unlisted), never values.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
+        f.debug_list()
+            .entries((0..self.len()).map(|p| match self.cell(p) {
+                Cell::Absent => "-",
+                Cell::Default => "$$",
+                Cell::Value(_) => "<value>",
+            }))
+            .finish()
     }
 }
 
@@ -212,16 +289,24 @@ impl fmt::Debug for Row<'_> {
 /// Cell values live in one text buffer per table and rows hold spans into
 /// it: a device dump has hundreds of thousands of short cells, and one
 /// allocation per cell dominated parsing. A changed cell appends its new
-/// value; the old text stays until the table is dropped.
-#[derive(Clone, Debug)]
+/// value; the old text stays until the table is dropped. Columns are found
+/// through a hash index, so a `FORMAT` line of n columns costs O(n).
+#[derive(Clone)]
 pub struct Table {
     /// The table name as first written (`IPGroup`).
     pub name: String,
     /// The index column names of the `FORMAT` line (`IPGroup_Index`).
     pub index_columns: Vec<String>,
     pub(crate) columns: Vec<String>,
+    /// Lower-cased full column name → position.
+    by_full: HashMap<String, usize>,
+    /// Lower-cased short column name → first position with it.
+    by_short: HashMap<String, usize>,
+    /// Whether the device rendered the table hidden (a title with only
+    /// comments and no `FORMAT` line): a secret table.
+    hidden: bool,
     text: String,
-    rows: BTreeMap<RowIndex, Vec<Option<Span>>>,
+    rows: BTreeMap<RowIndex, Vec<Slot>>,
 }
 
 impl Table {
@@ -231,9 +316,23 @@ impl Table {
             name: name.to_string(),
             index_columns: vec![format!("{name}_Index")],
             columns: Vec::new(),
+            by_full: HashMap::new(),
+            by_short: HashMap::new(),
+            hidden: false,
             text: String::new(),
             rows: BTreeMap::new(),
         }
+    }
+
+    /// Whether the device showed this table only as a commented title (a
+    /// secret table whose rows it does not reveal).
+    pub fn is_hidden(&self) -> bool {
+        self.hidden
+    }
+
+    /// Marks the table as shown hidden (or not).
+    pub fn set_hidden(&mut self, hidden: bool) {
+        self.hidden = hidden;
     }
 
     /// The full column names, in `FORMAT` order (`IPGroup_Name`).
@@ -242,11 +341,13 @@ impl Table {
     }
 
     /// The position of a column, found case-insensitively by full name
-    /// (`IPGroup_Name`) or short name (`Name`).
+    /// (`IPGroup_Name`) or short name (`Name`), in constant time.
     pub fn column_position(&self, column: &str) -> Option<usize> {
-        self.columns.iter().position(|c| {
-            c.eq_ignore_ascii_case(column) || self.short_column(c).eq_ignore_ascii_case(column)
-        })
+        let key = key_of(column);
+        self.by_full
+            .get(&key)
+            .or_else(|| self.by_short.get(&key))
+            .copied()
     }
 
     /// A column name without the `<Table>_` prefix, for human output.
@@ -270,14 +371,18 @@ impl Table {
             return i;
         }
         let full = self.full_column_name(column);
+        let pos = self.columns.len();
+        let short = key_of(short_column_of(&self.name, &full));
+        self.by_full.entry(key_of(&full)).or_insert(pos);
+        self.by_short.entry(short).or_insert(pos);
         self.columns.push(full);
         for cells in self.rows.values_mut() {
-            cells.push(None);
+            cells.push(Slot::Absent);
         }
-        self.columns.len() - 1
+        pos
     }
 
-    fn view<'a>(&'a self, spans: &'a [Option<Span>]) -> Row<'a> {
+    fn view<'a>(&'a self, spans: &'a [Slot]) -> Row<'a> {
         Row {
             text: &self.text,
             spans,
@@ -323,33 +428,62 @@ impl Table {
         self.set_at(index, pos, value.as_ref());
     }
 
+    /// Sets one cell to `$$` (the column's default), creating the row and
+    /// the column when needed.
+    pub fn set_cell_default(&mut self, index: RowIndex, column: &str) {
+        let pos = self.ensure_column(column);
+        let width = self.columns.len();
+        let cells = self
+            .rows
+            .entry(index)
+            .or_insert_with(|| vec![Slot::Absent; width]);
+        if let Some(slot) = cells.get_mut(pos) {
+            *slot = Slot::Default;
+        }
+    }
+
     /// Sets the cell at a column position (which must exist).
     pub(crate) fn set_at(&mut self, index: RowIndex, pos: usize, value: &str) {
         let span = self.store(value);
         let width = self.columns.len();
-        let cells = self.rows.entry(index).or_insert_with(|| vec![None; width]);
+        let cells = self
+            .rows
+            .entry(index)
+            .or_insert_with(|| vec![Slot::Absent; width]);
         if let Some(slot) = cells.get_mut(pos) {
-            *slot = Some(span);
+            *slot = Slot::Value(span);
         }
     }
 
-    /// Writes the cells a row line sets: `positions[i]` is where `cells[i]`
-    /// goes; `None` cells leave what the row holds.
+    /// Writes the cells a row line lists: `positions[i]` is where `cells[i]`
+    /// goes; a `None` cell is `$$`, the column's default. Columns the line
+    /// does not list keep what the row holds.
     pub(crate) fn put_row(&mut self, index: RowIndex, positions: &[usize], cells: &[Option<&str>]) {
-        let spans: Vec<Option<Span>> = cells.iter().map(|c| c.map(|v| self.store(v))).collect();
+        let spans: Vec<Slot> = cells
+            .iter()
+            .map(|c| match c {
+                Some(v) => Slot::Value(self.store(v)),
+                None => Slot::Default,
+            })
+            .collect();
         let width = self.columns.len();
-        let row = self.rows.entry(index).or_insert_with(|| vec![None; width]);
+        let row = self
+            .rows
+            .entry(index)
+            .or_insert_with(|| vec![Slot::Absent; width]);
         for (pos, span) in positions.iter().zip(spans) {
-            if let (Some(slot), Some(span)) = (row.get_mut(*pos), span) {
-                *slot = Some(span);
+            if let Some(slot) = row.get_mut(*pos) {
+                *slot = span;
             }
         }
     }
 
-    /// Inserts a row that sets no cell yet (or leaves an existing row alone).
+    /// Inserts a row that lists no cell yet (or leaves an existing row alone).
     pub fn ensure_row(&mut self, index: RowIndex) {
         let width = self.columns.len();
-        self.rows.entry(index).or_insert_with(|| vec![None; width]);
+        self.rows
+            .entry(index)
+            .or_insert_with(|| vec![Slot::Absent; width]);
     }
 
     /// Removes a row; whether it existed.
@@ -358,11 +492,43 @@ impl Table {
     }
 }
 
+impl fmt::Debug for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Table")
+            .field("name", &self.name)
+            .field("hidden", &self.hidden)
+            .field("columns", &self.columns)
+            .field(
+                "rows",
+                &self
+                    .rows()
+                    .map(|(i, row)| {
+                        let cells: Vec<String> = (0..row.len())
+                            .map(|p| match row.cell(p) {
+                                Cell::Absent => "-".to_string(),
+                                Cell::Default => "$$".to_string(),
+                                Cell::Value(v) => {
+                                    let column = self.columns.get(p).map_or("", String::as_str);
+                                    crate::config::sensitive::redact(column, v).into_owned()
+                                }
+                            })
+                            .collect();
+                        (i.as_str().to_string(), cells)
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
 impl PartialEq for Table {
-    /// Tables are equal when they hold the same rows with the same set cells,
-    /// whatever the column order or spelling.
+    /// Tables are equal when they hold the same rows with the same cells,
+    /// whatever the column order or spelling, and are both hidden or both not.
     fn eq(&self, other: &Self) -> bool {
-        if !self.name.eq_ignore_ascii_case(&other.name) || self.rows.len() != other.rows.len() {
+        if !self.name.eq_ignore_ascii_case(&other.name)
+            || self.rows.len() != other.rows.len()
+            || self.hidden != other.hidden
+        {
             return false;
         }
         let mapping: Vec<Option<usize>> = self
@@ -370,18 +536,22 @@ impl PartialEq for Table {
             .iter()
             .map(|c| other.column_position(c))
             .collect();
-        let other_only: Vec<usize> = (0..other.columns.len())
-            .filter(|j| !mapping.contains(&Some(*j)))
-            .collect();
+        let mut mapped = vec![false; other.columns.len()];
+        for j in mapping.iter().flatten() {
+            if let Some(m) = mapped.get_mut(*j) {
+                *m = true;
+            }
+        }
+        let other_only: Vec<usize> = (0..other.columns.len()).filter(|j| !mapped[*j]).collect();
         self.rows().all(|(index, cells)| {
             let Some(theirs) = other.row(index) else {
                 return false;
             };
             let ours_match = mapping.iter().enumerate().all(|(i, pos)| match pos {
-                Some(j) => theirs.get(*j) == cells.get(i),
-                None => cells.get(i).is_none(),
+                Some(j) => theirs.cell(*j) == cells.cell(i),
+                None => !cells.cell(i).is_listed(),
             });
-            ours_match && other_only.iter().all(|j| theirs.get(*j).is_none())
+            ours_match && other_only.iter().all(|j| !theirs.cell(*j).is_listed())
         })
     }
 }
@@ -424,6 +594,24 @@ impl IniDocument {
                 section: section.map(str::to_string),
                 value: value.clone(),
             });
+    }
+
+    /// Records that the device hides a parameter (`;X is hidden but has
+    /// non-default value`): its value is write-only and never shown.
+    pub fn add_hidden_param(&mut self, name: &str) {
+        self.hidden_params
+            .entry(key_of(name))
+            .or_insert_with(|| name.to_string());
+    }
+
+    /// Whether the device said it hides this parameter.
+    pub fn is_hidden_param(&self, name: &str) -> bool {
+        self.hidden_params.contains_key(&key_of(name))
+    }
+
+    /// The parameters the device hides, by name as written.
+    pub fn hidden_params(&self) -> impl Iterator<Item = &str> {
+        self.hidden_params.values().map(String::as_str)
     }
 
     /// Removes a parameter.

@@ -1,18 +1,29 @@
 //! Parser for INI text as Mediant devices write and accept it.
 //!
-//! One pass over the lines, no backtracking. A `[ Name ]` header is a section
-//! or a table: it is a table when the first significant line after it is a
-//! `FORMAT` line or its own end marker `[ \Name ]`.
+//! One pass over the lines, no backtracking, time linear in the input (columns
+//! are found by hash). A `[ Name ]` header is a section or a table: it is a
+//! table when the first significant line after it is a `FORMAT` line or its
+//! own end marker `[ \Name ]`; one holding only comments is a table the
+//! device hides (a secret table).
+//!
+//! Lines end with CRLF, LF or a lone CR (all three are accepted, so a
+//! CR-only file is never read as one empty line). NUL bytes and, through
+//! [`parse_bytes`], invalid UTF-8 are refused with their line and column.
 
 use super::model::{IniDocument, RowIndex, Table, key_of};
-use super::{CELL_UNSET, IniError};
+use super::{CELL_DEFAULT, IniError};
 
 /// What the parser is inside of.
 enum State {
     /// Parameters, under a section or none.
     Params { section: Option<String> },
-    /// A `[ Name ]` header whose kind the next line decides.
-    Header { name: String, line: usize },
+    /// A `[ Name ]` header whose kind the next line decides; `comments`
+    /// says whether comment lines followed it.
+    Header {
+        name: String,
+        line: usize,
+        comments: bool,
+    },
     /// Inside a table block after its `FORMAT` line; `format` holds the
     /// positions of its columns in the model table.
     Table {
@@ -23,25 +34,107 @@ enum State {
     },
 }
 
+/// The lines of a text, whatever their endings (CRLF, LF, CR), without them.
+pub(crate) fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.find(['\r', '\n']) {
+            Some(at) => {
+                let ending = if current[at..].starts_with("\r\n") {
+                    2
+                } else {
+                    1
+                };
+                rest = Some(&current[at + ending..]);
+                Some(&current[..at])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
+}
+
+/// Where a byte offset lies: (1-based line, 1-based column in bytes).
+fn position_of(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = &bytes[..offset.min(bytes.len())];
+    let mut line = 1;
+    let mut line_start = 0;
+    let mut i = 0;
+    while i < before.len() {
+        match before[i] {
+            b'\r' => {
+                if before.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                line += 1;
+                line_start = i + 1;
+            }
+            b'\n' => {
+                line += 1;
+                line_start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (line, offset - line_start + 1)
+}
+
+/// Parses INI bytes (as downloaded from a device or read from a file):
+/// invalid UTF-8 is refused with its line and column, then [`parse`].
+pub fn parse_bytes(bytes: &[u8]) -> Result<IniDocument, IniError> {
+    parse(decode(bytes)?)
+}
+
+/// The bytes as text, or an error naming where they stop being UTF-8.
+pub fn decode(bytes: &[u8]) -> Result<&str, IniError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let (line, column) = position_of(bytes, e.valid_up_to());
+        IniError::new(
+            line,
+            format!("column {column}: the text is not valid UTF-8; save the file as UTF-8"),
+        )
+    })
+}
+
 /// Parses INI text into a document; errors name the line and the reason.
-/// Reasons never quote values from the line: a malformed line may hold a
-/// password.
+/// Reasons name keys and positions, never values from the line: a
+/// malformed line may hold a password.
 pub fn parse(text: &str) -> Result<IniDocument, IniError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(at) = text.find('\0') {
+        let (line, column) = position_of(text.as_bytes(), at);
+        return Err(IniError::new(
+            line,
+            format!("column {column}: a NUL byte; INI text cannot contain one"),
+        ));
+    }
     let mut doc = IniDocument::new();
     let mut state = State::Params { section: None };
     let mut in_header = true;
     // One buffer of borrowed cells, reused by every row line.
     let mut cells: Vec<Option<&str>> = Vec::with_capacity(64);
 
-    for (i, raw) in text.split('\n').enumerate() {
+    for (i, raw) in lines(text).enumerate() {
         let line_no = i + 1;
-        let line = raw.strip_suffix('\r').unwrap_or(raw).trim();
+        let line = raw.trim();
         if line.is_empty() {
             continue;
         }
         if let Some(comment) = line.strip_prefix(';') {
-            if in_header {
+            if let State::Header { comments, .. } = &mut state {
+                *comments = true;
+            }
+            if let Some(name) = comment
+                .trim()
+                .strip_suffix(" is hidden but has non-default value")
+                .filter(|n| !n.is_empty() && !n.contains(char::is_whitespace))
+            {
+                doc.add_hidden_param(name);
+            } else if in_header {
                 doc.header.push(comment.to_string());
             }
             continue;
@@ -53,7 +146,7 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
             let inner = line
                 .strip_suffix(']')
                 .and_then(|l| l.strip_prefix('['))
-                .ok_or_else(|| err(format!("header `{line}` is missing its closing `]`")))?
+                .ok_or_else(|| err("a `[` header is missing its closing `]`".into()))?
                 .trim();
             if let Some(closing) = inner.strip_prefix('\\') {
                 let closing = closing.trim();
@@ -71,6 +164,7 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
             state = State::Header {
                 name: inner.to_string(),
                 line: line_no,
+                comments: false,
             };
             continue;
         }
@@ -80,7 +174,7 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
             strip_keyword(line, "FORMAT").filter(|rest| !rest.trim_start().starts_with('='))
         {
             state = match state {
-                State::Header { name, line } => {
+                State::Header { name, line, .. } => {
                     let format = read_format(&mut doc, &name, rest, line_no)?;
                     State::Table {
                         key: key_of(&name),
@@ -125,7 +219,8 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
                         "a table row outside a table (a parameter name has no spaces)".into(),
                     ));
                 }
-                let value = read_scalar(right).map_err(err)?;
+                let value = read_scalar(right)
+                    .map_err(|reason| err(format!("parameter `{left}`: {reason}")))?;
                 doc.set_param_in(section.as_deref(), left, value);
             }
             State::Table {
@@ -137,7 +232,8 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
                     )));
                 };
                 let positions = format;
-                read_cells(right, &mut cells).map_err(err)?;
+                read_cells(right, &mut cells)
+                    .map_err(|reason| err(format!("row `{name} {index}`: {reason}")))?;
                 if cells.len() != positions.len() {
                     return Err(err(format!(
                         "row has {} cells but the FORMAT line of `{name}` lists {} columns",
@@ -150,7 +246,8 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
                     Some(t) => t,
                     None => doc.ensure_table(name),
                 };
-                // `$$` leaves a cell as it is; a row written twice keeps what it set.
+                // `$$` is the column's default; a row written twice keeps
+                // the columns only its first line listed.
                 table.put_row(index, positions, &cells);
             }
             // Replaced by `Params` just above.
@@ -175,8 +272,9 @@ fn close_table(
     closing: &str,
     line_no: usize,
 ) -> Result<State, IniError> {
-    let open = match &state {
-        State::Table { name, .. } | State::Header { name, .. } => name.as_str(),
+    let (open, hidden) = match &state {
+        State::Table { name, .. } => (name.as_str(), false),
+        State::Header { name, comments, .. } => (name.as_str(), *comments),
         State::Params { .. } => {
             return Err(IniError::new(
                 line_no,
@@ -193,8 +291,14 @@ fn close_table(
             format!("end marker `[\\{closing}]` does not close table `{open}`"),
         ));
     }
-    // A table with only comments (hidden on the device) still exists.
-    doc.ensure_table(open);
+    // A table with only comments is how the device shows a secret table:
+    // "there is a commented title that states that the secret table exists
+    // in the device, but is not to be revealed" (AudioCodes SIP User's
+    // Manual, "Format of ini File Table Parameters").
+    let table = doc.ensure_table(open);
+    if hidden {
+        table.set_hidden(true);
+    }
     Ok(State::Params { section: None })
 }
 
@@ -235,14 +339,24 @@ fn read_format(
     let t: &mut Table = doc.ensure_table(table);
     t.index_columns = index_columns;
     let mut positions = Vec::with_capacity(columns.len());
+    // Positions already listed on this line: a bitmap, not a scan, so a
+    // FORMAT line of n columns costs O(n).
+    let mut listed: Vec<bool> = Vec::new();
     for column in &columns {
         if column.contains(char::is_whitespace) {
-            return Err(err(format!("column name `{column}` contains a space")));
+            return Err(err(format!(
+                "column {} of the FORMAT line of `{table}` has a space in its name",
+                positions.len() + 1
+            )));
         }
         let pos = t.ensure_column(column);
-        if positions.contains(&pos) {
+        if listed.len() <= pos {
+            listed.resize(pos + 1, false);
+        }
+        if listed[pos] {
             return Err(err(format!("column `{column}` is listed twice")));
         }
+        listed[pos] = true;
         positions.push(pos);
     }
     Ok(positions)
@@ -359,7 +473,7 @@ fn read_cells<'t>(text: &'t str, cells: &mut Vec<Option<&'t str>>) -> Result<(),
                 if bare.contains(['"', '\'']) {
                     return Err(format!("stray quote in cell {}", cells.len() + 1));
                 }
-                (bare != CELL_UNSET).then_some(bare)
+                (bare != CELL_DEFAULT).then_some(bare)
             }
         };
         cells.push(cell);

@@ -4,9 +4,10 @@
 
 use std::fmt::Write as _;
 
-use super::CELL_UNSET;
+use super::CELL_DEFAULT;
 use super::model::{IniDocument, Param, RowIndex, Table};
 use super::parse::is_canonical_list;
+use crate::config::catalog::table_rank;
 
 /// A value that INI cannot carry.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -27,35 +28,6 @@ pub enum RenderError {
 
 /// Line ending of device files.
 pub(crate) const EOL: &str = "\r\n";
-
-/// Tables that others refer to come first; a device rejects a row that names
-/// a row of a table it has not read yet. Unknown tables follow, by name.
-const TABLE_ORDER: &[&str] = &[
-    "InterfaceTable",
-    "WebUsers",
-    "TLSContexts",
-    "SRD",
-    "MediaRealm",
-    "SIPInterface",
-    "ProxySet",
-    "ProxyIp",
-    "IpProfile",
-    "IPGroup",
-    "Account",
-    "Classification",
-    "ConditionTable",
-    "IP2IPRouting",
-    "IPOutboundManipulation",
-    "IPInboundManipulation",
-];
-
-/// The position of a table in dependency order (lower first).
-pub fn table_rank(name: &str) -> usize {
-    TABLE_ORDER
-        .iter()
-        .position(|t| t.eq_ignore_ascii_case(name))
-        .unwrap_or(TABLE_ORDER.len())
-}
 
 /// Tables in the order a device must read them.
 pub(crate) fn ordered_tables<'a>(tables: impl Iterator<Item = &'a Table>) -> Vec<&'a Table> {
@@ -101,11 +73,11 @@ pub(crate) fn scalar(name: &str, value: &str) -> Result<String, RenderError> {
     })
 }
 
-/// A table cell: numbers and addresses bare, strings double-quoted, `$$` for
-/// a cell the row does not set.
+/// A table cell: numbers and addresses bare, strings double-quoted, `$$`
+/// (the column's default) for `None`.
 pub(crate) fn cell(name: &dyn Fn() -> String, value: Option<&str>) -> Result<String, RenderError> {
     let Some(value) = value else {
-        return Ok(CELL_UNSET.to_string());
+        return Ok(CELL_DEFAULT.to_string());
     };
     check(name, value)?;
     let bare = !value.is_empty()
@@ -154,6 +126,17 @@ pub(crate) fn table_block<'r>(
     Ok(())
 }
 
+/// Writes a secret table the way the device shows one: a title and
+/// comments, no `FORMAT` line and no data (an empty table with a `FORMAT`
+/// line would delete it: "To delete a secret table from the device,
+/// include an empty table of the same type (with no data lines)").
+pub(crate) fn hidden_block(out: &mut String, table: &str) {
+    let _ = write!(
+        out,
+        "[ {table} ]{EOL}{EOL};{EOL};  *** TABLE {table} *** {EOL}; This table contains hidden elements and will not be exposed.{EOL}; This table exists on board and will be saved during restarts.{EOL};{EOL}{EOL}[ \\{table} ]{EOL}{EOL}"
+    );
+}
+
 /// Writes parameters grouped by section, those without a section first.
 pub(crate) fn params_block<'p>(
     out: &mut String,
@@ -188,20 +171,51 @@ impl IniDocument {
         if !self.header.is_empty() {
             out.push_str(EOL);
         }
+        for name in self.hidden_params() {
+            let _ = write!(out, ";{name} is hidden but has non-default value{EOL}");
+        }
         params_block(
             &mut out,
             self.params()
                 .map(|p: &Param| (p.name.as_str(), p.section.as_deref(), p.value.as_str())),
         )?;
         for table in ordered_tables(self.tables()) {
-            let columns: Vec<&str> = table.columns().iter().map(String::as_str).collect();
-            table_block(
-                &mut out,
-                &table.name,
-                &table.index_columns,
-                &columns,
-                table.rows().map(|(i, cells)| (i, cells.iter().collect())),
-            )?;
+            if table.is_hidden() && table.row_count() == 0 {
+                hidden_block(&mut out, &table.name);
+                continue;
+            }
+            // Rows are grouped by the columns they list, so a row that does
+            // not list a column is not written with `$$` (which would mean
+            // "the default") for it.
+            let mut groups: Vec<(Vec<usize>, Vec<&RowIndex>)> = Vec::new();
+            for (index, row) in table.rows() {
+                let listed: Vec<usize> = (0..row.len())
+                    .filter(|p| row.cell(*p).is_listed())
+                    .collect();
+                match groups.iter_mut().find(|(l, _)| *l == listed) {
+                    Some((_, rows)) => rows.push(index),
+                    None => groups.push((listed, vec![index])),
+                }
+            }
+            if groups.is_empty() {
+                groups.push(((0..table.columns().len()).collect(), Vec::new()));
+            }
+            for (listed, rows) in groups {
+                let columns: Vec<&str> = listed
+                    .iter()
+                    .map(|p| table.columns()[*p].as_str())
+                    .collect();
+                table_block(
+                    &mut out,
+                    &table.name,
+                    &table.index_columns,
+                    &columns,
+                    rows.into_iter().filter_map(|i| {
+                        let row = table.row(i)?;
+                        Some((i, listed.iter().map(|p| row.cell(*p).value()).collect()))
+                    }),
+                )?;
+            }
         }
         Ok(out)
     }
