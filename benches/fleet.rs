@@ -2,9 +2,6 @@
 //! in-sync pass against its floor (the same number of bare HTTP GETs on
 //! loopback, with the same concurrency), in the same run, and the peak memory.
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -7,9 +7,6 @@
 //! re-cased, values re-quoted, rows reordered) plus three real changes: the
 //! semantic diff reports exactly those three, the text diff thousands.
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -2,9 +2,6 @@
 //! `GET /api/v1/files/ini` of the same configuration on loopback, in the same
 //! run; plus the request count of an in-sync reconcile (observe GETs only).
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

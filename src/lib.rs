@@ -32,6 +32,10 @@
 //!   above; only `main.rs` uses it.
 //! - [`sync`] uses nothing of ours.
 
+// No unwrap()/expect() outside tests: errors are values with messages a user
+// can act on (unit tests, under cfg(test), may unwrap).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod api;
 pub mod cmd;
 pub mod config;

@@ -7,9 +7,6 @@
 //! customresource/{strategy,status_strategy}.go`) and the "API Concepts"
 //! page (watch, resourceVersion semantics, 410 Gone, streaming lists).
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 mod support;
 
 use std::pin::pin;

@@ -1,9 +1,6 @@
 //! Dependency rules of DESIGN.md "Which part may use which", checked on the
 //! source text.
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 
 /// Every `.rs` file below `dir`.

@@ -1,8 +1,5 @@
 //! The CLI-script engine against scripts as devices and users write them.
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use mediant_operator::config::cli::{
     CliChange, CliDefaults, CliDiffOptions, CliError, CliNode, CliPrune, CliScript, MAX_DEPTH, diff,
 };

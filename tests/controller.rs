@@ -8,9 +8,6 @@
 //! write requests" (DESIGN.md), counted on both sides: the simulator's
 //! request counters and the API server's request log.
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 mod support;
 
 use std::collections::BTreeMap;

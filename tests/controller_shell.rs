@@ -2,9 +2,6 @@
 //! health/metrics endpoints, hand-over on shutdown — through the real kube
 //! client against the in-process API server double.
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 mod support;
 
 use std::net::SocketAddr;
@@ -232,18 +229,19 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over_on_shutdown() {
         .await
         .expect("device created");
 
-    // The leader reconciles it: the device holds the value, saved.
-    wait_for("the device to take the desired value", async || {
-        gw().as_deref() == Some("7")
-    })
-    .await;
-    assert_eq!(
+    // The leader reconciles it: the device holds the value, and saved it
+    // (the save follows the upload, so both are waited for).
+    let saved = || {
         sim.device
             .startup()
             .param("GWDebugLevel")
-            .map(|p| p.value.as_str()),
-        Some("7")
-    );
+            .map(|p| p.value.clone())
+    };
+    wait_for(
+        "the device to take and save the desired value",
+        async || gw().as_deref() == Some("7") && saved().as_deref() == Some("7"),
+    )
+    .await;
     wait_for("replica-a to count its reconcile", async || {
         metric_sum(&metrics_of(addr_a).await, RECONCILES) >= 1.0
     })

@@ -2,9 +2,6 @@
 //! 12), over real HTTP against the simulator on loopback; the device's own
 //! request counters say what was sent.
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};

@@ -1,8 +1,5 @@
 //! The INI engine against INI text in the forms real Mediant devices write.
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use mediant_operator::config::ini::{self, DiffOptions, IniDocument, RowIndex};
 
 const DUMP: &str = include_str!("fixtures/ini/mediant800-7.4.ini");

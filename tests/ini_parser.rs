@@ -2,9 +2,6 @@
 //! the width of a FORMAT line, every line ending, NUL and invalid UTF-8
 //! refused with a line number, errors that never echo a value.
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::{Duration, Instant};
 
 use mediant_operator::config::ini;

@@ -3,9 +3,6 @@
 //! gate sends nothing, a serial mismatch is named, and the planted licence
 //! key never appears in the output. Device state is read from the simulator.
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -3,9 +3,6 @@
 //! the simulator (v7.4 REST guide chapter 12). Device state is read back
 //! from the simulator, never from our own report.
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;

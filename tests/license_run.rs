@@ -5,9 +5,6 @@
 //! verified on the device); in sync, drift checks write nothing. The
 //! planted key appears in no status and no event.
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 mod support;
 
 use std::collections::BTreeMap;

@@ -4,9 +4,6 @@
 //! where it differs): status codes, content types, JSON shapes, pagination
 //! edges, and real cryptography checked with x509-parser and the rsa crate.
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -5,9 +5,6 @@
 //! use the tests' own INI reader (`simulator_common`), not the client's
 //! parser. Behaviour no document states is labelled "Assumption".
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::{Duration, Instant};
 
 mod simulator_common;

@@ -9,9 +9,6 @@
 //! Every read-back goes through `GET /files/ini` and this file's own INI
 //! reader (`simulator_common`), never the client's parser.
 
-// A test panics to report a failure: unwrap/expect are how it asserts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 mod simulator_common;
 
 use std::sync::Arc;

@@ -103,16 +103,14 @@ pub enum DeviceError {
     /// licence, software, a CLI script) lost its answer after it was sent:
     /// the device may have applied it.
     #[error(
-        "{endpoint}: the answer to {method} {resource} was lost ({reason}); the device may have \
+        "{endpoint}: the answer to {request} was lost ({reason}); the device may have \
          applied {what}; its state is unknown: re-observe before trying again"
     )]
     Unconfirmed {
         /// The device's base URL.
         endpoint: String,
-        /// HTTP method.
-        method: String,
-        /// Resource below `/api/v1`.
-        resource: String,
+        /// Method and resource below `/api/v1` (`PUT files/ini`).
+        request: String,
         /// What the device may have applied, in words.
         what: &'static str,
         /// What the transport said.
@@ -159,6 +157,16 @@ pub enum DeviceError {
         endpoint: String,
         /// How long we waited.
         seconds: u64,
+    },
+    /// The device's firmware generation has no such API at all.
+    #[error("{feature} is not supported on {dialect} firmware: {hint}")]
+    NotInDialect {
+        /// What was asked for, e.g. `TLS context files (/files/tls)`.
+        feature: &'static str,
+        /// The device's dialect, e.g. `2015`.
+        dialect: &'static str,
+        /// What the user can do instead.
+        hint: &'static str,
     },
     /// The answer was not what the document describes.
     #[error("{method} {resource}: unexpected answer from the device: {reason}")]
@@ -211,6 +219,7 @@ impl DeviceError {
             DeviceError::Timeout { .. } => "Timeout",
             DeviceError::ResetTimeout { .. } => "ResetTimeout",
             DeviceError::InvalidResponse { .. } => "InvalidResponse",
+            DeviceError::NotInDialect { .. } => "NotSupported",
         }
     }
 }

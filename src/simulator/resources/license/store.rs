@@ -253,6 +253,7 @@ fn factory_key(serial: &str) -> String {
 mod tests {
     use super::*;
     use crate::simulator::device::Dialect;
+    use serde_json::json;
 
     fn store() -> LicenseStore {
         LicenseStore::new(&DeviceInfo::numbered(7, Dialect::V74, false))
@@ -421,7 +422,7 @@ mod tests {
         let answer = http
             .put(&url)
             .basic_auth("Admin", Some("Admin"))
-            .json(&serde_json::json!({ "licenseVersion": 1, "key": KEY }))
+            .json(&json!({ "licenseVersion": 1, "key": KEY }))
             .send()
             .await
             .expect("PUT answered");
