@@ -7,7 +7,7 @@ use axum::extract::{FromRequest, Multipart};
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::device::{Device, Dialect};
+use crate::simulator::device::{Device, Dialect};
 
 /// The JSON content type of every API answer but downloads.
 pub const JSON: &str = "application/json";

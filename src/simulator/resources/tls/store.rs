@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::crypto::{RsaKey, Subject, TlsError};
-use crate::simulator::device::{DeviceInfo, lock};
+use crate::simulator::device::DeviceInfo;
 use crate::simulator::firmware::DeviceConfig;
+use crate::sync::lock;
 
 /// INI table holding the TLS contexts.
 const TLS_CONTEXTS_TABLE: &str = "TLSContexts";
@@ -235,7 +236,7 @@ mod tests {
     use super::*;
     use crate::simulator::device::Dialect;
     use crate::simulator::firmware::seed_from_dump;
-    use crate::simulator::tls::crypto::self_signed_certificate;
+    use crate::simulator::resources::tls::crypto::self_signed_certificate;
 
     fn store() -> TlsStore {
         TlsStore::new(&DeviceInfo::numbered(1, Dialect::V74, false))

@@ -9,11 +9,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::device::{Device, lock};
-use super::firmware::cli_exec::{self, ShowContext};
-use super::firmware::ini_load::{self, ConfigError};
-use super::firmware::{cli_render, ini_render};
-use super::http::{ApiError, described, json_response, octet_stream, read_upload};
+use crate::simulator::device::Device;
+use crate::simulator::firmware::cli_exec::{self, ShowContext};
+use crate::simulator::firmware::ini_load::{self, ConfigError};
+use crate::simulator::firmware::{cli_render, ini_render};
+use crate::simulator::http::{ApiError, described, json_response, octet_stream, read_upload};
+use crate::sync::lock;
 
 /// What a full upload answers before the device resets.
 pub(crate) const RESET_FOR_CONFIGURATION: &str =

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::device::{Device, Dialect};
-use super::http::{JSON, OCTET_STREAM, json_response};
+use crate::simulator::device::{Device, Dialect};
+use crate::simulator::http::{JSON, OCTET_STREAM, json_response};
 
 fn item(id: &str, description: &str, url: &str) -> Value {
     json!({ "id": id, "description": description, "url": url })

@@ -38,10 +38,11 @@ use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 
-use super::device::{Device, lock};
-use super::files::{RESET_FOR_CONFIGURATION, auxiliary_name, ini_text};
-use super::firmware::ini_load;
-use super::http::{ApiError, described, octet_stream, read_upload};
+use crate::simulator::device::Device;
+use crate::simulator::firmware::ini_load;
+use crate::simulator::http::{ApiError, described, octet_stream, read_upload};
+use crate::simulator::resources::files::{RESET_FOR_CONFIGURATION, auxiliary_name, ini_text};
+use crate::sync::lock;
 
 /// The name of the INI file inside a package.
 pub(crate) const INI_ENTRY: &str = "ini.ini";

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::device::Device;
-use super::http::{ApiError, described, json_response};
+use crate::simulator::device::Device;
+use crate::simulator::http::{ApiError, described, json_response};
 
 /// The body of `POST /actions/reset`.
 #[derive(Debug, Deserialize)]

@@ -15,9 +15,9 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
-use super::device::Device;
-use super::guard::DropConnection;
-use super::router;
+use crate::simulator::device::Device;
+use crate::simulator::http::guard::DropConnection;
+use crate::simulator::http::router;
 
 /// How long a TLS handshake may take before the connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -12,12 +12,12 @@ use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::access::{self, Rule};
-use super::counters::is_write;
-use super::device::{Device, Dialect};
-use super::faults::Injected;
-use super::http::{ApiError, HA_SYNC_DESCRIPTION, JSON};
-use super::users::Privilege;
+use crate::simulator::device::counters::is_write;
+use crate::simulator::device::faults::Injected;
+use crate::simulator::device::users::Privilege;
+use crate::simulator::device::{Device, Dialect};
+use crate::simulator::http::access::{self, Rule};
+use crate::simulator::http::{ApiError, HA_SYNC_DESCRIPTION, JSON};
 
 /// The authenticated user of a request (in its extensions).
 #[derive(Clone, Debug, PartialEq, Eq)]

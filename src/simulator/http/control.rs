@@ -24,9 +24,9 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::device::Device;
-use super::faults::FaultPlan;
-use super::http::{ApiError, json_response};
+use crate::simulator::device::Device;
+use crate::simulator::device::faults::FaultPlan;
+use crate::simulator::http::{ApiError, json_response};
 
 async fn get_faults(State(device): State<Arc<Device>>) -> Response {
     json_response(StatusCode::OK, &json!(device.faults.get()))

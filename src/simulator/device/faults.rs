@@ -1,13 +1,13 @@
 //! Faults injected on demand into one device's REST traffic: HA
 //! synchronisation (409 on writes), added latency, 500s and dropped
-//! connections. A forced reset is [`super::device::Device::reset`].
+//! connections. A forced reset is [`crate::simulator::device::Device::reset`].
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::device::lock;
+use crate::sync::lock;
 
 /// The faults armed on a device. Counts are "the next N requests"; each
 /// request that triggers a fault uses one up.

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use axum::extract::State;
 
-use super::device::Device;
-use super::http::ApiError;
+use crate::simulator::device::Device;
+use crate::simulator::http::ApiError;
 
 /// `GET /mc_status`: 400, as this device has no Media Components.
 pub(crate) async fn get_mc_status(State(device): State<Arc<Device>>) -> ApiError {

@@ -10,12 +10,20 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 
-use super::device::Device;
-use super::http::ApiError;
-use super::{
-    actions, alarms, config_package, control, files, guard, kpi, license, mc_status, navigation,
-    status, tls,
-};
+use crate::simulator::device::Device;
+use crate::simulator::http::ApiError;
+use crate::simulator::http::control;
+use crate::simulator::http::guard;
+use crate::simulator::resources::actions;
+use crate::simulator::resources::alarms;
+use crate::simulator::resources::files;
+use crate::simulator::resources::files::package as config_package;
+use crate::simulator::resources::kpi;
+use crate::simulator::resources::license;
+use crate::simulator::resources::mc_status;
+use crate::simulator::resources::navigation;
+use crate::simulator::resources::status;
+use crate::simulator::resources::tls;
 
 /// Largest request body accepted (software loads are the big ones).
 const BODY_LIMIT: usize = 64 * 1024 * 1024;

@@ -18,8 +18,8 @@ use axum::routing::get;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::device::{Device, DeviceInfo, Dialect};
-use super::http::json_response;
+use crate::simulator::device::{Device, DeviceInfo, Dialect};
+use crate::simulator::http::json_response;
 
 /// Routes of `/status`, relative to `/api/v1`.
 pub fn routes() -> Router<Arc<Device>> {

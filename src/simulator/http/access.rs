@@ -4,8 +4,8 @@
 
 use axum::http::Method;
 
-use super::device::Dialect;
-use super::users::Privilege;
+use crate::simulator::device::Dialect;
+use crate::simulator::device::users::Privilege;
 
 /// What a resource allows for one method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

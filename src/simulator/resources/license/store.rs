@@ -1,35 +1,13 @@
-//! Licence management (`/license`, v7.4 chapter 12, 2015 chapter 10).
-//!
-//! `GET` shows the installed key (the device does show it). `PUT` takes
-//! either JSON (`licenseVersion`, optional `serialNumber`, `key`) — refused
-//! with 409 on an HA device, as documented — or a licence file (multipart
-//! part `file` in v7.4, `application/octet-stream` in 2015) that may hold keys
-//! for several devices. Either way a new key makes the device reset (without
-//! saving the running configuration).
-//!
-//! Real keys are encrypted blobs only AudioCodes can read, so the simulator
-//! checks their form, not their content: a key is base64 text of at least
-//! [`MIN_KEY_LEN`] characters. A licence file holds one key per line as
-//! `S/N<serial> <key>` (separator: spaces, `=` or `:`); lines for other
-//! serial numbers are skipped; `;`/`#` lines are comments. A mismatching
-//! `serialNumber`, a file without a key for this device or a malformed key
-//! is 400 ("provided license key is incorrect").
+//! The licence a device holds.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
-use axum::routing::get;
-use serde_json::json;
-
-use super::device::{Device, DeviceInfo, lock};
-use super::http::{ApiError, described, json_response, read_upload};
+use crate::simulator::device::DeviceInfo;
+use crate::simulator::http::ApiError;
+use crate::sync::lock;
 
 /// The only licence version the documents support.
-const LICENSE_VERSION: u64 = 1;
+pub(super) const LICENSE_VERSION: u64 = 1;
 /// Shortest key accepted (the document's sample key has 24 characters).
 pub const MIN_KEY_LEN: usize = 16;
 /// The documented 409 description for JSON on an HA device.
@@ -99,8 +77,8 @@ impl LicenseKey {
 /// The licence of one device.
 #[derive(Debug)]
 pub struct LicenseStore {
-    serial_number: String,
-    key_description: String,
+    pub(super) serial_number: String,
+    pub(super) key_description: String,
     key: Mutex<LicenseKey>,
 }
 
@@ -214,50 +192,6 @@ fn factory_key(serial: &str) -> String {
         out.push(char::from(ALPHABET[(hash >> 58) as usize])); // 6 bits: < 64
     }
     out
-}
-
-/// Routes of `/license`, relative to `/api/v1`.
-pub fn routes() -> Router<Arc<Device>> {
-    Router::new().route("/license", get(get_license).put(put_license))
-}
-
-/// `GET /license`.
-async fn get_license(State(device): State<Arc<Device>>) -> Response {
-    let store = &device.license;
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "licenseVersion": LICENSE_VERSION,
-            "serialNumber": store.serial_number,
-            "key": store.key(),
-            "keyDescription": store.key_description,
-        }),
-    )
-}
-
-/// `PUT /license`: JSON key or licence file; the device then resets.
-async fn put_license(
-    State(device): State<Arc<Device>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
-    let description = if is_json {
-        device.license.apply_json(&body, device.is_ha())?;
-        "Device will reset now to activate new license"
-    } else {
-        let file = read_upload(&device, &headers, body).await?;
-        device.license.apply_file(&file)?;
-        // The document's own wording for a licence file.
-        "Device will reset now to activate new software load"
-    };
-    // A licence reset does not save the running configuration.
-    device.reset(false);
-    Ok(described(description))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use super::device::lock;
+use crate::sync::lock;
 
 /// A copy of a device's counters at one moment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -1,31 +1,9 @@
-//! Performance monitoring: `/kpi…` (v7.4 chapter 11) and the 2015
-//! dialect's `/performanceMonitoring…` (2015 chapter 9). The core's dialect
-//! filter answers 404 for the one a device does not speak.
-//!
-//! # `/kpi` as simulated
-//! - `/kpi`: the three sub-trees; `/kpi/interval`: the retained collection
-//!   intervals (`id`, `last`, `before`, `after`, `limit` = the newest N);
-//! - `/kpi/{current|history}`: applications (with their group ids), then
-//!   `/<app>` groups, `/<app>/<group>` entities, `/<app>/<group>/ipGroup`
-//!   the IP Groups of the running configuration (`id=<Index>` for one),
-//!   `/<app>/<group>/global` and `/<app>/<group>/ipGroup/<n>` KPI lists
-//!   (`kpi=<Name>` for one), and `…/<kpi>` a single KPI (`interval=<n>|last|all`);
-//! - lists paginate as [`cursor`] describes; `detailed=false` leaves out
-//!   names, descriptions and URLs;
-//! - values in lists are strings and a single KPI's value is a number, as
-//!   the document's examples show; history reads the last interval unless
-//!   `interval` names another;
-//! - a bad query parameter or a path that does not exist below a discovery
-//!   level is 400; an unknown KPI or IP Group under a single-KPI path is 404;
-//!   an empty list (or history before any interval completed) is 204.
+//! The routes of `/kpi…` (v7.4) and `/performanceMonitoring…` (2015).
 
-mod catalog;
-mod cursor;
-mod intervals;
-mod pm2015;
-
-pub use catalog::{APPLICATIONS, AppDef, EntityDef, EntityKind, GroupDef, KpiDef};
-pub use intervals::{INTERVAL, IntervalClock, RETAINED, SEEDED};
+use super::{
+    APPLICATIONS, AppDef, EntityDef, EntityKind, GroupDef, KpiDef, KpiStore, Slot, catalog, cursor,
+    intervals, pm2015,
+};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,58 +16,11 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::device::{Device, DeviceInfo};
-use super::http::{ApiError, json_response};
-use super::status::rfc3339_offset;
+use crate::simulator::device::Device;
+use crate::simulator::http::{ApiError, json_response};
+use crate::simulator::resources::status::rfc3339_offset;
 use catalog::{Instance, find};
 use cursor::{ListParams, Order, bad_parameter};
-
-/// The performance monitoring state of one device: a seed that makes its
-/// values its own, and its interval clock.
-#[derive(Debug)]
-pub struct KpiStore {
-    seed: u64,
-    clock: IntervalClock,
-}
-
-impl KpiStore {
-    /// The monitoring of a device that has [`SEEDED`] completed intervals.
-    pub fn new(info: &DeviceInfo) -> Self {
-        let seed = info
-            .serial_number
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-            });
-        KpiStore {
-            seed,
-            clock: IntervalClock::seeded(OffsetDateTime::now_utc()),
-        }
-    }
-
-    /// The interval clock.
-    pub fn clock(&self) -> &IntervalClock {
-        &self.clock
-    }
-
-    fn value(&self, path: &str, kpi: &KpiDef, slot: Slot) -> u64 {
-        catalog::value(self.seed, path, kpi, slot.0)
-    }
-}
-
-/// A time slot of values: an interval id, or (top bit set) a real-time minute.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Slot(u64);
-
-impl Slot {
-    fn interval(id: u64) -> Self {
-        Slot(id)
-    }
-
-    fn realtime(minute: u64) -> Self {
-        Slot(minute | 1 << 63)
-    }
-}
 
 /// Routes of `/kpi…` and `/performanceMonitoring…`, relative to `/api/v1`.
 pub fn routes() -> Router<Arc<Device>> {
