@@ -113,4 +113,7 @@ pub enum ValidationError {
     /// A CA bundle source names neither or both of Secret and ConfigMap.
     #[error("spec.tls.caBundle needs exactly one of secretKeyRef and configMapKeyRef")]
     CaBundleSource,
+    /// A LicenseEntitlement spec cannot be used.
+    #[error(transparent)]
+    Entitlement(#[from] crate::api::EntitlementSpecError),
 }

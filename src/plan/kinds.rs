@@ -3,6 +3,7 @@
 //! every kind through [`for_each_kind`] and runs its generic code for it.
 
 use super::kind::Kind;
+use super::license_entitlement::LicenseEntitlementKind;
 use super::mediant_device::MediantDeviceKind;
 
 /// Something done once per kind (e.g. "start its controller").
@@ -16,5 +17,8 @@ pub trait KindVisitor {
 /// Visits every registered kind, in order: MediantDevice first (the other
 /// kinds configure a MediantDevice).
 pub fn for_each_kind<V: KindVisitor>(visitor: &mut V) -> Vec<V::Output> {
-    vec![visitor.visit::<MediantDeviceKind>()]
+    vec![
+        visitor.visit::<MediantDeviceKind>(),
+        visitor.visit::<LicenseEntitlementKind>(),
+    ]
 }

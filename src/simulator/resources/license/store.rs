@@ -1,4 +1,26 @@
-//! The licence a device holds.
+//! Licence management (`/license`, v7.4 chapter 12, 2015 chapter 10).
+//!
+//! `GET` shows the installed key (the device does show it). `PUT` takes
+//! either JSON (`licenseVersion`, optional `serialNumber`, `key`) — refused
+//! with 409 on an HA device, as documented — or a licence file (multipart
+//! part `file` in v7.4, `application/octet-stream` in 2015) that may hold keys
+//! for several devices. Either way a new key makes the device reset (without
+//! saving the running configuration).
+//!
+//! Real keys are encrypted blobs only AudioCodes can read, so the simulator
+//! checks their form, not their content: a key is base64 text of at least
+//! [`MIN_KEY_LEN`] characters. A licence file holds one key per line as
+//! `S/N<serial> <key>` (separator: spaces, `=` or `:`); lines for other
+//! serial numbers are skipped; `;`/`#` lines are comments. A mismatching
+//! `serialNumber`, a file without a key for this device or a malformed key
+//! is 400 ("provided license key is incorrect").
+//!
+//! An HA device stands for the active unit of a pair whose redundant unit
+//! has its own serial number ([`LicenseStore::redundant_serial`]: the
+//! active's plus 10^9, as no REST resource shows it). "In an HA
+//! configuration, the license may be applied to both the active and
+//! redundant devices" (chapter 12): a file's line for the redundant unit is
+//! installed there too.
 
 use std::sync::Mutex;
 
@@ -80,6 +102,8 @@ pub struct LicenseStore {
     pub(super) serial_number: String,
     pub(super) key_description: String,
     key: Mutex<LicenseKey>,
+    /// The redundant unit of an HA pair: its serial number and key.
+    redundant: Option<(String, Mutex<LicenseKey>)>,
 }
 
 /// The JSON `PUT /license` body.
@@ -102,7 +126,22 @@ impl LicenseStore {
                 info.product
             ),
             key: Mutex::new(LicenseKey(factory_key(&info.serial_number))),
+            redundant: info.ha.then(|| {
+                let serial = redundant_serial_of(&info.serial_number);
+                let key = Mutex::new(LicenseKey(factory_key(&serial)));
+                (serial, key)
+            }),
         }
+    }
+
+    /// The serial number of the redundant unit of an HA pair.
+    pub fn redundant_serial(&self) -> Option<String> {
+        self.redundant.as_ref().map(|(serial, _)| serial.clone())
+    }
+
+    /// The key installed on the redundant unit of an HA pair.
+    pub fn redundant_key(&self) -> Option<String> {
+        self.redundant.as_ref().map(|(_, key)| lock(key).0.clone())
     }
 
     /// The installed key.
@@ -134,10 +173,13 @@ impl LicenseStore {
         Ok(())
     }
 
-    /// Finds this device's key in a licence file and installs it.
+    /// Finds this device's key in a licence file and installs it (and the
+    /// redundant unit's, on an HA pair, when the file holds it).
     pub fn apply_file(&self, file: &[u8]) -> Result<(), LicenseError> {
         let text = String::from_utf8_lossy(file);
+        let redundant_serial = self.redundant_serial();
         let mut found = None;
+        let mut found_redundant = None;
         for line in text.lines().map(str::trim) {
             if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
                 continue;
@@ -152,16 +194,29 @@ impl LicenseStore {
                 .find(|c: char| !c.is_ascii_alphanumeric())
                 .unwrap_or(rest.len());
             let (serial, key) = rest.split_at(serial_end);
-            if serial == self.serial_number {
-                let key =
-                    key.trim_start_matches(|c: char| c.is_whitespace() || c == '=' || c == ':');
+            let key = key.trim_start_matches(|c: char| c.is_whitespace() || c == '=' || c == ':');
+            // The first line of a serial number counts.
+            if serial == self.serial_number && found.is_none() {
                 found = Some(LicenseKey::parse(key)?);
-                break;
+            } else if redundant_serial.as_deref() == Some(serial) && found_redundant.is_none() {
+                found_redundant = Some(LicenseKey::parse(key)?);
             }
         }
         let key = found.ok_or_else(|| LicenseError::NoKeyForDevice(self.serial_number.clone()))?;
         *lock(&self.key) = key;
+        if let (Some((_, slot)), Some(key)) = (&self.redundant, found_redundant) {
+            *lock(slot) = key;
+        }
         Ok(())
+    }
+}
+
+/// The redundant unit's serial number: the active's plus 10^9 (serial
+/// numbers are decimal; a non-decimal one gets an `R` appended).
+fn redundant_serial_of(serial: &str) -> String {
+    match serial.parse::<u64>() {
+        Ok(n) => (n.saturating_add(1_000_000_000)).to_string(),
+        Err(_) => format!("{serial}R"),
     }
 }
 
@@ -287,6 +342,120 @@ mod tests {
             Err(LicenseError::BadKey)
         );
         assert_eq!(s.key(), KEY, "a refused file leaves the key alone");
+    }
+
+    #[test]
+    fn the_documented_409_text() {
+        // v7.4 chapter 12, example 2 (the PDF breaks the line after "in"):
+        // "License key can't be applied to device in
+        // HA configuration. Use license file instead."
+        let documented = "License key can't be applied to device in\nHA configuration. Use license file instead.";
+        assert_eq!(HA_JSON_REFUSAL, documented.replace('\n', " "));
+        assert_eq!(LicenseError::HaRequiresFile.to_string(), HA_JSON_REFUSAL);
+        assert!(matches!(
+            ApiError::from(LicenseError::HaRequiresFile),
+            ApiError::Conflict(_)
+        ));
+    }
+
+    #[test]
+    fn a_multi_serial_file_installs_the_key_of_this_serial_only() {
+        // "may include multiple license keys and the device will apply the
+        // relevant key based on the corresponding serial number" (v7.4
+        // chapter 12; the 2015 guide, chapter 10, says the same).
+        let s = store();
+        let serial = s.serial_number.clone();
+        let file = format!(
+            "S/N101780235000001 AAAAAAAAAAAAAAAAAAAAAAAA\nS/N{serial} {KEY}\nS/N101780235000009 BBBBBBBBBBBBBBBBBBBBBBBB\n"
+        );
+        assert_eq!(s.apply_file(file.as_bytes()), Ok(()));
+        assert_eq!(s.key(), KEY);
+        assert_eq!(s.redundant_serial(), None, "standalone: no redundant unit");
+    }
+
+    #[test]
+    fn a_file_for_an_ha_pair_installs_both_units() {
+        // "In an HA configuration, the license may be applied to both the
+        // active and redundant devices." (v7.4 chapter 12)
+        let s = LicenseStore::new(&DeviceInfo::numbered(3, Dialect::V74, true));
+        let active = s.serial_number.clone();
+        let redundant = s
+            .redundant_serial()
+            .expect("an HA pair has a redundant unit");
+        assert_ne!(active, redundant);
+        let file = format!("S/N{active} {KEY}\nS/N{redundant} UmVkdW5kYW50VW5pdEtleQ==\n");
+        assert_eq!(s.apply_file(file.as_bytes()), Ok(()));
+        assert_eq!(s.key(), KEY);
+        assert_eq!(
+            s.redundant_key().as_deref(),
+            Some("UmVkdW5kYW50VW5pdEtleQ==")
+        );
+        // A file without the active unit's key is refused as a whole.
+        let only_redundant = format!("S/N{redundant} QUFBQUFBQUFBQUFBQUFBQQ==\n");
+        assert_eq!(
+            s.apply_file(only_redundant.as_bytes()),
+            Err(LicenseError::NoKeyForDevice(active))
+        );
+        assert_eq!(
+            s.redundant_key().as_deref(),
+            Some("UmVkdW5kYW50VW5pdEtleQ==")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_new_key_shows_after_the_reset_the_put_announces() {
+        // "Device will reset now to activate new license" (example 2): the
+        // device goes away right after answering and shows the new key when
+        // it is back.
+        use std::time::{Duration, Instant};
+        let fleet = crate::simulator::Fleet::start(crate::simulator::FleetConfig {
+            reset_time: Duration::from_millis(400),
+            ..crate::simulator::FleetConfig::default()
+        })
+        .await
+        .expect("fleet");
+        let sim = &fleet.devices()[0];
+        let url = format!("{}api/v1/license", sim.base_url);
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        let answer = http
+            .put(&url)
+            .basic_auth("Admin", Some("Admin"))
+            .json(&json!({ "licenseVersion": 1, "key": KEY }))
+            .send()
+            .await
+            .expect("PUT answered");
+        assert_eq!(answer.status(), 200);
+        let body: serde_json::Value = answer.json().await.expect("JSON");
+        assert_eq!(
+            body["description"],
+            "Device will reset now to activate new license"
+        );
+        assert!(sim.device.is_resetting());
+        assert!(
+            http.get(&url)
+                .basic_auth("Admin", Some("Admin"))
+                .send()
+                .await
+                .is_err(),
+            "a resetting device refuses connections"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let shown = loop {
+            assert!(Instant::now() < deadline, "the device did not come back");
+            if let Ok(r) = http
+                .get(&url)
+                .basic_auth("Admin", Some("Admin"))
+                .send()
+                .await
+                && r.status() == 200
+            {
+                break r.json::<serde_json::Value>().await.expect("JSON");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(shown["key"], KEY);
+        assert_eq!(sim.device.reset_count(), 1);
     }
 
     #[test]
