@@ -133,6 +133,28 @@ scenario_operator_suspend() {
   device_has 0 SyslogServerIP 10.15.2.77 || fail "the change made while suspended was not applied on resume"
 }
 
+# LicenseEntitlement, the second kind the controller runs: the example's
+# licence key reaches simulated device 3 (read back from its counters), the
+# entitlement becomes Ready, and Argo CD's check for the kind says Healthy.
+scenario operator_license
+scenario_operator_license() {
+  operator_up
+  sim_reset_counters 3
+  example_on_device license-key.yaml 3 | k apply -f -
+  k wait mediantdevice/sbc-edge --for=condition=Ready --timeout=120s
+  k wait licenseentitlement/sbc-edge --for=condition=Ready --timeout=120s
+  k get licenseentitlements -o wide >&2
+  local puts
+  puts="$(sim_counters 3 | jq '[.requests | to_entries[] | select(.key | test("^PUT /api/v1/license")) | .value] | add // 0')"
+  [ "$puts" -ge 1 ] || fail "the licence was never sent to device 3: $(sim_counters 3)"
+  observed_current licenseentitlement/sbc-edge || fail "observedGeneration lags after Ready"
+  local health
+  health="$(k get licenseentitlement/sbc-edge -o json | lua5.1 "$E2E_SRC/argocd/health_runner.lua" eval \
+    "$REPO/examples/gitops/argocd/resource_customizations/mediant.io/LicenseEntitlement/health.lua")"
+  assert_eq "${health%%$'\t'*}" Healthy "Argo CD health of a Ready LicenseEntitlement"
+  if grep -q 'jCx6r5tovCIKaBBbhPtT53Yj' <<<"$(k get licenseentitlement/sbc-edge -o json)"; then fail "the licence key is in status"; fi
+}
+
 # Server-side apply of status on the real server: conditions are a list map
 # keyed by type, so a condition another manager applied survives the
 # operator's own status applies (the double only imitates this).
