@@ -28,7 +28,7 @@ use tokio::sync::watch;
 use mediant_operator::api::{
     Condition, ConditionStatus, ConditionType, ConfigMapKeyRef, IniSpec, LicenseEntitlement,
     LicenseEntitlementSpec, MediantDevice, MediantDeviceSpec, MediantLicenseSpec, ProviderSpec,
-    SecretKeyRef, find_condition,
+    SecretKeyRef, TlsContext, find_condition,
 };
 use mediant_operator::controller::ControllerConfig;
 use mediant_operator::controller::leader::LeaseConfig;
@@ -292,6 +292,7 @@ async fn the_chart_rbac_allows_every_request_of_a_running_controller_and_nothing
             .with_validator(None)
             .with_status_subresource(),
     );
+    server.register(ResourceType::custom::<TlsContext>().with_status_subresource());
     let fleet = Fleet::start(FleetConfig {
         devices: 1,
         reset_time: Duration::from_millis(300),
@@ -377,6 +378,17 @@ async fn the_chart_rbac_allows_every_request_of_a_running_controller_and_nothing
     };
     licence.metadata.namespace = Some(NS.into());
     server.insert(&licence).expect("licence");
+    // A TlsContext of sbc whose Secret is missing: its controller watches,
+    // reads the device and writes status, and sends the device nothing.
+    server
+        .insert_value(json!({
+            "apiVersion": "mediant.io/v1alpha1",
+            "kind": "TlsContext",
+            "metadata": {"name": "teams-tls", "namespace": NS},
+            "spec": {"deviceRef": {"name": "sbc"}, "context": {"index": 1},
+                     "certificate": {"secretRef": {"name": "absent-tls"}}},
+        }))
+        .expect("tls context");
     server.clear_requests();
 
     let (stop, stop_rx) = watch::channel(false);
@@ -399,6 +411,17 @@ async fn the_chart_rbac_allows_every_request_of_a_running_controller_and_nothing
     wait_for("broken Stalled", || {
         condition(&server, "broken", ConditionType::Stalled)
             .is_some_and(|c| c.0 == ConditionStatus::True)
+    })
+    .await;
+    wait_for("teams-tls not Ready for want of its Secret", || {
+        server
+            .get_value(&ResourceKey::of::<TlsContext>(), Some(NS), "teams-tls")
+            .and_then(|v| {
+                serde_json::from_value::<Vec<Condition>>(v["status"]["conditions"].clone()).ok()
+            })
+            .and_then(|c| find_condition(&c, ConditionType::Ready).map(|c| c.reason.clone()))
+            .as_deref()
+            == Some("SecretNotFound")
     })
     .await;
     wait_for("no-secret not Ready for want of its Secret", || {

@@ -116,4 +116,8 @@ pub enum ValidationError {
     /// A LicenseEntitlement spec cannot be used.
     #[error(transparent)]
     Entitlement(#[from] crate::api::EntitlementSpecError),
+    /// A TlsContext's spec, or the PEM texts it names, cannot be used
+    /// (the message names the field or Secret, never a key).
+    #[error("{0}")]
+    TlsContext(String),
 }

@@ -53,6 +53,6 @@ pub use tls_context::{
     CellValue, CertificateRequestSpec, CertificateRequestStatus, CertificateSource,
     CertificateStatus, ContextRef, DeviceRef, GenerateOnDevice, IssuerRef, KEY_SIZES, KeyRef,
     PrivateKeyStatus, RootSource, SelfSigned, SignatureAlgorithm, Subject, TlsContext,
-    TlsContextError, TlsContextSpec, TlsContextStatus, TlsSecretRef, TlsSourceRef, TrustedRoots,
+    TlsContextError, TlsContextSpec, TlsContextStatus, TlsSecretRef, TrustedRoots,
     TrustedRootsMode,
 };

@@ -59,6 +59,11 @@ pub struct Metrics {
     ready: Gauge,
     /// Devices currently Ready, so the gauge counts each device once.
     ready_set: Mutex<BTreeSet<DeviceLabels>>,
+    /// Seconds until a TlsContext's device certificate expires.
+    certificate_expiry: Family<DeviceLabels, Gauge>,
+    /// The notAfter (Unix seconds) each resource was last warned about, so
+    /// an expiry warning is published once per certificate.
+    expiry_warned: Mutex<std::collections::BTreeMap<DeviceLabels, i64>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -98,6 +103,12 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let drift = Family::<DeviceLabels, Gauge>::default();
         let ready = Gauge::default();
+        let certificate_expiry = Family::<DeviceLabels, Gauge>::default();
+        registry.register(
+            "tls_certificate_expiry_seconds",
+            "Seconds until the device certificate of a TlsContext expires (negative: expired)",
+            certificate_expiry.clone(),
+        );
         registry.register(
             "reconciles",
             "Reconciliations by kind and result",
@@ -137,6 +148,8 @@ impl Metrics {
             drift,
             ready,
             ready_set: Mutex::new(BTreeSet::new()),
+            certificate_expiry,
+            expiry_warned: Mutex::new(std::collections::BTreeMap::new()),
         })
     }
 
@@ -202,6 +215,41 @@ impl Metrics {
         let mut set = self.lock_ready();
         set.remove(&labels);
         self.ready.set(i64::try_from(set.len()).unwrap_or(i64::MAX));
+    }
+
+    /// Records the seconds until resource `namespace/name`'s certificate
+    /// (expiring at `not_after`, Unix seconds) expires; whether a warning
+    /// is due: within `warn_within` seconds and not yet warned about this
+    /// certificate.
+    pub fn set_certificate_expiry(
+        &self,
+        namespace: &str,
+        name: &str,
+        not_after: i64,
+        now: i64,
+        warn_within: i64,
+    ) -> bool {
+        let labels = DeviceLabels {
+            namespace: namespace.into(),
+            name: name.into(),
+        };
+        let left = not_after.saturating_sub(now);
+        self.certificate_expiry.get_or_create(&labels).set(left);
+        if left > warn_within {
+            return false;
+        }
+        let mut warned = crate::sync::lock(&self.expiry_warned);
+        warned.insert(labels, not_after) != Some(not_after)
+    }
+
+    /// Forgets a deleted resource's certificate series.
+    pub fn forget_certificate(&self, namespace: &str, name: &str) {
+        let labels = DeviceLabels {
+            namespace: namespace.into(),
+            name: name.into(),
+        };
+        self.certificate_expiry.remove(&labels);
+        crate::sync::lock(&self.expiry_warned).remove(&labels);
     }
 
     fn lock_ready(&self) -> std::sync::MutexGuard<'_, BTreeSet<DeviceLabels>> {

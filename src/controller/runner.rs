@@ -72,7 +72,12 @@ pub async fn run_controller_with_locks(
         client: client.clone(),
         namespace: config.namespace.clone(),
     });
-    futures::future::try_join_all(checks).await?;
+    // Kinds whose (optional) CRD is not installed are not started.
+    let skip: Vec<&'static str> = futures::future::try_join_all(checks)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
 
     let shutdown: Shared<BoxFuture<'static, ()>> = shutdown.boxed().shared();
     let runs = for_each_kind(&mut Start {
@@ -81,6 +86,7 @@ pub async fn run_controller_with_locks(
         metrics,
         locks,
         shutdown,
+        skip,
     });
     // Ready once the API answered a list of every kind and the controllers
     // run. Not `Store::wait_until_ready`: its one-shot channel keeps a
@@ -109,14 +115,26 @@ struct CrdCheck {
 }
 
 impl KindVisitor for CrdCheck {
-    type Output = BoxFuture<'static, Result<(), ControllerError>>;
+    /// `Some(kind)`: an optional kind whose CRD is missing (not started).
+    type Output = BoxFuture<'static, Result<Option<&'static str>, ControllerError>>;
 
     fn visit<K: Kind>(&mut self) -> Self::Output {
         let api: Api<DeserializeGuard<K::Resource>> =
             scoped(self.client.clone(), self.namespace.as_deref());
+        // MediantDevice is the operator; the other kinds are optional, so
+        // an older CRD set (e.g. only mediantdevices) keeps devices managed.
+        let optional = TypeId::of::<K::Resource>() != TypeId::of::<MediantDevice>();
         async move {
             match api.list(&ListParams::default().limit(1)).await {
-                Ok(_) => Ok(()),
+                Ok(_) => Ok(None),
+                Err(kube::Error::Api(s)) if s.is_not_found() && optional => {
+                    tracing::warn!(
+                        kind = K::KIND,
+                        "the {} CRD is not installed: its controller is not started (apply crds/ to manage it)",
+                        K::KIND
+                    );
+                    Ok(Some(K::KIND))
+                }
                 Err(e) => Err(match &e {
                     kube::Error::Api(s) if s.is_not_found() => ControllerError::CrdMissing(e),
                     _ => ControllerError::List(e),
@@ -134,12 +152,17 @@ struct Start {
     metrics: Arc<Metrics>,
     locks: Arc<DeviceLocks>,
     shutdown: Shared<BoxFuture<'static, ()>>,
+    /// Kinds not to start (their CRD is missing).
+    skip: Vec<&'static str>,
 }
 
 impl KindVisitor for Start {
     type Output = BoxFuture<'static, ()>;
 
     fn visit<K: Kind>(&mut self) -> Self::Output {
+        if self.skip.contains(&K::KIND) {
+            return std::future::ready(()).boxed();
+        }
         run_kind::<K>(
             self.client.clone(),
             self.config.clone(),
@@ -236,6 +259,8 @@ async fn run_kind<K: Kind>(
                     let namespace = obj.namespace.clone().unwrap_or_default();
                     if TypeId::of::<K::Resource>() == TypeId::of::<MediantDevice>() {
                         metrics.forget_device(&namespace, &obj.name);
+                    } else {
+                        metrics.forget_certificate(&namespace, &obj.name);
                     }
                     ctx.forget(&object_key(&namespace, &obj.name));
                 }

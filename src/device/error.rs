@@ -158,6 +158,16 @@ pub enum DeviceError {
         /// How long we waited.
         seconds: u64,
     },
+    /// The device's firmware generation has no such API at all.
+    #[error("{feature} is not supported on {dialect} firmware: {hint}")]
+    NotInDialect {
+        /// What was asked for, e.g. `TLS context files (/files/tls)`.
+        feature: &'static str,
+        /// The device's dialect, e.g. `2015`.
+        dialect: &'static str,
+        /// What the user can do instead.
+        hint: &'static str,
+    },
     /// The answer was not what the document describes.
     #[error("{method} {resource}: unexpected answer from the device: {reason}")]
     InvalidResponse {
@@ -209,6 +219,7 @@ impl DeviceError {
             DeviceError::Timeout { .. } => "Timeout",
             DeviceError::ResetTimeout { .. } => "ResetTimeout",
             DeviceError::InvalidResponse { .. } => "InvalidResponse",
+            DeviceError::NotInDialect { .. } => "NotSupported",
         }
     }
 }

@@ -264,6 +264,17 @@ pub(crate) enum Body<'a> {
         /// The content.
         data: &'a [u8],
     },
+    /// A multipart upload with extra text parts (a key's `password`, which
+    /// must not travel in the URL, where error messages would show it).
+    /// v7.4 only: the 2015 API has no such upload.
+    UploadWithFields {
+        /// The file name of the `file` part.
+        filename: &'a str,
+        /// The content.
+        data: &'a [u8],
+        /// Further parts, name and text.
+        fields: &'a [(&'a str, &'a str)],
+    },
 }
 
 /// An answer with a 2xx status.
@@ -728,11 +739,28 @@ impl MediantClient {
                     request.multipart(reqwest::multipart::Form::new().part("file", part))
                 }
             },
+            Body::UploadWithFields {
+                filename,
+                data,
+                fields,
+            } => {
+                let part = reqwest::multipart::Part::bytes(data.to_vec())
+                    .file_name(filename.to_string())
+                    .mime_str("application/octet-stream")
+                    .map_err(|e| DeviceError::Config {
+                        reason: format!("cannot build the upload: {e}"),
+                    })?;
+                let mut form = reqwest::multipart::Form::new().part("file", part);
+                for (name, value) in fields.iter() {
+                    form = form.text(name.to_string(), value.to_string());
+                }
+                request.multipart(form)
+            }
         })
     }
 
     /// Sends an idempotent request (see [`Self::send_with`]).
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         resource: &str,
@@ -973,7 +1001,7 @@ impl MediantClient {
         }
     }
 
-    fn json<T: serde::de::DeserializeOwned>(
+    pub(super) fn json<T: serde::de::DeserializeOwned>(
         &self,
         method: &str,
         resource: &str,

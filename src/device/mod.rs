@@ -7,6 +7,7 @@ mod license;
 mod mediant;
 mod privilege;
 mod retry;
+mod tls;
 
 pub use error::DeviceError;
 pub use license::{InstalledLicense, LICENSE_VERSION, LicenseKey};
@@ -16,3 +17,4 @@ pub use mediant::{
 };
 pub use privilege::{Privilege, required_privilege};
 pub use retry::RetryPolicy;
+pub use tls::{DeviceSubject, PrivateKeyState, TlsContextEntry};

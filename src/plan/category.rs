@@ -179,6 +179,7 @@ impl Category {
             DeviceError::Timeout { .. } => Category::Timeout,
             DeviceError::ResetTimeout { .. } => Category::ResetTimeout,
             DeviceError::InvalidResponse { .. } => Category::InvalidResponse,
+            DeviceError::NotInDialect { .. } => Category::NotSupported,
             DeviceError::TlsVerification { .. } => Category::TlsVerificationFailed,
             DeviceError::Unconfirmed { .. } => Category::AnswerLost,
             DeviceError::CliFailed { .. } => Category::CliScriptFailed,

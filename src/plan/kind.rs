@@ -63,6 +63,16 @@ pub struct StepDone {
     pub digests: SecretDigests,
 }
 
+/// A certificate a resource keeps on its device, for the expiry metric and
+/// warning the pipeline publishes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expiry {
+    /// When it expires, Unix seconds.
+    pub not_after: i64,
+    /// Warn this many seconds before.
+    pub warn_within: i64,
+}
+
 /// What a status type offers the pipeline.
 pub trait KindStatus:
     Clone + Debug + Default + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
@@ -172,6 +182,13 @@ pub trait Kind: Send + Sync + 'static {
         observed: &Self::Observed,
         action: &Self::Action,
     ) -> impl Future<Output = Result<StepDone, DeviceError>> + Send;
+
+    /// The device certificate the resource keeps, as `status` shows it
+    /// (`None` for kinds without one).
+    fn expiry(resource: &Self::Resource, status: &Self::Status) -> Option<Expiry> {
+        let _ = (resource, status);
+        None
+    }
 
     /// The next status: the pipeline's `common` part (conditions, drift,
     /// pending steps, revision, digests, sync time), plus what the kind

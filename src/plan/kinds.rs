@@ -5,6 +5,7 @@
 use super::kind::Kind;
 use super::license_entitlement::LicenseEntitlementKind;
 use super::mediant_device::MediantDeviceKind;
+use super::tls_context::TlsContextKind;
 
 /// Something done once per kind (e.g. "start its controller").
 pub trait KindVisitor {
@@ -20,5 +21,6 @@ pub fn for_each_kind<V: KindVisitor>(visitor: &mut V) -> Vec<V::Output> {
     vec![
         visitor.visit::<MediantDeviceKind>(),
         visitor.visit::<LicenseEntitlementKind>(),
+        visitor.visit::<TlsContextKind>(),
     ]
 }

@@ -16,6 +16,7 @@ pub mod license_entitlement;
 mod mediant_device;
 pub mod report;
 pub mod sources;
+pub mod tls_context;
 
 use crate::config::ini::{self, RenderError};
 use crate::device::DeviceError;
@@ -23,7 +24,7 @@ use crate::device::DeviceError;
 pub use category::Category;
 pub use connection::{client_for, retry_for};
 pub use engine::{Outcome, Reconciled, Survey, converge, reconcile_once, survey};
-pub use kind::{Kind, KindStatus, Origin, StepDone, Target};
+pub use kind::{Expiry, Kind, KindStatus, Origin, StepDone, Target};
 pub use mediant_device::{
     Action, DesiredState, IniMode, MediantDeviceKind, ObservedState, PAUSED_ANNOTATION,
     SecretDigests, apply, desired_state, device_paused, digest, digests_of, facts_of, observe,

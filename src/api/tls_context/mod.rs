@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use status::{CertificateRequestStatus, CertificateStatus, PrivateKeyStatus, TlsContextStatus};
 pub use validate::TlsContextError;
 
-use crate::api::DeletionPolicy;
+use crate::api::{ConfigMapKeyRef, DeletionPolicy, SecretKeyRef, SourceRef};
 
 /// Key sizes the device generates (v7.4 §8.2.1: "512, 768, 1024, 2048, 4096").
 pub const KEY_SIZES: [u32; 5] = [512, 768, 1024, 2048, 4096];
@@ -89,7 +89,7 @@ pub struct TlsContextSpec {
     pub context: ContextRef,
     /// Cells of the context's `TLSContexts` row (column names without the
     /// `TLSContexts_` prefix, e.g. `TLSVersion`, `DTLSVersion`,
-    /// `CipherServer`, `OcspEnable`). Only these cells are managed.
+    /// `ServerCipherString`, `ClientCipherString`, `OcspEnable`). Only these cells are managed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 64))]
     #[x_kube(validation = kube::core::Rule::new(
@@ -428,37 +428,33 @@ pub struct RootSource {
     pub config_map_key_ref: Option<KeyRef>,
 }
 
-/// A text the spec refers to, for the caller to load.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TlsSourceRef {
-    /// A key of a Secret.
-    Secret(KeyRef),
-    /// A key of a ConfigMap.
-    ConfigMap(KeyRef),
-}
-
 impl TlsContextSpec {
     /// Every Secret and ConfigMap key the spec reads: `tls.key`, `tls.crt`,
     /// the key password, then the trusted root bundles.
-    pub fn references(&self) -> Vec<TlsSourceRef> {
+    pub fn references(&self) -> Vec<SourceRef> {
+        let secret = |name: &str, key: &str| {
+            SourceRef::Secret(SecretKeyRef {
+                name: name.to_string(),
+                key: key.to_string(),
+            })
+        };
         let mut out = Vec::new();
-        if let Some(secret) = &self.certificate.secret_ref {
-            for key in ["tls.key", "tls.crt"] {
-                out.push(TlsSourceRef::Secret(KeyRef {
-                    name: secret.name.clone(),
-                    key: key.into(),
-                }));
-            }
-            if let Some(password) = &secret.key_password_secret_ref {
-                out.push(TlsSourceRef::Secret(password.clone()));
+        if let Some(s) = &self.certificate.secret_ref {
+            out.push(secret(&s.name, "tls.key"));
+            out.push(secret(&s.name, "tls.crt"));
+            if let Some(password) = &s.key_password_secret_ref {
+                out.push(secret(&password.name, &password.key));
             }
         }
         for source in self.trusted_roots.iter().flat_map(|t| &t.sources) {
             if let Some(r) = &source.secret_key_ref {
-                out.push(TlsSourceRef::Secret(r.clone()));
+                out.push(secret(&r.name, &r.key));
             }
             if let Some(r) = &source.config_map_key_ref {
-                out.push(TlsSourceRef::ConfigMap(r.clone()));
+                out.push(SourceRef::ConfigMap(ConfigMapKeyRef {
+                    name: r.name.clone(),
+                    key: r.key.clone(),
+                }));
             }
         }
         out
@@ -470,8 +466,8 @@ impl TlsContextSpec {
             .references()
             .into_iter()
             .filter_map(|r| match r {
-                TlsSourceRef::Secret(k) => Some(k.name),
-                TlsSourceRef::ConfigMap(_) => None,
+                SourceRef::Secret(k) => Some(k.name),
+                _ => None,
             })
             .collect();
         names.sort();
@@ -485,8 +481,8 @@ impl TlsContextSpec {
             .references()
             .into_iter()
             .filter_map(|r| match r {
-                TlsSourceRef::ConfigMap(k) => Some(k.name),
-                TlsSourceRef::Secret(_) => None,
+                SourceRef::ConfigMap(k) => Some(k.name),
+                _ => None,
             })
             .collect();
         names.sort();

@@ -8,6 +8,7 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::api::Drift;
 use crate::api::condition::{Condition, date_time_schema};
 
 /// The observed state of a TlsContext.
@@ -23,6 +24,15 @@ pub struct TlsContextStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub observed_generation: Option<i64>,
+    /// Revision (SHA-256) of the desired state last applied in full: the
+    /// spec and the texts it names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub last_applied_revision: Option<String>,
+    /// How far the context is from the desired state at the last check
+    /// (keys such as `TLS context 1 (Teams) certificate`, never values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
     /// The context on the device, `<index> (<name>)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]

@@ -147,6 +147,32 @@ async fn reconcile_resource<K: Kind>(
             .await;
         }
     }
+    if let Some(expiry) = K::expiry(resource, &next) {
+        let now = Timestamp::now().as_second();
+        let warn = ctx.metrics.set_certificate_expiry(
+            &namespace,
+            &name,
+            expiry.not_after,
+            now,
+            expiry.warn_within,
+        );
+        if warn {
+            let days = expiry.not_after.saturating_sub(now).div_euclid(86_400);
+            let message = if days < 0 {
+                "the device certificate has expired".to_string()
+            } else {
+                format!("the device certificate expires in {days} day(s)")
+            };
+            ctx.publish(
+                &reference,
+                EventType::Warning,
+                "CertificateExpiring",
+                "Observe",
+                message,
+            )
+            .await;
+        }
+    }
     if matches!(K::target(resource), Target::Itself(_)) {
         // The device gauges: only for the resource that is the device.
         let is_ready = ready.is_some_and(|c| c.status == ConditionStatus::True);

@@ -252,6 +252,7 @@ fn factory_key(serial: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use crate::simulator::device::Dialect;
 
     fn store() -> LicenseStore {

@@ -1,0 +1,332 @@
+//! The `TlsContext` kind behind the seam: it configures the MediantDevice
+//! its `deviceRef` names; its desired state is built by
+//! [`tls_desired`](super::tls_desired), observed by
+//! [`observe_tls`](super::io::observe_tls), planned by
+//! [`plan_tls`](super::plan_tls).
+//!
+//! The key digest the pipeline remembers (status
+//! `privateKey.uploadedDigest`) travels as the write-only-secret digest
+//! [`KEY_DIGEST`] of the pipeline's memory.
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use sha2::{Digest, Sha256};
+
+use crate::api::{
+    CertificateStatus, PrivateKeyStatus, ResolvedSources, SourceRef, TlsContext, TlsContextStatus,
+    ValidationError,
+};
+use crate::config::pem::Certificate;
+use crate::device::{DeviceError, MediantClient};
+use crate::plan::kind::{Expiry, Kind, KindStatus, Origin, StepDone, Target};
+use crate::plan::report::CommonStatus;
+use crate::plan::{ApplyError, Plan, PlanError, ResetPermission, SecretDigests, SideEffect, Step};
+
+use super::io::{TlsApplyError, observe_tls};
+use super::{
+    DesiredFiles, TlsAction, TlsDesired, TlsMemory, TlsObserved, plan_tls, resolve_context,
+    tls_desired,
+};
+
+/// The memory key of the uploaded private key's digest.
+pub const KEY_DIGEST: &str = "privateKey";
+
+/// How often a TlsContext is compared with its device when nothing else
+/// happens (a certificate renewal arrives through the Secret's watch).
+const INTERVAL: Duration = Duration::from_secs(300);
+
+/// The `TlsContext` kind.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TlsContextKind;
+
+impl KindStatus for TlsContextStatus {
+    fn common(&self) -> CommonStatus {
+        CommonStatus {
+            conditions: self.conditions.clone(),
+            observed_generation: self.observed_generation,
+            last_applied_revision: self.last_applied_revision.clone(),
+            drift: self.drift.clone(),
+            pending_steps: Vec::new(),
+            last_sync_time: self.last_sync_time.clone(),
+            applied_secret_digests: self
+                .private_key
+                .as_ref()
+                .and_then(|k| k.uploaded_digest.clone())
+                .map(|d| SecretDigests::from([(KEY_DIGEST.to_string(), d)]))
+                .unwrap_or_default(),
+        }
+    }
+
+    fn without_clock(&self) -> Self {
+        let mut s = self.clone();
+        s.last_sync_time = None;
+        s
+    }
+}
+
+fn now_unix() -> i64 {
+    // Only used where the trait passes no clock (plan): the renewal
+    // threshold of self-signed certificates, which is days wide.
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn time_of(unix: i64) -> Option<Time> {
+    k8s_openapi::jiff::Timestamp::from_second(unix)
+        .ok()
+        .map(Time)
+}
+
+/// The status facts of a certificate, `now` being Unix seconds.
+pub fn certificate_status(cert: &Certificate, now: i64) -> CertificateStatus {
+    CertificateStatus {
+        fingerprint: cert.fingerprint.clone(),
+        subject: cert.subject.clone(),
+        issuer: cert.issuer.clone(),
+        sans: cert.sans.iter().take(64).cloned().collect(),
+        not_before: time_of(cert.not_before),
+        not_after: time_of(cert.not_after),
+        days_to_expiry: cert.seconds_to_expiry(now).div_euclid(86_400),
+    }
+}
+
+impl Kind for TlsContextKind {
+    type Resource = TlsContext;
+    type Desired = TlsDesired;
+    type Observed = TlsObserved;
+    type Action = TlsAction;
+    type Status = TlsContextStatus;
+
+    const KIND: &'static str = "TlsContext";
+
+    fn target(resource: &TlsContext) -> Target<'_> {
+        Target::Named(&resource.spec.device_ref.name)
+    }
+
+    fn validate(resource: &TlsContext, _origin: Origin) -> Result<(), ValidationError> {
+        resource
+            .spec
+            .validate()
+            .map_err(|e| ValidationError::TlsContext(e.to_string()))?;
+        let csr = resource
+            .spec
+            .certificate
+            .generate_on_device
+            .as_ref()
+            .is_some_and(|g| g.certificate_request.is_some());
+        if csr {
+            return Err(ValidationError::TlsContext(
+                super::CSR_NOT_IMPLEMENTED.to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn interval(_resource: &TlsContext) -> Result<Duration, ValidationError> {
+        Ok(INTERVAL)
+    }
+
+    fn paused(resource: &TlsContext) -> bool {
+        resource.spec.suspend
+    }
+
+    fn references(resource: &TlsContext) -> Vec<SourceRef> {
+        resource.spec.references()
+    }
+
+    fn desired(
+        resource: &TlsContext,
+        resolved: &ResolvedSources,
+        _reset: ResetPermission,
+    ) -> Result<TlsDesired, ValidationError> {
+        let namespace = resource.namespace().unwrap_or_else(|| "default".into());
+        tls_desired(&namespace, &resource.name_any(), &resource.spec, &|r| {
+            resolved.get(r).cloned()
+        })
+        .map_err(|e| ValidationError::TlsContext(e.to_string()))
+    }
+
+    fn revision(resource: &TlsContext, resolved: &ResolvedSources) -> String {
+        // The spec and a digest of each text it names (never the text).
+        let mut h = Sha256::new();
+        h.update(serde_json::to_vec(&resource.spec).unwrap_or_default());
+        for reference in resource.spec.references() {
+            h.update(reference.to_string().as_bytes());
+            if let Some(text) = resolved.get(&reference) {
+                h.update(Sha256::digest(text.as_bytes()));
+            }
+        }
+        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    }
+
+    async fn observe(
+        client: &MediantClient,
+        desired: &TlsDesired,
+        _thorough: bool,
+    ) -> Result<TlsObserved, ApplyError> {
+        observe_tls(client, desired).await.map_err(|e| match e {
+            TlsApplyError::Observe(d) => ApplyError::Observe(d),
+            TlsApplyError::DeviceIni(i) => ApplyError::DeviceIni(i),
+            TlsApplyError::DevicePem { what, source } => ApplyError::DeviceUnreadable {
+                what: what.to_string(),
+                reason: source.to_string(),
+            },
+            other => ApplyError::Plan(PlanError::Unplannable(other.to_string())),
+        })
+    }
+
+    fn plan(
+        desired: &TlsDesired,
+        observed: &TlsObserved,
+        memory: &SecretDigests,
+    ) -> Result<Plan<TlsAction>, PlanError> {
+        let memory = TlsMemory {
+            uploaded_key_digest: memory.get(KEY_DIGEST).cloned(),
+        };
+        let planned = plan_tls(desired, observed, &memory, now_unix())
+            .map_err(|e| PlanError::Unplannable(e.to_string()))?;
+        let drift_keys = planned.drift_keys(10);
+        let drift_count = planned.steps.iter().map(|s| s.changes.len()).sum();
+        Ok(Plan {
+            steps: planned
+                .steps
+                .into_iter()
+                .map(|s| Step {
+                    action: s.action,
+                    description: s.description,
+                    changes: s.changes,
+                    side_effect: SideEffect::None,
+                })
+                .collect(),
+            blocked: Vec::new(),
+            drift_count,
+            drift_keys,
+        })
+    }
+
+    async fn run_step(
+        client: &MediantClient,
+        desired: &TlsDesired,
+        observed: &TlsObserved,
+        action: &TlsAction,
+    ) -> Result<StepDone, DeviceError> {
+        let (id, name, _) =
+            resolve_context(&desired.context, observed).map_err(|e| DeviceError::Config {
+                reason: e.to_string(),
+            })?;
+        let mut done = StepDone::default();
+        let result = match action {
+            TlsAction::Ini(text) => client.put_ini_incremental(text).await,
+            TlsAction::UploadKey {
+                pem,
+                password,
+                digest,
+            } => {
+                let r = client
+                    .put_tls_private_key(id, pem.expose(), password.as_ref().map(|p| p.expose()))
+                    .await;
+                if r.is_ok() {
+                    done.digests.insert(KEY_DIGEST.to_string(), digest.clone());
+                }
+                r
+            }
+            TlsAction::GenerateKey { size } => client.generate_tls_private_key(id, *size).await,
+            TlsAction::UploadCertificate(chain) => client.put_tls_certificate(id, chain).await,
+            TlsAction::GenerateSelfSigned(subject) => {
+                client.generate_tls_self_signed(id, subject).await
+            }
+            TlsAction::ReplaceRoots(bundle) => client.put_tls_trusted_roots(id, bundle).await,
+            TlsAction::AddRoot(cert) => client.add_tls_trusted_root(id, cert).await,
+            TlsAction::Save => client.save_configuration().await,
+        };
+        match (result, action, &desired.files) {
+            (Ok(()), _, _) => Ok(done),
+            // A refused certificate: say which context and which Secret.
+            (
+                Err(DeviceError::Rejected {
+                    method,
+                    resource,
+                    description,
+                }),
+                TlsAction::UploadCertificate(_),
+                DesiredFiles::Secret { origin, .. },
+            ) => Err(DeviceError::Rejected {
+                method,
+                resource,
+                description: format!(
+                    "{description} (TLS context {id} `{name}`, certificate from {origin})"
+                ),
+            }),
+            (Err(e), _, _) => Err(e),
+        }
+    }
+
+    fn expiry(resource: &TlsContext, status: &TlsContextStatus) -> Option<Expiry> {
+        let not_after = status
+            .certificate
+            .as_ref()?
+            .not_after
+            .as_ref()?
+            .0
+            .as_second();
+        Some(Expiry {
+            not_after,
+            warn_within: i64::from(resource.spec.expiry_warning_days) * 86_400,
+        })
+    }
+
+    fn status(
+        previous: Option<&TlsContextStatus>,
+        common: CommonStatus,
+        observed: Option<&TlsObserved>,
+        now: &Time,
+    ) -> TlsContextStatus {
+        let prev = previous.cloned().unwrap_or_default();
+        let now_s = now.0.as_second();
+        let digest = common.applied_secret_digests.get(KEY_DIGEST).cloned();
+        let files = observed.and_then(|o| o.files.as_ref());
+        let context = observed.and_then(|o| {
+            let id = o.context_id?;
+            o.contexts
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| (c.id, c.name.clone()))
+        });
+        TlsContextStatus {
+            conditions: common.conditions,
+            observed_generation: common.observed_generation,
+            last_applied_revision: common.last_applied_revision,
+            drift: common.drift,
+            context: context
+                .as_ref()
+                .map(|(id, name)| format!("{id} ({name})"))
+                .or(prev.context),
+            context_index: context.as_ref().map(|(id, _)| *id).or(prev.context_index),
+            certificate: match files {
+                Some(f) => f.certificate.as_ref().map(|c| certificate_status(c, now_s)),
+                None => prev.certificate,
+            },
+            private_key: match files {
+                Some(f) => Some(PrivateKeyStatus {
+                    size: f.key.size,
+                    valid: f.key.valid,
+                    uploaded_digest: digest,
+                }),
+                None => prev.private_key.map(|k| PrivateKeyStatus {
+                    uploaded_digest: digest.or(k.uploaded_digest),
+                    ..k
+                }),
+            },
+            trusted_root_count: match files.and_then(|f| f.roots.as_ref()) {
+                Some(roots) => u32::try_from(roots.len()).ok(),
+                None => prev.trusted_root_count,
+            },
+            certificate_request: prev.certificate_request,
+            last_sync_time: common.last_sync_time,
+        }
+    }
+}
