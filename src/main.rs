@@ -49,6 +49,10 @@ enum Command {
         /// Print only the incremental INI.
         #[arg(long)]
         ini_only: bool,
+        /// Print secret values (passwords, keys, community strings) in the
+        /// incremental INI instead of masking them.
+        #[arg(long)]
+        show_secrets: bool,
     },
 }
 
@@ -89,24 +93,48 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             observed,
             prune_tables,
             ini_only,
+            show_secrets,
         } => {
             let read = |path: &PathBuf| -> Result<ini::IniDocument, String> {
-                let text = std::fs::read_to_string(path)
+                let bytes = std::fs::read(path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                ini::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+                ini::parse_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
             };
             let prune = DiffOptions {
                 prune_tables,
                 ..DiffOptions::default()
             };
-            let changes = ini::diff(&read(&desired)?, &read(&observed)?, &prune);
+            let observed = read(&observed)?;
+            let changes =
+                ini::plan_diff(&read(&desired)?, &observed, &prune).map_err(|e| e.to_string())?;
             if changes.is_empty() {
                 if !ini_only {
                     println!("No differences.");
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            let text = changes.render_incremental().map_err(|e| e.to_string())?;
+            let secrets = changes.secret_count();
+            if secrets > 0 {
+                // Loud, on stderr, whatever is printed on stdout.
+                if show_secrets {
+                    eprintln!(
+                        "WARNING: the incremental INI below contains {secrets} secret value(s) IN CLEAR (--show-secrets); do not paste it into tickets or logs"
+                    );
+                } else {
+                    eprintln!(
+                        "WARNING: the incremental INI contains {secrets} secret value(s); they are masked as *** below (the text cannot be uploaded as is); pass --show-secrets to print them"
+                    );
+                }
+            }
+            let shown = if show_secrets {
+                changes.clone()
+            } else {
+                changes.masked()
+            };
+            let text = shown.render_incremental().map_err(|e| e.to_string())?;
+            let deletions = changes
+                .render_cli_deletions(&observed)
+                .map_err(|e| e.to_string())?;
             if ini_only {
                 print!("{text}");
             } else {
@@ -115,6 +143,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     changes.len(),
                     text.replace("\r\n", "\n")
                 );
+                if let Some(script) = deletions {
+                    println!(
+                        "Row deletions (incremental CLI script; INI cannot delete a row):\n{script}"
+                    );
+                }
             }
             Ok(ExitCode::from(1))
         }

@@ -528,7 +528,7 @@ fn defaults_and_enums_are_in_the_schema() {
     assert_eq!(spec["dialect"]["enum"], json!(["v7.4", "2015"]));
     assert_eq!(
         spec["timeouts"]["default"],
-        json!({"connect": "5s", "request": "60s"})
+        json!({"connect": "5s", "request": "60s", "busy": "3m"})
     );
     assert_eq!(spec["ini"]["properties"]["mode"]["default"], "Incremental");
     let creds = &spec["credentialsSecretRef"]["properties"];

@@ -122,3 +122,186 @@ fn simulator_uses_nothing_of_the_client() {
         "the simulator uses the client: {offences:#?}"
     );
 }
+
+/// A simulator source file's module path (`resources/alarms/store.rs` →
+/// `["resources", "alarms", "store"]`; `mod.rs` names its directory).
+fn module_of(root: &Path, file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(root).expect("below the root");
+    let mut parts: Vec<String> = rel
+        .iter()
+        .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string())
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod") {
+        parts.pop();
+    }
+    parts
+}
+
+/// The modules a file uses, by `crate::simulator::…` and `super::…` paths,
+/// each resolved to the deepest module that is a file.
+fn used_modules(
+    module: &[String],
+    is_dir_module: bool,
+    text: &str,
+    known: &[Vec<String>],
+) -> Vec<Vec<String>> {
+    let words = |rest: &str| -> Vec<String> {
+        rest.split("::")
+            .map(|w| {
+                w.chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect::<String>()
+            })
+            .take_while(|w| !w.is_empty())
+            .collect()
+    };
+    let mut paths: Vec<Vec<String>> = Vec::new();
+    for (i, _) in text.match_indices("crate::simulator::") {
+        let rest = &text[i + "crate::simulator::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            for m in group[..group.find('}').unwrap_or(0)].split(',') {
+                paths.push(words(m.trim()));
+            }
+        } else {
+            paths.push(words(rest));
+        }
+    }
+    // `super::` from a file is its directory's module; from a `mod.rs`, the
+    // directory's parent.
+    // (A file's module path already ends in its own name, a `mod.rs`'s in
+    // its directory's, so both drop the last segment.)
+    let _ = is_dir_module;
+    let parent: Vec<String> = module[..module.len().saturating_sub(1)].to_vec();
+    for (i, _) in text.match_indices("super::") {
+        if text[..i].ends_with("super::") || text[..i].ends_with(':') {
+            continue;
+        }
+        let rest = &text[i + "super::".len()..];
+        let mut found = |tail: Vec<String>| {
+            let mut p = parent.clone();
+            p.extend(tail);
+            paths.push(p);
+        };
+        if let Some(group) = rest.strip_prefix('{') {
+            for m in group[..group.find('}').unwrap_or(0)].split(',') {
+                found(words(m.trim()));
+            }
+        } else if !rest.starts_with('*') {
+            found(words(rest));
+        }
+    }
+    paths
+        .into_iter()
+        .filter_map(|p| {
+            (0..=p.len())
+                .rev()
+                .map(|n| p[..n].to_vec())
+                .find(|prefix| known.contains(prefix))
+        })
+        .filter(|m| m.as_slice() != module)
+        .collect()
+}
+
+/// Issue 9: the simulator is grouped with "no import circle". An edge from
+/// a module to one of its own descendants (a `mod.rs` declaring and
+/// re-exporting its files) is a declaration, not a use, and is not counted.
+#[test]
+fn simulator_files_import_no_circle() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/simulator");
+    let files = rust_files(&root);
+    let modules: Vec<Vec<String>> = files.iter().map(|f| module_of(&root, f)).collect();
+    let mut edges: Vec<(usize, usize)> = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        let text = std::fs::read_to_string(file).expect("source");
+        // Test modules may reach anywhere; only the code counts.
+        let code: String = text
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap_or("")
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let code = code.as_str();
+        let is_dir = file.file_name().is_some_and(|n| n == "mod.rs");
+        for used in used_modules(&modules[i], is_dir, code, &modules) {
+            let descendant = used.len() > modules[i].len() && used.starts_with(&modules[i]);
+            if descendant {
+                continue;
+            }
+            if let Some(j) = modules.iter().position(|m| *m == used)
+                && !edges.contains(&(i, j))
+            {
+                edges.push((i, j));
+            }
+        }
+    }
+    if let Some(cycle) = find_cycle(files.len(), &edges) {
+        let names: Vec<String> = cycle.iter().map(|i| modules[*i].join("::")).collect();
+        panic!("import circle in src/simulator: {}", names.join(" -> "));
+    }
+    assert!(
+        edges.len() > 20,
+        "the scan found only {} edges",
+        edges.len()
+    );
+}
+
+/// A cycle of a directed graph, if it has one (depth-first search).
+fn find_cycle(nodes: usize, edges: &[(usize, usize)]) -> Option<Vec<usize>> {
+    fn visit(
+        n: usize,
+        edges: &[(usize, usize)],
+        state: &mut [u8],
+        stack: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        state[n] = 1;
+        stack.push(n);
+        for &(_, m) in edges.iter().filter(|(a, _)| *a == n) {
+            if state[m] == 1 {
+                let start = stack.iter().position(|x| *x == m).unwrap_or(0);
+                return Some(stack[start..].to_vec());
+            }
+            if state[m] == 0
+                && let Some(c) = visit(m, edges, state, stack)
+            {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        state[n] = 2;
+        None
+    }
+    let mut state = vec![0u8; nodes];
+    (0..nodes).find_map(|n| {
+        if state[n] == 0 {
+            visit(n, edges, &mut state, &mut Vec::new())
+        } else {
+            None
+        }
+    })
+}
+
+#[test]
+fn the_circle_finder_finds_circles_and_resolves_super() {
+    assert_eq!(
+        find_cycle(3, &[(0, 1), (1, 2), (2, 0)]),
+        Some(vec![0, 1, 2])
+    );
+    assert_eq!(find_cycle(3, &[(0, 1), (1, 2), (0, 2)]), None);
+    let known = vec![
+        vec!["device".to_string()],
+        vec![
+            "resources".to_string(),
+            "alarms".to_string(),
+            "store".to_string(),
+        ],
+    ];
+    let used = used_modules(
+        &known[1],
+        false,
+        "use super::super::x;\nuse crate::simulator::device::{Device, DeviceInfo};\n",
+        &known,
+    );
+    assert_eq!(used, vec![known[0].clone()]);
+}

@@ -26,8 +26,9 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use mediant_operator::api::{
-    Condition, ConditionStatus, ConditionType, ConfigMapKeyRef, IniSpec, MediantDevice,
-    MediantDeviceSpec, TlsContext, find_condition,
+    Condition, ConditionStatus, ConditionType, ConfigMapKeyRef, IniSpec, LicenseEntitlement,
+    LicenseEntitlementSpec, MediantDevice, MediantDeviceSpec, MediantLicenseSpec, ProviderSpec,
+    SecretKeyRef, TlsContext, find_condition,
 };
 use mediant_operator::controller::ControllerConfig;
 use mediant_operator::controller::leader::LeaseConfig;
@@ -285,6 +286,7 @@ async fn the_chart_rbac_allows_every_request_of_a_running_controller_and_nothing
     let server = ApiServer::start().await;
     // A malformed object is stored without a schema check, as after a CRD
     // upgrade; see tests/controller.rs for why the double needs no validator.
+    server.register(ResourceType::custom::<LicenseEntitlement>().with_status_subresource());
     server.register(
         ResourceType::custom::<MediantDevice>()
             .with_validator(None)
@@ -363,6 +365,30 @@ async fn the_chart_rbac_allows_every_request_of_a_running_controller_and_nothing
                      "certificate": {"secretRef": {"name": "absent-tls"}}},
         }))
         .expect("tls context");
+    // A licence for `sbc` (its reset waits: resetPolicy Never).
+    server
+        .insert(&Secret {
+            metadata: meta("sbc-licence"),
+            string_data: Some(BTreeMap::from([(
+                "license.key".to_owned(),
+                "jCx6r5tovCIKaBBbhPtT53Yj".to_owned(),
+            )])),
+            ..Secret::default()
+        })
+        .expect("licence secret");
+    let mut licence = {
+        let mut m = MediantLicenseSpec::for_device("sbc");
+        m.license_key = Some(SecretKeyRef {
+            name: "sbc-licence".into(),
+            key: "license.key".into(),
+        });
+        LicenseEntitlement::new(
+            "sbc-licence",
+            LicenseEntitlementSpec::new(ProviderSpec::Mediant(m)),
+        )
+    };
+    licence.metadata.namespace = Some(NS.into());
+    server.insert(&licence).expect("licence");
     server.clear_requests();
 
     let (stop, stop_rx) = watch::channel(false);
@@ -401,6 +427,16 @@ async fn the_chart_rbac_allows_every_request_of_a_running_controller_and_nothing
     wait_for("no-secret not Ready for want of its Secret", || {
         condition(&server, "no-secret", ConditionType::Ready)
             == Some((ConditionStatus::False, "SecretNotFound".to_owned()))
+    })
+    .await;
+    wait_for("sbc-licence reported", || {
+        server
+            .get_value(
+                &ResourceKey::of::<LicenseEntitlement>(),
+                Some(NS),
+                "sbc-licence",
+            )
+            .is_some_and(|v| v["status"]["conditions"].is_array())
     })
     .await;
     // Let the Lease be renewed at least once.

@@ -69,6 +69,10 @@ impl Harness {
     async fn start_with(devices: usize, config: ControllerConfig, crd: ResourceType) -> Harness {
         let server = ApiServer::start().await;
         server.register(crd.with_status_subresource());
+        server.register(
+            ResourceType::custom::<mediant_operator::api::LicenseEntitlement>()
+                .with_status_subresource(),
+        );
         let fleet = Fleet::start(FleetConfig {
             devices,
             reset_time: Duration::from_millis(300),

@@ -168,6 +168,10 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over_on_shutdown() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let server = ApiServer::start().await;
     server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
+    server.register(
+        ResourceType::custom::<mediant_operator::api::LicenseEntitlement>()
+            .with_status_subresource(),
+    );
     let fleet = Fleet::start(FleetConfig {
         reset_time: Duration::from_millis(300),
         ..FleetConfig::default()
@@ -310,6 +314,10 @@ async fn a_leader_that_loses_its_lease_stops_at_once_and_says_so() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let server = ApiServer::start().await;
     server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
+    server.register(
+        ResourceType::custom::<mediant_operator::api::LicenseEntitlement>()
+            .with_status_subresource(),
+    );
     let (a, _stop, addr) = replica(&server, "replica-a");
     wait_for("replica-a to lead", async || {
         get(addr, "/readyz").await == Some((200, "ready".into()))
@@ -364,6 +372,10 @@ async fn the_run_command_leads_logs_json_and_exits_cleanly_on_sigterm() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let server = ApiServer::start().await;
     server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
+    server.register(
+        ResourceType::custom::<mediant_operator::api::LicenseEntitlement>()
+            .with_status_subresource(),
+    );
     let dir = std::env::temp_dir().join(format!("mediant-run-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let kubeconfig = dir.join("kubeconfig");

@@ -251,7 +251,10 @@ async fn rejected_content_is_reported_with_the_device_message_and_nothing_more_i
     let device = &fleet.devices()[0].device;
     let client = client(&fleet, "Admin", "Admin");
     let desired = desired_ini(
-        "[ NoSuchTable ]\nFORMAT NoSuchTable_Index = NoSuchTable_A;\nNoSuchTable 0 = 1;\n[ \\NoSuchTable ]\n",
+        // A row index past the table's capacity: the device refuses the
+        // file (a name unknown to it would only be ignored, as the manuals
+        // say of unknown parameter names, so that is no longer the probe).
+        "[ IPGroup ]\nFORMAT IPGroup_Index = IPGroup_Name, IPGroup_ProxySetName;\nIPGroup 99999 = \"Carrier\", \"ITSP-001\";\n[ \\IPGroup ]\n",
     );
     let observed = plan::observe(&client, &desired).await.expect("observe");
     let p = plan::plan(&desired, &observed, &SecretDigests::new()).expect("plan");
@@ -274,7 +277,7 @@ async fn rejected_content_is_reported_with_the_device_message_and_nothing_more_i
             ..
         } => {
             assert!(
-                description.to_lowercase().contains("nosuchtable"),
+                description.to_lowercase().contains("99999"),
                 "{description}"
             );
         }

@@ -1512,7 +1512,7 @@ fn entry<'a>(entries: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
 
 /// v7.4 Table 2-2 and section 7.5 name `files/configurationPackage.tar.gz`
 /// (GET and PUT, Security Administrator) and nothing of its content.
-/// Assumption (the simulator's, see `src/simulator/config_package.rs`): a
+/// Assumption (the simulator's, see `src/simulator/resources/files/package.rs`): a
 /// gzip tar holding `ini.ini` and `<name>.dat` per auxiliary file, loaded
 /// like a full INI upload (reset, same answer). This test checks those
 /// assumptions hold together; it is not a document fact.

@@ -117,4 +117,7 @@ pub enum ValidationError {
     /// (the message names the field or Secret, never a key).
     #[error("{0}")]
     TlsContext(String),
+    /// A LicenseEntitlement spec cannot be used.
+    #[error(transparent)]
+    Entitlement(#[from] crate::api::EntitlementSpecError),
 }

@@ -36,7 +36,7 @@ pub use condition::{
 pub use crd::{crd_files, crd_yaml, crds};
 pub use error::ValidationError;
 pub use license_entitlement::{
-    Disruption, DisruptionDecision, EntitlementSpecError, LastError, LicenseEntitlement,
+    Disruption, EntitlementSpecError, HOW_TO_ALLOW_DISRUPTION, LastError, LicenseEntitlement,
     LicenseEntitlementSpec, LicenseEntitlementStatus, MAX_DRIFT, MediantDeviceRef,
     MediantLicenseFacts, MediantLicenseSpec, PendingDisruption, ProviderFacts, ProviderSpec,
     SecretKeyRef,

@@ -230,10 +230,7 @@ impl<'a> KindVisitor for Prepare<'a> {
                 let refs = plan::dereference::<K>(sources, &namespace, Some(&m.origin), resource)
                     .await
                     .map_err(|e| invalid(e.to_string()))?;
-                let decision = refs
-                    .device
-                    .spec
-                    .reset_decision(now)
+                let decision = K::reset_decision(resource, &refs.device, now)
                     .map_err(|e| invalid(e.to_string()))?;
                 let desired = K::desired(resource, &refs.resolved, decision.into())
                     .map_err(|e| invalid(e.to_string()))?;

@@ -103,16 +103,14 @@ pub enum DeviceError {
     /// licence, software, a CLI script) lost its answer after it was sent:
     /// the device may have applied it.
     #[error(
-        "{endpoint}: the answer to {method} {resource} was lost ({reason}); the device may have \
+        "{endpoint}: the answer to {request} was lost ({reason}); the device may have \
          applied {what}; its state is unknown: re-observe before trying again"
     )]
     Unconfirmed {
         /// The device's base URL.
         endpoint: String,
-        /// HTTP method.
-        method: String,
-        /// Resource below `/api/v1`.
-        resource: String,
+        /// Method and resource below `/api/v1` (`PUT files/ini`).
+        request: String,
         /// What the device may have applied, in words.
         what: &'static str,
         /// What the transport said.

@@ -878,8 +878,10 @@ impl MediantClient {
         };
         DeviceError::Unconfirmed {
             endpoint: self.base.clone(),
-            method: method.to_string(),
-            resource: resource.split('?').next().unwrap_or(resource).to_string(),
+            request: format!(
+                "{method} {}",
+                resource.split('?').next().unwrap_or(resource)
+            ),
             what,
             reason,
         }
@@ -1037,15 +1039,17 @@ impl MediantClient {
             .map(|a| a.body)
     }
 
-    /// `PUT resource` exactly once: neither a 409 nor a lost connection is
-    /// retried, for writes that reset the device (a licence), where a second
-    /// request would be a second reset. Returns the device's `description`.
+    /// `PUT resource` once, for writes that reset the device (a licence),
+    /// where a second request would be a second reset: a 409 is answered
+    /// at once ([`OnBusy::Permanent`]), a request is repeated only when its
+    /// connection was never made (nothing sent), and a lost answer is
+    /// [`DeviceError::Unconfirmed`] ("the device may have applied the
+    /// licence"). Returns the device's `description`.
     pub(super) async fn put_once(
         &self,
         resource: &str,
         body: PutBody<'_>,
     ) -> Result<String, DeviceError> {
-        let method = Method::PUT;
         let body = match body {
             PutBody::Json(value) => Body::Json(value),
             PutBody::File { filename, data } => {
@@ -1053,24 +1057,16 @@ impl MediantClient {
                 Body::Upload { filename, data }
             }
         };
-        let response = match self.request(method.clone(), resource, &body)?.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                self.observe(&method, resource, None);
-                return Err(self.transport_error(&method, resource, &e));
-            }
-        };
-        let status = response.status();
-        self.observe(&method, resource, Some(status.as_u16()));
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(&method, resource, &e))?;
-        let description = describe(&bytes);
-        if status.is_success() {
-            return Ok(description);
-        }
-        Err(self.status_error(&method, resource, status, description, 1))
+        let answer = self
+            .send_with(
+                Method::PUT,
+                resource,
+                body,
+                Repeat::Once("the licence and reset to activate it"),
+                OnBusy::Permanent,
+            )
+            .await?;
+        Ok(describe(&answer.body))
     }
 }
 

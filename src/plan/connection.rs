@@ -65,6 +65,7 @@ pub fn client_for(
         tls,
         observer,
         retry,
+        busy_budget: spec.busy_timeout().map_err(config)?,
         ..ClientOptions::default()
     };
     MediantClient::new(&spec.endpoint, credentials, options)

@@ -79,14 +79,30 @@ pub async fn converge<K: Kind>(
     let mut digests = memory.clone();
     for (i, step) in plan.steps.iter().enumerate() {
         on_step(i + 1, step);
-        let done = K::run_step(client, desired, observed, &step.action)
-            .await
-            .map_err(|source| ApplyError::Step {
-                number: i + 1,
-                description: step.description.clone(),
-                completed: i,
-                source,
-            })?;
+        let done = match K::run_step(client, desired, observed, &step.action).await {
+            Ok(done) => done,
+            // The device may have applied the step, or part of it: never
+            // guess, look again and say what is there.
+            Err(source) if source.state_unknown() => {
+                let (reobserved, remaining) = reobserve::<K>(client, desired, &digests).await;
+                return Err(ApplyError::StateUnknown {
+                    number: i + 1,
+                    description: step.description.clone(),
+                    completed: i,
+                    source,
+                    reobserved,
+                    remaining,
+                });
+            }
+            Err(source) => {
+                return Err(ApplyError::Step {
+                    number: i + 1,
+                    description: step.description.clone(),
+                    completed: i,
+                    source,
+                });
+            }
+        };
         digests.extend(done.digests);
         steps.push(StepReport {
             description: step.description.clone(),
@@ -123,6 +139,34 @@ pub async fn converge<K: Kind>(
         remaining,
         digests,
     })
+}
+
+/// Observes again after a step whose effect is unknown and says what is
+/// left to do (keys only), and how many changes.
+async fn reobserve<K: Kind>(
+    client: &MediantClient,
+    desired: &K::Desired,
+    digests: &SecretDigests,
+) -> (String, Option<usize>) {
+    match K::observe(client, desired, false).await {
+        Err(e) => (format!("the device could not be observed ({e})"), None),
+        Ok(after) => match K::plan(desired, &after, digests) {
+            Err(e) => (format!("no plan could be made ({e})"), None),
+            Ok(left) if left.drift_count == 0 => (
+                "nothing differs from the desired state any more".to_string(),
+                Some(0),
+            ),
+            Ok(left) => (
+                format!(
+                    "{} change(s) still to make ({}); the next reconcile plans them from this \
+                     observation",
+                    left.drift_count,
+                    left.drift_keys.join(", ")
+                ),
+                Some(left.drift_count),
+            ),
+        },
+    }
 }
 
 /// Surveys, and unless `survey_only`, converges when the plan has steps.

@@ -27,8 +27,9 @@ use kube::core::object::HasStatus;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::{MediantDevice, ResolvedSources, SourceRef, ValidationError};
+use crate::api::{MediantDevice, ResetDecision, ResolvedSources, SourceRef, ValidationError};
 use crate::device::{DeviceError, MediantClient};
+use k8s_openapi::jiff::Timestamp;
 
 use super::report::CommonStatus;
 use super::{ApplyError, Plan, PlanError, ResetPermission, SecretDigests};
@@ -123,6 +124,18 @@ pub trait Kind: Send + Sync + 'static {
     /// Whether the resource itself pauses writes (the device's own suspend
     /// pauses every resource configuring it; the pipeline checks that).
     fn paused(resource: &Self::Resource) -> bool;
+
+    /// Whether steps that reset the device may run at `now`: the target
+    /// device's reset policy, which a kind may narrow with its own gate
+    /// (never widen). Pure: the caller owns the clock.
+    fn reset_decision(
+        resource: &Self::Resource,
+        device: &MediantDevice,
+        now: Timestamp,
+    ) -> Result<ResetDecision, ValidationError> {
+        let _ = resource;
+        device.spec.reset_decision(now)
+    }
 
     /// The texts the resource refers to (ConfigMap keys, Secret keys,
     /// files), loaded by the dereference before [`Kind::desired`].

@@ -3,6 +3,7 @@
 //! every kind through [`for_each_kind`] and runs its generic code for it.
 
 use super::kind::Kind;
+use super::license_entitlement::LicenseEntitlementKind;
 use super::mediant_device::MediantDeviceKind;
 use super::tls_context::TlsContextKind;
 
@@ -20,5 +21,6 @@ pub fn for_each_kind<V: KindVisitor>(visitor: &mut V) -> Vec<V::Output> {
     vec![
         visitor.visit::<MediantDeviceKind>(),
         visitor.visit::<TlsContextKind>(),
+        visitor.visit::<LicenseEntitlementKind>(),
     ]
 }

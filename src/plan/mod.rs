@@ -158,6 +158,11 @@ pub enum PlanError {
     /// which and why, never the value).
     #[error("{0}")]
     Unplannable(String),
+    /// The desired INI asks for something the engine refuses to do (part
+    /// of a secret table, a prune without a documented deletion, a `$$` of
+    /// unknown default): nothing is sent.
+    #[error(transparent)]
+    Ini(#[from] ini::IniPlanError),
 }
 
 /// Why observing or applying failed.
@@ -184,6 +189,30 @@ pub enum ApplyError {
     /// No plan could be made.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// A step failed in a way that leaves the device's state unknown (a
+    /// lost answer to a write sent once, a CLI script the device reported
+    /// as failed after maybe applying part of it): the device was observed
+    /// again, and `reobserved` says what that showed.
+    #[error(
+        "step {number} ({description}) failed after {completed} completed step(s): {source}; \
+         observed again: {reobserved}"
+    )]
+    StateUnknown {
+        /// 1-based number of the failed step.
+        number: usize,
+        /// What the step was doing.
+        description: String,
+        /// Steps that completed before it.
+        completed: usize,
+        /// The device's answer (or the transport's silence).
+        #[source]
+        source: DeviceError,
+        /// What the new observation showed, in words (keys, never values).
+        reobserved: String,
+        /// Changes still planned after the new observation (`None` when the
+        /// device could not be observed).
+        remaining: Option<usize>,
+    },
     /// A step failed; the ones before it were applied.
     #[error("step {number} ({description}) failed after {completed} completed step(s): {source}")]
     Step {
@@ -203,7 +232,9 @@ impl ApplyError {
     /// The device error underneath, if any.
     pub fn device_error(&self) -> Option<&DeviceError> {
         match self {
-            ApplyError::Observe(e) | ApplyError::Step { source: e, .. } => Some(e),
+            ApplyError::Observe(e)
+            | ApplyError::Step { source: e, .. }
+            | ApplyError::StateUnknown { source: e, .. } => Some(e),
             _ => None,
         }
     }
@@ -233,6 +264,7 @@ impl PlanError {
     pub fn category(&self) -> Category {
         match self {
             PlanError::Render(_) | PlanError::Unplannable(_) => Category::UnrenderableValue,
+            PlanError::Ini(_) => Category::InvalidSpec,
             PlanError::Reparse(_) | PlanError::NotObserved(_) => Category::InternalError,
         }
     }

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::device::Dialect;
-use super::faults::FaultPlan;
-use super::fleet::{Fleet, FleetConfig, SimError};
-use super::seed;
+use crate::simulator::device::Dialect;
+use crate::simulator::device::faults::FaultPlan;
+use crate::simulator::fleet::{Fleet, FleetConfig, SimError};
+use crate::simulator::seed;
 
 /// Options of `mediant-operator simulate`.
 #[derive(clap::Args, Clone, Debug)]

@@ -9,11 +9,12 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 
-use super::device::{Device, DeviceInfo, Dialect};
-use super::faults::FaultPlan;
-use super::firmware::ConfigError;
-use super::{seed, server};
+use crate::simulator::device::faults::FaultPlan;
+use crate::simulator::device::{Device, DeviceInfo, Dialect};
+use crate::simulator::firmware::ConfigError;
 use crate::simulator::firmware::DeviceConfig;
+use crate::simulator::http::server;
+use crate::simulator::seed;
 
 /// Why a fleet could not start.
 #[derive(Debug, thiserror::Error)]

@@ -19,31 +19,17 @@
 //!
 //! Start devices with [`Fleet::start`] (tests) or `mediant-operator simulate`.
 
-mod access;
-mod actions;
-pub mod alarms;
 mod cmd;
-mod config_package;
-pub mod control;
-pub mod counters;
 pub mod device;
-pub mod faults;
-mod files;
 pub mod firmware;
 mod fleet;
-mod guard;
 pub mod http;
-pub mod kpi;
-pub mod license;
-mod mc_status;
-mod navigation;
-mod router;
-mod server;
-pub mod status;
-pub mod tls;
-pub mod users;
+pub mod resources;
 
 pub use cmd::{SimulateArgs, run};
+pub use device::{counters, faults, users};
 pub use firmware::seed;
 pub use fleet::{Fleet, FleetConfig, SimError, SimulatedDevice};
-pub use guard::Caller;
+pub use http::control;
+pub use http::guard::Caller;
+pub use resources::{alarms, kpi, license, status, tls};

@@ -145,6 +145,21 @@ build_yaml2json() {
   (cd "$src" && go build -p 2 -ldflags "$LDFLAGS_BASE" -o "$BIN/yaml2json" .) >&2
 }
 
+# module_file MODULE@VERSION PATH OUT: one file of a Go module, read from
+# the module zip the proxy serves (not the extracted tree: these modules ask
+# for a newer Go than the one here, which is irrelevant for YAML files).
+module_file() {
+  local zip
+  zip="$( (go mod download -json "$1" 2>/dev/null || true) | sed -n 's/.*"Zip": "\(.*\)",*/\1/p')"
+  [ -f "$zip" ] || { echo "provision: cannot download $1 from the Go module proxy" >&2; return 1; }
+  if command -v unzip >/dev/null; then
+    unzip -p "$zip" "$1/$2" >"$3"
+  else
+    python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' "$zip" "$1/$2" >"$3"
+  fi
+  grep -q 'kind: CustomResourceDefinition' "$3"
+}
+
 # CRDs of Flux (GitRepository, Kustomization) and Argo CD (Application),
 # into $ROOT/crds, for the server-side dry run of examples/gitops.
 fetch_gitops_crds() {
@@ -153,22 +168,12 @@ fetch_gitops_crds() {
   mkdir -p "$out"
   cd "$SRC"
   log "fetching the Flux and Argo CD CRDs from their Go modules"
-  local dir
-  dir="$(go mod download -json "github.com/fluxcd/source-controller@$FLUX_SOURCE_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')"
-  cp "$dir/config/crd/bases/source.toolkit.fluxcd.io_gitrepositories.yaml" "$out/"
-  dir="$(go mod download -json "github.com/fluxcd/kustomize-controller@$FLUX_KUSTOMIZE_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')"
-  cp "$dir/config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml" "$out/"
-  # Argo CD's module asks for a newer Go than it needs to hold YAML: read
-  # the file from the module zip instead of the extracted tree.
-  local zip
-  zip="$(go mod download -json "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" 2>/dev/null | sed -n 's/.*"Zip": "\(.*\)",*/\1/p')"
-  local member="github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION/manifests/crds/application-crd.yaml"
-  if command -v unzip >/dev/null; then
-    unzip -p "$zip" "$member" >"$out/argoproj.io_applications.yaml"
-  else
-    python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' "$zip" "$member" >"$out/argoproj.io_applications.yaml"
-  fi
-  grep -q 'kind: CustomResourceDefinition' "$out/argoproj.io_applications.yaml"
+  module_file "github.com/fluxcd/source-controller@$FLUX_SOURCE_VERSION" \
+    config/crd/bases/source.toolkit.fluxcd.io_gitrepositories.yaml "$out/source.toolkit.fluxcd.io_gitrepositories.yaml"
+  module_file "github.com/fluxcd/kustomize-controller@$FLUX_KUSTOMIZE_VERSION" \
+    config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml "$out/kustomize.toolkit.fluxcd.io_kustomizations.yaml"
+  module_file "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" \
+    manifests/crds/application-crd.yaml "$out/argoproj.io_applications.yaml"
   touch "$out/.complete"
 }
 

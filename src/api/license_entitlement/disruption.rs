@@ -8,7 +8,7 @@ use k8s_openapi::jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::api::MaintenanceWindow;
+use crate::api::{MaintenanceWindow, ResetDecision};
 
 use super::EntitlementSpecError;
 
@@ -35,25 +35,6 @@ impl fmt::Display for Disruption {
     }
 }
 
-/// The gate's answer for one moment.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DisruptionDecision {
-    /// A disruptive change may run now.
-    Allowed,
-    /// It may not, and will not until the spec changes.
-    Refused {
-        /// What to change in the spec.
-        how_to_allow: String,
-    },
-    /// Not now: the maintenance window is closed.
-    NotNow {
-        /// Why, and when the window opens.
-        reason: String,
-        /// When the window next opens.
-        opens_at: Timestamp,
-    },
-}
-
 /// The message of a change held back by `disruption: Never`.
 pub const HOW_TO_ALLOW_DISRUPTION: &str = "spec.disruption is Never: set it to Allowed, or to \
      MaintenanceWindow with spec.maintenanceWindow, to let the operator make this change (it \
@@ -65,24 +46,23 @@ impl Disruption {
         self,
         window: Option<&MaintenanceWindow>,
         now: Timestamp,
-    ) -> Result<DisruptionDecision, EntitlementSpecError> {
+    ) -> Result<ResetDecision, EntitlementSpecError> {
         match self {
-            Disruption::Never => Ok(DisruptionDecision::Refused {
+            Disruption::Never => Ok(ResetDecision::Refused {
                 how_to_allow: HOW_TO_ALLOW_DISRUPTION.to_owned(),
             }),
-            Disruption::Allowed => Ok(DisruptionDecision::Allowed),
+            Disruption::Allowed => Ok(ResetDecision::Allowed),
             Disruption::MaintenanceWindow => {
                 let window = window.ok_or(EntitlementSpecError::MaintenanceWindowMissing)?;
-                let open = window
-                    .is_open(now)
-                    .map_err(EntitlementSpecError::MaintenanceWindow)?;
+                let bad = |e: crate::api::ValidationError| {
+                    EntitlementSpecError::MaintenanceWindow(e.to_string())
+                };
+                let open = window.is_open(now).map_err(bad)?;
                 if open {
-                    return Ok(DisruptionDecision::Allowed);
+                    return Ok(ResetDecision::Allowed);
                 }
-                let opens_at = window
-                    .next_opening(now)
-                    .map_err(EntitlementSpecError::MaintenanceWindow)?;
-                Ok(DisruptionDecision::NotNow {
+                let opens_at = window.next_opening(now).map_err(bad)?;
+                Ok(ResetDecision::NotNow {
                     reason: format!(
                         "outside spec.maintenanceWindow: the change waits until the window opens at {opens_at}"
                     ),
@@ -111,20 +91,20 @@ mod tests {
         };
         assert_eq!(
             Disruption::Allowed.decide(None, monday(12, 0)),
-            Ok(DisruptionDecision::Allowed)
+            Ok(ResetDecision::Allowed)
         );
         match Disruption::Never.decide(Some(&window), monday(2, 30)) {
-            Ok(DisruptionDecision::Refused { how_to_allow }) => {
+            Ok(ResetDecision::Refused { how_to_allow }) => {
                 assert!(how_to_allow.contains("spec.disruption"), "{how_to_allow}")
             }
             other => panic!("{other:?}"),
         }
         assert_eq!(
             Disruption::MaintenanceWindow.decide(Some(&window), monday(2, 30)),
-            Ok(DisruptionDecision::Allowed)
+            Ok(ResetDecision::Allowed)
         );
         match Disruption::MaintenanceWindow.decide(Some(&window), monday(12, 0)) {
-            Ok(DisruptionDecision::NotNow { opens_at, reason }) => {
+            Ok(ResetDecision::NotNow { opens_at, reason }) => {
                 assert_eq!(opens_at, monday(26, 0));
                 assert!(reason.contains("2024-01-02T02:00:00Z"), "{reason}");
             }

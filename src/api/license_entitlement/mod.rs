@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{DeletionPolicy, MaintenanceWindow};
 
-pub use disruption::{Disruption, DisruptionDecision};
+pub use disruption::{Disruption, HOW_TO_ALLOW_DISRUPTION};
 pub use mediant::{MediantDeviceRef, MediantLicenseSpec, SecretKeyRef};
 pub use status::{
     LastError, LicenseEntitlementStatus, MAX_DRIFT, MediantLicenseFacts, PendingDisruption,
@@ -149,9 +149,17 @@ pub enum EntitlementSpecError {
     /// `disruption: MaintenanceWindow` without a window.
     #[error("disruption MaintenanceWindow needs spec.maintenanceWindow (days, start, duration)")]
     MaintenanceWindowMissing,
+    /// A Secret's text is not what the field needs (never quoted).
+    #[error("{reference}: {reason}")]
+    InvalidSource {
+        /// e.g. "Secret `sbc-licence` key `license.txt`".
+        reference: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The maintenance window is malformed (the message names the field).
-    #[error(transparent)]
-    MaintenanceWindow(crate::api::ValidationError),
+    #[error("{0}")]
+    MaintenanceWindow(String),
 }
 
 impl LicenseEntitlementSpec {
@@ -177,7 +185,7 @@ impl LicenseEntitlementSpec {
         if let Some(window) = &self.maintenance_window {
             window
                 .bounds()
-                .map_err(EntitlementSpecError::MaintenanceWindow)?;
+                .map_err(|e| EntitlementSpecError::MaintenanceWindow(e.to_string()))?;
         }
         Ok(())
     }
@@ -186,7 +194,7 @@ impl LicenseEntitlementSpec {
     pub fn disruption_decision(
         &self,
         now: k8s_openapi::jiff::Timestamp,
-    ) -> Result<DisruptionDecision, EntitlementSpecError> {
+    ) -> Result<crate::api::ResetDecision, EntitlementSpecError> {
         self.disruption
             .decide(self.maintenance_window.as_ref(), now)
     }

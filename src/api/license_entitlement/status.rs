@@ -18,7 +18,8 @@ pub const MAX_DRIFT: usize = 16;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenseEntitlementStatus {
-    /// Ready, Reconciling, Stalled (kstatus) and Synced.
+    /// Ready, Reconciling, Stalled (kstatus), Reachable (the target answered)
+    /// and Synced.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 16))]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["type".into()]))]
@@ -36,16 +37,18 @@ pub struct LicenseEntitlementStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 512))]
     pub target: Option<String>,
-    /// `sha256:<hex>` of the normalised desired state, keyed with the
-    /// target's identity (its serial number): it changes whenever the
-    /// declared licence does, differs between targets, and is never a
-    /// licence key.
+    /// `sha256:<hex>` of the normalised desired state (the provider spec and
+    /// the Secret texts it names), keyed with this object's UID: it changes
+    /// whenever the declared licence does, differs between objects, and is
+    /// never a licence key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 128))]
     pub desired_digest: Option<String>,
     /// The first differing items at the last check, as `name: desired →
     /// observed` (secret values as keyed digests), at most 16.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    // Always written (`[]` when in sync) and the two fields below as `null`
+    // when absent: a status apply must clear what no longer holds.
+    #[serde(default)]
     #[schemars(length(max = 16))]
     pub drift: Vec<String>,
     /// What the provider reports about the target.
@@ -53,16 +56,20 @@ pub struct LicenseEntitlementStatus {
     pub facts: Option<ProviderFacts>,
     /// The last failure, and whether and when it is retried. Absent after a
     /// successful check.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub last_error: Option<LastError>,
     /// A disruptive change that waits for the disruption gate: what, why,
     /// and when the window opens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub pending_disruption: Option<PendingDisruption>,
-    /// When the declared licence was last installed by the operator.
+    /// The desiredDigest the target last matched in full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub last_applied_digest: Option<String>,
+    /// When the target was last compared with the declared licence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "optional_date_time_schema")]
-    pub last_applied_time: Option<Time>,
+    pub last_sync_time: Option<Time>,
 }
 
 /// Facts a provider reports: one key, the provider's.
@@ -112,7 +119,7 @@ pub struct LastError {
     pub message: String,
     /// Whether the operator retries without a change from the user.
     pub retryable: bool,
-    /// When the next attempt is due (retryable failures).
+    /// When the next attempt is due (retryable failures), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "optional_date_time_schema")]
     pub retry_at: Option<Time>,

@@ -151,6 +151,23 @@ pub struct Timeouts {
         "duration(self) > duration('0s') && duration(self) <= duration('1h')"
     ).message("timeouts.request must be more than 0s and at most 1h"))]
     pub request: String,
+    /// How long a device answering 409 Conflict ("synchronization with the
+    /// redundant device is in progress") is waited out, with backoff,
+    /// before the call fails as DeviceBusy; at most 1h. HA synchronisation
+    /// takes minutes. A licence key PUT on an HA device is never retried.
+    #[serde(default = "default_busy_timeout")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+    )]
+    #[x_kube(validation = kube::core::Rule::new(
+        "duration(self) >= duration('0s') && duration(self) <= duration('1h')"
+    ).message("timeouts.busy must be at least 0s and at most 1h"))]
+    pub busy: String,
+}
+
+fn default_busy_timeout() -> String {
+    "3m".into()
 }
 
 fn default_connect_timeout() -> String {
@@ -166,6 +183,7 @@ impl Default for Timeouts {
         Timeouts {
             connect: default_connect_timeout(),
             request: default_request_timeout(),
+            busy: default_busy_timeout(),
         }
     }
 }

@@ -201,6 +201,11 @@ impl MediantDeviceSpec {
         parse_duration("spec.timeouts.request", &self.timeouts.request)
     }
 
+    /// How long 409 answers are waited out (`spec.timeouts.busy`).
+    pub fn busy_timeout(&self) -> Result<Duration, ValidationError> {
+        parse_duration("spec.timeouts.busy", &self.timeouts.busy)
+    }
+
     /// Whether steps that reset the device may run at `now`.
     pub fn reset_decision(
         &self,

@@ -63,6 +63,12 @@ impl MediantDeviceSpec {
             Duration::from_secs(3600),
             "more than 0s and at most 1h",
         )?;
+        if self.busy_timeout()? > Duration::from_secs(3600) {
+            return Err(ValidationError::DurationRange {
+                field: "spec.timeouts.busy",
+                range: "at least 0s and at most 1h",
+            });
+        }
         if self.interval()? < MIN_INTERVAL {
             return Err(ValidationError::DurationRange {
                 field: "spec.interval",

@@ -139,16 +139,18 @@ pub enum CliError {
         /// The 1-based line number.
         line: usize,
     },
-    /// A setting or `no` outside every `configure …` mode.
+    /// A setting or `no` outside every `configure …` mode. The message
+    /// does not quote the line's first word: on a mistyped line it may be a
+    /// password.
     #[error(
-        "line {line}: `{keyword}` is outside any `configure` mode; start the script with \
+        "line {line}: a setting is outside any `configure` mode; start the script with \
          `configure system|network|voip|troubleshoot`, and check that no `exit` above closed \
          the mode early"
     )]
     OutsideConfigure {
         /// The 1-based line number.
         line: usize,
-        /// The line's first word (never its value).
+        /// The line's first word (for callers; not in the message).
         keyword: String,
     },
     /// `configure` without a mode name.

@@ -93,6 +93,16 @@ pub enum IniPlanError {
         /// The short column name.
         column: String,
     },
+    /// A full upload would drop a secret table the device does not reveal.
+    #[error(
+        "a full INI upload would lose table `{table}`: the device keeps it secret (it shows only \
+         its title), so the uploaded file cannot carry its rows; use ini.mode Incremental, or \
+         declare the whole table and list it in pruneTables"
+    )]
+    FullUploadLosesSecretTable {
+        /// The table name.
+        table: String,
+    },
     /// A row to delete lacks a column its CLI key is made of.
     #[error(
         "{table}[{index}] cannot be deleted through the CLI: the device's row has no \
@@ -250,14 +260,24 @@ pub fn check_declared(desired: &IniDocument, options: &DiffOptions) -> Result<()
     Ok(())
 }
 
-/// [`diff`] after every check that keeps a plan honest: [`check_declared`],
-/// secret tables the device hides declared in part, and `$$` cells whose
-/// default is unknown while the device shows a value.
+/// [`diff`] after [`validate`].
 pub fn plan_diff(
     desired: &IniDocument,
     observed: &IniDocument,
     options: &DiffOptions,
 ) -> Result<IniDiff, IniPlanError> {
+    validate(desired, observed, options)?;
+    Ok(diff(desired, observed, options))
+}
+
+/// Every check that keeps a plan honest, before anything is sent:
+/// [`check_declared`], secret tables the device hides declared in part, and
+/// `$$` cells whose default is unknown while the device shows a value.
+pub fn validate(
+    desired: &IniDocument,
+    observed: &IniDocument,
+    options: &DiffOptions,
+) -> Result<(), IniPlanError> {
     check_declared(desired, options)?;
     for want in desired.tables().filter(|t| !t.is_hidden()) {
         let have = observed.table(&want.name);
@@ -291,7 +311,28 @@ pub fn plan_diff(
             }
         }
     }
-    Ok(diff(desired, observed, options))
+    Ok(())
+}
+
+/// Checks that a full upload (`PUT /files/ini`, which replaces the whole
+/// configuration) of `observed` with the changes merged in would not lose
+/// what the device does not show: a secret table it renders hidden and
+/// the desired side does not declare whole would go out as an empty title.
+pub fn check_full_upload(
+    desired: &IniDocument,
+    observed: &IniDocument,
+    options: &DiffOptions,
+) -> Result<(), IniPlanError> {
+    for table in observed.tables().filter(|t| t.is_hidden()) {
+        let declared = desired.table(&table.name).is_some_and(|t| !t.is_hidden())
+            && options.prunes_table(&table.name);
+        if !declared {
+            return Err(IniPlanError::FullUploadLosesSecretTable {
+                table: table.name.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Compares what `desired` declares with `observed`.
@@ -600,6 +641,63 @@ impl IniDiff {
                         RowChange::Delete { .. } => false,
                     })
             })
+    }
+
+    /// The number of secret values the incremental INI carries.
+    pub fn secret_count(&self) -> usize {
+        let secret_cell = |c: &str, v: &Option<String>| {
+            v.as_deref()
+                .is_some_and(|v| is_sensitive(c) || is_device_hash(v))
+        };
+        self.params.iter().filter(|p| p.secret).count()
+            + self
+                .tables
+                .iter()
+                .flat_map(|t| t.rows.iter().map(move |r| (t.whole, r)))
+                .map(|(whole, r)| match r {
+                    RowChange::Add { cells, .. } if whole => {
+                        cells.iter().filter(|(_, v)| v.is_some()).count()
+                    }
+                    RowChange::Add { cells, .. } => {
+                        cells.iter().filter(|(c, v)| secret_cell(c, v)).count()
+                    }
+                    RowChange::Update { row, .. } => {
+                        row.iter().filter(|(c, v)| secret_cell(c, v)).count()
+                    }
+                    RowChange::Delete { .. } => 0,
+                })
+                .sum::<usize>()
+    }
+
+    /// A copy whose secret values (those [`Self::secret_count`] counts) are
+    /// replaced by the mask: its incremental INI is for people to read,
+    /// never for a device.
+    pub fn masked(&self) -> IniDiff {
+        let mask = |v: &mut Option<String>| {
+            if v.is_some() {
+                *v = Some(crate::config::sensitive::MASK.to_string());
+            }
+        };
+        let mut out = self.clone();
+        for p in out.params.iter_mut().filter(|p| p.secret) {
+            p.new = crate::config::sensitive::MASK.to_string();
+        }
+        for t in &mut out.tables {
+            let whole = t.whole;
+            for r in &mut t.rows {
+                let cells = match r {
+                    RowChange::Add { cells, .. } => cells,
+                    RowChange::Update { row, .. } => row,
+                    RowChange::Delete { .. } => continue,
+                };
+                for (c, v) in cells.iter_mut() {
+                    if whole || is_sensitive(c) || v.as_deref().is_some_and(is_device_hash) {
+                        mask(v);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Whether some rows are deleted (through the CLI script of

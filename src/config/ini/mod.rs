@@ -38,7 +38,7 @@ mod render;
 
 pub use diff::{
     CellChange, DiffOptions, IniDiff, IniPlanError, ParamChange, RowChange, SentCell, TableDiff,
-    check_declared, diff, plan_diff,
+    check_declared, check_full_upload, diff, plan_diff, validate,
 };
 pub use model::{Cell, IniDocument, Param, Row, RowIndex, Table};
 pub use parse::{decode, parse, parse_bytes};
@@ -48,14 +48,6 @@ pub use crate::config::catalog::table_rank;
 
 /// A bare cell with this text is the column's default.
 pub const CELL_DEFAULT: &str = "$$";
-
-// Removed once the simulator's own interpreter lands: the engine no longer
-// writes or reads a row-action column (no document defines one).
-#[doc(hidden)]
-pub const ACTION_COLUMN: &str = "Action";
-// Removed once the simulator's own interpreter lands.
-#[doc(hidden)]
-pub const ACTION_DELETE: &str = "Delete";
 
 /// Malformed INI text: the line (1-based) and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -42,7 +42,7 @@ pub fn desired<K: Kind>(
     resolved: &ResolvedSources,
     now: Timestamp,
 ) -> Result<(K::Desired, ResetDecision), ValidateError> {
-    let decision = device.spec.reset_decision(now)?;
+    let decision = K::reset_decision(resource, device, now)?;
     let desired = K::desired(resource, resolved, decision.clone().into())?;
     Ok((desired, decision))
 }

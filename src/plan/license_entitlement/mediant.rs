@@ -16,12 +16,15 @@
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
-use crate::api::{MediantLicenseFacts, ProviderFacts};
+use crate::api::{
+    EntitlementSpecError, MediantLicenseFacts, MediantLicenseSpec, ProviderFacts, ResolvedSources,
+    SourceRef, ValidationError,
+};
 use crate::device::{DeviceError, DeviceStatus, InstalledLicense, LicenseKey, MediantClient};
+use crate::plan::kind::StepDone;
+use crate::plan::{Change, Plan, SideEffect, Step};
 
-use super::{Change, ItemDrift, LicenseFile, Provider, ProviderError, ProviderPlan, key_features};
+use super::{LicenseFile, key_features};
 
 /// How long a device may take to come back after a licence install.
 pub const RESET_TIMEOUT: Duration = Duration::from_secs(600);
@@ -29,6 +32,8 @@ pub const RESET_TIMEOUT: Duration = Duration::from_secs(600);
 /// The licence declared for one device, Secret values resolved.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MediantDesired {
+    /// `MediantDevice/<name>`, for messages.
+    pub device: String,
     /// The licence key (`licenseKey`), if declared.
     pub key: Option<LicenseKey>,
     /// The licence file (`licenseFile`), if declared.
@@ -104,23 +109,12 @@ impl MediantAction {
     }
 }
 
-/// Why the licence of a device cannot be brought to the declared one.
-/// Messages name serial numbers and Secret keys, never a licence key.
-#[derive(Debug, thiserror::Error)]
+/// Why the declared licence cannot be planned for this device. Messages
+/// name serial numbers and Secret keys, never a licence key; each says that
+/// nothing was sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MediantLicenseError {
-    /// A Secret or its key is missing (or not text).
-    #[error("{reference} is missing (or lacks the key): create it, or fix spec.provider.mediant")]
-    MissingSecret {
-        /// e.g. "Secret `sbc-licence` key `license.key`".
-        reference: String,
-    },
-    /// The licence file holds no `S/N<serial> <key>` line.
-    #[error("{reference} is not a licence file: it holds no line `S/N<serial> <key>`")]
-    NotALicenseFile {
-        /// The Secret key.
-        reference: String,
-    },
-    /// The declared key is for another serial number: nothing was sent.
+    /// The declared key is for another serial number.
     #[error(
         "serial number mismatch: the licence key is for S/N {declared} (spec.provider.mediant.serialNumber) but {target} reports S/N {device}; nothing was sent"
     )]
@@ -132,7 +126,7 @@ pub enum MediantLicenseError {
         /// The MediantDevice.
         target: String,
     },
-    /// The licence file holds no key for this device: nothing was sent.
+    /// The licence file holds no key for this device.
     #[error(
         "the licence file holds no key for S/N {serial} ({target}); it holds keys for {count} other serial number(s): {serials}; nothing was sent"
     )]
@@ -156,163 +150,130 @@ pub enum MediantLicenseError {
         /// `/status` `highAvailability`.
         ha_state: String,
     },
-    /// The device refused the JSON form as an HA device (409): permanent.
-    #[error(
-        "{target} refused the licence key as an HA device (409: {description}): declare spec.provider.mediant.licenseFile; not retried"
-    )]
-    HaRefusedKey {
-        /// The MediantDevice.
-        target: String,
-        /// The device's description.
-        description: String,
-    },
-    /// The device came back without the declared key.
-    #[error(
-        "{target} accepted the licence and reset, but shows another key for S/N {serial} afterwards; check that the licence was issued for this device; not resent"
-    )]
-    NotTaken {
-        /// The MediantDevice.
-        target: String,
-        /// The device's serial number.
-        serial: String,
-    },
-    /// A device request failed.
-    #[error("{target}: {source}")]
-    Device {
-        /// The MediantDevice.
-        target: String,
-        /// What the device (or the network) said.
-        #[source]
-        source: DeviceError,
-    },
 }
 
-impl ProviderError for MediantLicenseError {
-    fn reason(&self) -> &'static str {
-        match self {
-            MediantLicenseError::MissingSecret { .. } => "SecretMissing",
-            MediantLicenseError::NotALicenseFile { .. } => "InvalidLicenseFile",
-            MediantLicenseError::SerialMismatch { .. } => "SerialMismatch",
-            MediantLicenseError::NoKeyForSerial { .. } => "NoKeyForSerial",
-            MediantLicenseError::HaNeedsFile { .. } => "HaNeedsLicenseFile",
-            MediantLicenseError::HaRefusedKey { .. } => "HaNeedsLicenseFile",
-            MediantLicenseError::NotTaken { .. } => "NotTaken",
-            MediantLicenseError::Device { source, .. } => match source {
-                DeviceError::Rejected { .. } => "LicenseRejected",
-                other => other.category(),
-            },
-        }
-    }
-
-    fn retryable(&self) -> bool {
-        match self {
-            MediantLicenseError::Device { source, .. } => matches!(
-                source,
-                DeviceError::Busy { .. }
-                    | DeviceError::Unreachable { .. }
-                    | DeviceError::Timeout { .. }
-                    | DeviceError::ResetTimeout { .. }
-                    | DeviceError::Server { .. }
-            ),
-            _ => false,
-        }
-    }
-}
-
-/// The `mediant` provider for one device.
-pub struct MediantProvider<'a> {
-    /// The device's client (from its MediantDevice).
-    pub client: &'a MediantClient,
-    /// `MediantDevice/<name>`, for messages.
-    pub device: String,
-    /// How long a reset may take.
-    pub reset_timeout: Duration,
-}
-
-impl<'a> MediantProvider<'a> {
-    /// The provider for the device `client` talks to, named `device` (the
-    /// MediantDevice's name).
-    pub fn new(client: &'a MediantClient, device: &str) -> Self {
-        MediantProvider {
-            client,
-            device: format!("MediantDevice/{device}"),
-            reset_timeout: RESET_TIMEOUT,
-        }
-    }
-
-    fn device_error(&self, source: DeviceError) -> MediantLicenseError {
-        MediantLicenseError::Device {
-            target: self.device.clone(),
-            source,
-        }
-    }
-
-    /// The action that installs the declared licence on this device, and
-    /// the key the device should show afterwards.
-    fn action(
-        &self,
-        desired: &MediantDesired,
-        observed: &MediantObserved,
-    ) -> Result<(MediantAction, LicenseKey), MediantLicenseError> {
-        let serial = observed.serial().to_string();
-        let from_file = |file: &LicenseFile| match file.key_for(&serial) {
-            Some(key) => Ok((MediantAction::File(file.clone()), key.clone())),
-            None => {
-                let serials: Vec<&str> = file.serials().collect();
-                let mut shown = serials
-                    .iter()
-                    .take(5)
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                if serials.len() > 5 {
-                    shown.push_str(", …");
-                }
-                Err(MediantLicenseError::NoKeyForSerial {
-                    serial: serial.clone(),
-                    target: self.device.clone(),
-                    count: serials.len(),
-                    serials: shown,
-                })
-            }
-        };
-        match (&desired.key, &desired.file, observed.is_ha()) {
-            (_, Some(file), true) | (None, Some(file), false) => from_file(file),
-            (Some(_), None, true) => Err(MediantLicenseError::HaNeedsFile {
-                target: self.device.clone(),
-                ha_state: observed.status.high_availability.clone(),
-            }),
-            (Some(key), _, false) => {
-                if let Some(declared) = &desired.serial_number
-                    && *declared != serial
-                {
-                    return Err(MediantLicenseError::SerialMismatch {
-                        declared: declared.clone(),
-                        device: serial,
-                        target: self.device.clone(),
-                    });
-                }
-                Ok((
-                    MediantAction::Key {
-                        key: key.clone(),
-                        serial_number: serial,
-                    },
-                    key.clone(),
-                ))
-            }
-            // The spec's validation requires a key or a file.
-            (None, None, _) => Err(MediantLicenseError::MissingSecret {
-                reference: "spec.provider.mediant.licenseKey or licenseFile".into(),
-            }),
-        }
-    }
-
-    async fn read(&self) -> Result<MediantObserved, MediantLicenseError> {
-        let (status, license) = tokio::join!(self.client.status(), self.client.license());
-        Ok(MediantObserved {
-            status: status.map_err(|e| self.device_error(e))?,
-            license: license.map_err(|e| self.device_error(e))?,
+/// The declared licence of `spec`, with the Secret texts `resolved` holds.
+pub fn desired(
+    spec: &MediantLicenseSpec,
+    resolved: &ResolvedSources,
+) -> Result<MediantDesired, ValidationError> {
+    let text = |r: &crate::api::SecretKeyRef| {
+        let source = SourceRef::Secret(r.clone());
+        resolved
+            .get(&source)
+            .cloned()
+            .ok_or_else(|| ValidationError::Unresolved {
+                reference: source.to_string(),
+            })
+    };
+    let invalid = |r: &crate::api::SecretKeyRef, reason| {
+        ValidationError::from(EntitlementSpecError::InvalidSource {
+            reference: SourceRef::Secret(r.clone()).to_string(),
+            reason,
         })
+    };
+    let key = match &spec.license_key {
+        Some(r) => {
+            let key = LicenseKey::new(&text(r)?);
+            if key.is_empty() {
+                return Err(invalid(r, "the licence key is empty"));
+            }
+            Some(key)
+        }
+        None => None,
+    };
+    let file = match &spec.license_file {
+        Some(r) => Some(LicenseFile::parse(text(r)?.into_bytes()).ok_or_else(|| {
+            invalid(
+                r,
+                "not a licence file: it holds no line `S/N<serial> <key>`",
+            )
+        })?),
+        None => None,
+    };
+    Ok(MediantDesired {
+        device: format!("MediantDevice/{}", spec.device_ref.name),
+        key,
+        file,
+        serial_number: spec.serial_number.clone(),
+    })
+}
+
+/// Reads `/status` (HA state, serial, uptime) and `/license`.
+pub async fn observe(client: &MediantClient) -> Result<MediantObserved, DeviceError> {
+    let (status, license) = tokio::join!(client.status(), client.license());
+    Ok(MediantObserved {
+        status: status?,
+        license: license?,
+    })
+}
+
+/// status.target: `MediantDevice/<name> (S/N <serial>)`.
+pub fn target(desired: &MediantDesired, observed: &MediantObserved) -> String {
+    match observed.serial() {
+        "" => desired.device.clone(),
+        serial => format!("{} (S/N {serial})", desired.device),
+    }
+}
+
+/// The action that installs the declared licence on this device, and the
+/// key the device shows afterwards. Pure.
+pub fn action(
+    desired: &MediantDesired,
+    observed: &MediantObserved,
+) -> Result<(MediantAction, LicenseKey), MediantLicenseError> {
+    let serial = observed.serial().to_string();
+    let target = || desired.device.clone();
+    let from_file = |file: &LicenseFile| match file.key_for(&serial) {
+        Some(key) => Ok((MediantAction::File(file.clone()), key.clone())),
+        None => {
+            let serials: Vec<&str> = file.serials().collect();
+            let mut shown = serials
+                .iter()
+                .take(5)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if serials.len() > 5 {
+                shown.push_str(", …");
+            }
+            Err(MediantLicenseError::NoKeyForSerial {
+                serial: serial.clone(),
+                target: target(),
+                count: serials.len(),
+                serials: shown,
+            })
+        }
+    };
+    match (&desired.key, &desired.file, observed.is_ha()) {
+        (_, Some(file), true) | (None, Some(file), false) => from_file(file),
+        (Some(_), None, true) => Err(MediantLicenseError::HaNeedsFile {
+            target: target(),
+            ha_state: observed.status.high_availability.clone(),
+        }),
+        (Some(key), _, false) => {
+            if let Some(declared) = &desired.serial_number
+                && *declared != serial
+            {
+                return Err(MediantLicenseError::SerialMismatch {
+                    declared: declared.clone(),
+                    device: serial,
+                    target: target(),
+                });
+            }
+            Ok((
+                MediantAction::Key {
+                    key: key.clone(),
+                    serial_number: serial,
+                },
+                key.clone(),
+            ))
+        }
+        // Validation requires a key or a file: nothing to install.
+        (None, None, _) => Err(MediantLicenseError::HaNeedsFile {
+            target: target(),
+            ha_state: observed.status.high_availability.clone(),
+        }),
     }
 }
 
@@ -323,181 +284,107 @@ fn key_digest(serial: &str, key: &LicenseKey) -> String {
     format!("sha256:{}", &full[..12])
 }
 
-impl Provider for MediantProvider<'_> {
-    const NAME: &'static str = "mediant";
-    type Desired = MediantDesired;
-    type Observed = MediantObserved;
-    type Action = MediantAction;
-    type Error = MediantLicenseError;
-
-    fn target(&self, observed: Option<&MediantObserved>) -> String {
-        match observed.map(MediantObserved::serial) {
-            Some(serial) if !serial.is_empty() => format!("{} (S/N {serial})", self.device),
-            _ => self.device.clone(),
-        }
+/// The plan: nothing when the device shows the key for its serial number
+/// (compared exactly), else one step that installs it and resets the
+/// device. Pure.
+pub fn plan(
+    desired: &MediantDesired,
+    observed: &MediantObserved,
+) -> Result<Plan<MediantAction>, MediantLicenseError> {
+    let (action, want) = action(desired, observed)?;
+    let have = &observed.license.key;
+    if want == *have {
+        return Ok(Plan::default());
     }
-
-    async fn observe(&self, _desired: &MediantDesired) -> Result<MediantObserved, Self::Error> {
-        self.read().await
-    }
-
-    fn plan(
-        &self,
-        desired: &MediantDesired,
-        observed: &MediantObserved,
-    ) -> Result<ProviderPlan<MediantAction>, Self::Error> {
-        let (action, want) = self.action(desired, observed)?;
-        let have = &observed.license.key;
-        if want == *have {
-            return Ok(ProviderPlan::default());
-        }
-        let serial = observed.serial();
-        let how = match &action {
-            MediantAction::Key { .. } => "JSON PUT /license",
-            MediantAction::File(_) => "licence file PUT /license",
-        };
-        Ok(ProviderPlan {
-            drift: vec![ItemDrift {
-                name: format!("licenseKey[S/N {serial}]"),
-                desired: key_digest(serial, &want),
-                observed: if have.is_empty() {
-                    "(none)".into()
-                } else {
-                    key_digest(serial, have)
-                },
-            }],
+    let serial = observed.serial();
+    let name = format!("licenseKey[S/N {serial}]");
+    let (before, after) = (
+        if have.is_empty() {
+            "(none)".to_string()
+        } else {
+            key_digest(serial, have)
+        },
+        key_digest(serial, &want),
+    );
+    let how = match &action {
+        MediantAction::Key { .. } => "JSON PUT /license",
+        MediantAction::File(_) => "licence file PUT /license",
+    };
+    Ok(Plan {
+        drift_count: 1,
+        drift_keys: vec![format!("{name}: {after} → {before}")],
+        steps: vec![Step {
+            action,
+            description: format!(
+                "install the licence key for S/N {serial} ({how}; the device resets)"
+            ),
             changes: vec![Change {
-                action,
-                description: format!(
-                    "install the licence key for S/N {serial} ({how}; the device resets)"
-                ),
-                disruptive: true,
+                key: name,
+                before: Some(before),
+                after: Some(after),
             }],
-        })
-    }
-
-    fn desired_digest(&self, desired: &MediantDesired, observed: &MediantObserved) -> String {
-        // Keyed with the serial number; covers what would be sent.
-        let serial = observed.serial();
-        let mut h = Sha256::new();
-        for part in [
-            "mediant".as_bytes(),
-            serial.as_bytes(),
-            desired
-                .key
-                .as_ref()
-                .map_or(&b""[..], |k| k.expose().as_bytes()),
-            desired.file.as_ref().map_or(&b""[..], LicenseFile::bytes),
-            desired.serial_number.as_deref().unwrap_or("").as_bytes(),
-        ] {
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part);
-        }
-        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256:{hex}")
-    }
-
-    async fn apply(
-        &self,
-        _desired: &MediantDesired,
-        observed: &MediantObserved,
-        change: &Change<MediantAction>,
-    ) -> Result<MediantObserved, Self::Error> {
-        let want = match &change.action {
-            MediantAction::Key { key, .. } => key.clone(),
-            MediantAction::File(file) => {
-                file.key_for(observed.serial()).cloned().unwrap_or_default()
-            }
-        };
-        let sent = match &change.action {
-            MediantAction::Key { key, serial_number } => {
-                self.client.put_license_key(key, Some(serial_number)).await
-            }
-            MediantAction::File(file) => self.client.put_license_file(file.bytes()).await,
-        };
-        match sent {
-            Ok(_) => {}
-            // The device may have taken the request and gone down to reset
-            // before answering: await it and read the key back (not resent).
-            Err(e) if e.is_unreachable() => {}
-            Err(DeviceError::Busy { description, .. })
-                if matches!(change.action, MediantAction::Key { .. }) =>
-            {
-                return Err(MediantLicenseError::HaRefusedKey {
-                    target: self.device.clone(),
-                    description,
-                });
-            }
-            Err(e) => return Err(self.device_error(e)),
-        }
-        self.client
-            .wait_for_restart(observed.status.system_up_time, self.reset_timeout)
-            .await
-            .map_err(|e| self.device_error(e))?;
-        let after = self.read().await?;
-        if after.license.key != want {
-            return Err(MediantLicenseError::NotTaken {
-                target: self.device.clone(),
-                serial: after.serial().to_string(),
-            });
-        }
-        Ok(after)
-    }
-
-    fn facts(&self, desired: &MediantDesired, observed: &MediantObserved) -> ProviderFacts {
-        let form = self
-            .action(desired, observed)
-            .map(|(a, _)| a.form())
-            .unwrap_or("");
-        ProviderFacts::Mediant(MediantLicenseFacts {
-            serial_number: observed.serial().to_string(),
-            product: observed.status.product_type.clone(),
-            ha_state: observed.status.high_availability.clone(),
-            form: form.to_string(),
-            features: key_features(&observed.license.key_description),
-            file_serials: desired
-                .file
-                .as_ref()
-                .map(|f| u32::try_from(f.serials().count()).unwrap_or(u32::MAX)),
-        })
-    }
+            side_effect: SideEffect::ResetsDevice,
+        }],
+        blocked: Vec::new(),
+    })
 }
 
-/// The declared licence of `spec`, with Secret values from `secret` (a
-/// Secret key's bytes, `None` when the Secret or key is missing).
-pub fn desired_from(
-    spec: &crate::api::MediantLicenseSpec,
-    mut secret: impl FnMut(&crate::api::SecretKeyRef) -> Option<Vec<u8>>,
-) -> Result<MediantDesired, MediantLicenseError> {
-    let missing = |r: &crate::api::SecretKeyRef| MediantLicenseError::MissingSecret {
-        reference: r.to_string(),
-    };
-    let key = match &spec.license_key {
-        Some(r) => {
-            let bytes = secret(r).ok_or_else(|| missing(r))?;
-            let text = String::from_utf8(bytes).map_err(|_| missing(r))?;
-            let key = LicenseKey::new(&text);
-            if key.is_empty() {
-                return Err(missing(r));
-            }
-            Some(key)
+/// Sends `action` once, then awaits the device's reset. A lost connection
+/// on the PUT is not an error (the device may go down before answering):
+/// the reset is awaited all the same and the caller's verification reads
+/// the key back. A 409 for the JSON form (an HA device) is permanent: it
+/// comes back as [`DeviceError::Rejected`], never retried.
+pub async fn run(
+    client: &MediantClient,
+    observed: &MediantObserved,
+    action: &MediantAction,
+    reset_timeout: Duration,
+) -> Result<StepDone, DeviceError> {
+    let sent = match action {
+        MediantAction::Key { key, serial_number } => {
+            client.put_license_key(key, Some(serial_number)).await
         }
-        None => None,
+        MediantAction::File(file) => client.put_license_file(file.bytes()).await,
     };
-    let file = match &spec.license_file {
-        Some(r) => {
-            let bytes = secret(r).ok_or_else(|| missing(r))?;
-            Some(
-                LicenseFile::parse(bytes).ok_or_else(|| MediantLicenseError::NotALicenseFile {
-                    reference: r.to_string(),
-                })?,
-            )
+    match sent {
+        Ok(_) => {}
+        Err(e) if e.is_unreachable() => {}
+        Err(DeviceError::Busy {
+            method,
+            resource,
+            description,
+            ..
+        }) if matches!(action, MediantAction::Key { .. }) => {
+            return Err(DeviceError::Rejected {
+                method,
+                resource,
+                description: format!(
+                    "409 Conflict: {description} (the device is one of an HA pair: declare spec.provider.mediant.licenseFile; not retried)"
+                ),
+            });
         }
-        None => None,
-    };
-    Ok(MediantDesired {
-        key,
-        file,
-        serial_number: spec.serial_number.clone(),
+        Err(e) => return Err(e),
+    }
+    client
+        .wait_for_restart(observed.status.system_up_time, reset_timeout)
+        .await?;
+    Ok(StepDone::default())
+}
+
+/// status.facts for this device.
+pub fn facts(desired: &MediantDesired, observed: &MediantObserved) -> ProviderFacts {
+    let form = action(desired, observed)
+        .map(|(a, _)| a.form())
+        .unwrap_or("");
+    ProviderFacts::Mediant(MediantLicenseFacts {
+        serial_number: observed.serial().to_string(),
+        product: observed.status.product_type.clone(),
+        ha_state: observed.status.high_availability.clone(),
+        form: form.to_string(),
+        features: key_features(&observed.license.key_description),
+        file_serials: desired
+            .file
+            .as_ref()
+            .map(|f| u32::try_from(f.serials().count()).unwrap_or(u32::MAX)),
     })
 }

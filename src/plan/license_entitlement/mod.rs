@@ -1,431 +1,439 @@
-//! LicenseEntitlement: the contract every licence provider shares, and the
+//! The `LicenseEntitlement` kind behind the resource-kind seam, and its
 //! providers (`mediant` so far).
 //!
-//! A provider implements [`Provider`]: observe the target (I/O), plan the
-//! difference (pure), apply one change (I/O: send, await the disruption,
-//! verify), report facts. Everything else is shared and written once here:
-//! the disruption gate, the keyed digest, the capped drift list, the error's
-//! retry verdict, the pending change, and the status built from all of it
-//! ([`reconcile`], [`status`]). A new provider is a new file implementing
-//! the trait (and its spec and facts in `crate::api::license_entitlement`).
+//! The kind owns what every provider shares — the disruption gate (which
+//! narrows the target device's reset policy, never widens it), the keyed
+//! digest of the desired state, the drift list (`name: desired → observed`,
+//! secret values as keyed digests), the pending disruptive change and the
+//! common status. The pipeline (`crate::plan::engine`, the controller)
+//! owns the per-device lock, backoff, events and metrics. A provider
+//! supplies its desired and observed state, its plan and how to run a step,
+//! in its own file, as one variant of [`ProviderDesired`],
+//! [`ProviderObserved`] and [`EntitlementAction`].
 //!
 //! # Guarantees
-//! - In sync means zero writes: [`reconcile`] applies only the changes
-//!   [`Provider::plan`] returns, and a provider returns none when the
-//!   target holds the declared licence.
-//! - A disruptive change runs only when the gate allows it; otherwise
-//!   nothing is sent and the report says what waits and why.
-//! - Reports, drift and errors carry no secret value (drift values are
-//!   keyed digests).
+//! - In sync means zero writes: a provider plans no step when the target
+//!   holds the declared licence.
+//! - A step that disrupts service (a device reset) is planned as held back
+//!   unless both the device's `resetPolicy` and the entitlement's
+//!   `disruption` allow it now; the status says which waits and why.
+//! - No licence key appears in plans, status, errors or `Debug`.
+//!
+//! # Caveats
+//! - Every provider so far configures a MediantDevice (the seam's
+//!   [`Target`]); providers of other systems (Oracle SBC, Sentinel EMS,
+//!   tenant licences) need the seam's target generalised first.
 
 mod file;
 pub mod mediant;
 
-use std::fmt;
-use std::future::Future;
+use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use sha2::{Digest, Sha256};
 
-use crate::api::condition::{
-    Condition, ConditionStatus, ConditionType, remove_condition, set_condition,
-};
 use crate::api::{
-    DisruptionDecision, LastError, LicenseEntitlementStatus, MAX_DRIFT, PendingDisruption,
-    ProviderFacts,
+    Condition, ConditionStatus, ConditionType, Disruption, Drift, LastError, LicenseEntitlement,
+    LicenseEntitlementStatus, MAX_DRIFT, MaintenanceWindow, MediantDevice, PendingDisruption,
+    PendingStep, ProviderFacts, ProviderSpec, ResetDecision, ResolvedSources, SourceRef,
+    ValidationError, find_condition,
 };
+use crate::device::{DeviceError, MediantClient};
+
+use super::kind::{Kind, KindStatus, Origin, StepDone, Target};
+use super::report::CommonStatus;
+use super::{ApplyError, Plan, PlanError, ResetPermission, SecretDigests};
 
 pub use file::{LicenseFile, key_features};
+pub use mediant::{MediantAction, MediantDesired, MediantObserved};
 
-/// One differing item: `name: desired → observed`, values already made safe
-/// to show (secrets as keyed digests).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ItemDrift {
-    /// The item, e.g. `licenseKey[S/N 101780235000000]`.
-    pub name: String,
-    /// The desired value as shown.
-    pub desired: String,
-    /// The observed value as shown.
-    pub observed: String,
+/// How often an entitlement is compared with its target when nothing else
+/// happens (two GETs for `mediant`).
+pub const INTERVAL: Duration = Duration::from_secs(300);
+
+/// The `LicenseEntitlement` kind.
+#[derive(Clone, Copy, Debug)]
+pub struct LicenseEntitlementKind;
+
+/// The declared state of one entitlement.
+#[derive(Clone, Debug)]
+pub struct EntitlementDesired {
+    /// The provider's part.
+    pub provider: ProviderDesired,
+    /// Whether disruptive steps may run now (device policy and gate).
+    pub reset: ResetPermission,
+    /// The keyed digest of the desired state (status.desiredDigest).
+    pub digest: String,
+    /// The gate's window, when `disruption` is MaintenanceWindow.
+    pub window: Option<MaintenanceWindow>,
 }
 
-impl fmt::Display for ItemDrift {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} → {}", self.name, self.desired, self.observed)
-    }
+/// The provider's part of the desired state.
+#[derive(Clone, Debug)]
+pub enum ProviderDesired {
+    /// `mediant`.
+    Mediant(MediantDesired),
 }
 
-/// A change a provider planned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Change<A> {
-    /// What is sent (its `Debug` must not show secrets).
-    pub action: A,
-    /// One line saying what the change does.
-    pub description: String,
-    /// Whether it disrupts service (the gate decides when it may run).
-    pub disruptive: bool,
-}
-
-/// What a provider's plan says: the drift, and the changes that remove it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProviderPlan<A> {
-    /// Differing items.
-    pub drift: Vec<ItemDrift>,
-    /// Changes that make the target match, in order.
-    pub changes: Vec<Change<A>>,
-}
-
-impl<A> Default for ProviderPlan<A> {
-    fn default() -> Self {
-        ProviderPlan {
-            drift: Vec::new(),
-            changes: Vec::new(),
-        }
-    }
-}
-
-/// What every provider error says about itself, for status and metrics.
-pub trait ProviderError: std::error::Error + Send + Sync + 'static {
-    /// A bounded CamelCase category (event reason, metric label).
-    fn reason(&self) -> &'static str;
-    /// Whether retrying without a change from the user can help.
-    fn retryable(&self) -> bool;
-}
-
-/// A licence provider: the part of the contract that differs per system.
-pub trait Provider: Sync {
-    /// The union key under `spec.provider` (`mediant`).
-    const NAME: &'static str;
-    /// The normalised desired state, Secret values resolved (`Debug` must
-    /// not show them).
-    type Desired: fmt::Debug + Send + Sync;
-    /// What the target holds.
-    type Observed: fmt::Debug + Send + Sync;
-    /// What a change sends (`Debug` must not show secrets).
-    type Action: fmt::Debug + Clone + Send + Sync;
-    /// Why observing, planning or applying failed.
-    type Error: ProviderError;
-
-    /// What the licence is installed on, for status.target.
-    fn target(&self, observed: Option<&Self::Observed>) -> String;
-    /// Reads the target.
-    fn observe(
-        &self,
-        desired: &Self::Desired,
-    ) -> impl Future<Output = Result<Self::Observed, Self::Error>> + Send;
-    /// The difference and the changes that remove it. Pure.
-    fn plan(
-        &self,
-        desired: &Self::Desired,
-        observed: &Self::Observed,
-    ) -> Result<ProviderPlan<Self::Action>, Self::Error>;
-    /// `sha256:<hex>` of the normalised desired state keyed with the
-    /// target's identity, never a secret. Pure.
-    fn desired_digest(&self, desired: &Self::Desired, observed: &Self::Observed) -> String;
-    /// Runs one change, awaits what it sets off (a device reset) and reads
-    /// the target again; an error when the target does not hold the change
-    /// afterwards.
-    fn apply(
-        &self,
-        desired: &Self::Desired,
-        observed: &Self::Observed,
-        change: &Change<Self::Action>,
-    ) -> impl Future<Output = Result<Self::Observed, Self::Error>> + Send;
-    /// Facts for status.facts.
-    fn facts(&self, desired: &Self::Desired, observed: &Self::Observed) -> ProviderFacts;
-}
-
-/// Whether [`reconcile`] only plans or also applies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Observe and plan; send nothing.
-    Diff,
-    /// Observe, plan, apply what the gate allows, verify.
-    Apply,
-}
-
-/// What one reconciliation found and did.
-#[derive(Debug)]
-pub struct Report<P: Provider> {
+/// What the target holds, with what status shows of the desired state.
+#[derive(Clone, Debug)]
+pub struct EntitlementObserved {
+    /// The provider's observation.
+    pub provider: ProviderObserved,
     /// status.target.
     pub target: String,
-    /// The last observation (after the apply when something was applied).
-    pub observed: Option<P::Observed>,
-    /// The drift before applying.
-    pub drift: Vec<ItemDrift>,
-    /// The changes planned before applying.
-    pub planned: Vec<Change<P::Action>>,
-    /// Descriptions of the changes applied and verified.
-    pub applied: Vec<String>,
-    /// A disruptive change the gate held back.
-    pub pending: Option<PendingDisruption>,
-    /// The keyed digest of the desired state.
-    pub digest: Option<String>,
-    /// Facts for status.
-    pub facts: Option<ProviderFacts>,
-    /// The failure, if any (the fields above say how far it got).
-    pub error: Option<P::Error>,
+    /// status.facts.
+    pub facts: ProviderFacts,
+    /// The desired digest the observation was made for.
+    pub digest: String,
+    /// The gate's window, for pendingDisruption.opensAt.
+    pub window: Option<MaintenanceWindow>,
 }
 
-impl<P: Provider> Report<P> {
-    /// Whether the target holds the declared licence now.
-    pub fn in_sync(&self) -> bool {
-        self.error.is_none()
-            && self.pending.is_none()
-            && (self.drift.is_empty() || self.applied.len() == self.planned.len())
+/// The provider's observation.
+#[derive(Clone, Debug)]
+pub enum ProviderObserved {
+    /// `mediant`.
+    Mediant(MediantObserved),
+}
+
+/// What one step sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntitlementAction {
+    /// `mediant`.
+    Mediant(MediantAction),
+}
+
+/// The stricter of the device's reset decision and the entitlement's
+/// disruption gate: a disruptive step runs only when both allow it.
+pub fn combine(device: ResetDecision, gate: ResetDecision) -> ResetDecision {
+    match (device, gate) {
+        (ResetDecision::Allowed, ResetDecision::Allowed) => ResetDecision::Allowed,
+        (ResetDecision::Refused { how_to_allow }, _) => ResetDecision::Refused {
+            how_to_allow: format!("the MediantDevice's {how_to_allow}"),
+        },
+        (_, refused @ ResetDecision::Refused { .. }) => refused,
+        (
+            ResetDecision::NotNow { reason, opens_at },
+            ResetDecision::NotNow {
+                reason: gate_reason,
+                opens_at: gate_opens,
+            },
+        ) => ResetDecision::NotNow {
+            reason: format!("the MediantDevice's {reason}; and {gate_reason}"),
+            opens_at: opens_at.max(gate_opens),
+        },
+        (ResetDecision::NotNow { reason, opens_at }, ResetDecision::Allowed) => {
+            ResetDecision::NotNow {
+                reason: format!("the MediantDevice's {reason}"),
+                opens_at,
+            }
+        }
+        (ResetDecision::Allowed, not_now) => not_now,
     }
 }
 
-/// Observes, plans and (in [`Mode::Apply`]) applies what `gate` allows,
-/// through `provider`. Never fails: the report carries the error and how far
-/// the run got.
-pub async fn reconcile<P: Provider>(
-    provider: &P,
-    desired: &P::Desired,
-    gate: &DisruptionDecision,
-    mode: Mode,
-) -> Report<P> {
-    let mut report = Report {
-        target: provider.target(None),
-        observed: None,
-        drift: Vec::new(),
-        planned: Vec::new(),
-        applied: Vec::new(),
-        pending: None,
-        digest: None,
-        facts: None,
-        error: None,
-    };
-    let observed = match provider.observe(desired).await {
-        Ok(o) => o,
-        Err(e) => {
-            report.error = Some(e);
-            return report;
-        }
-    };
-    report.target = provider.target(Some(&observed));
-    report.digest = Some(provider.desired_digest(desired, &observed));
-    report.facts = Some(provider.facts(desired, &observed));
-    let plan = match provider.plan(desired, &observed) {
-        Ok(p) => p,
-        Err(e) => {
-            report.observed = Some(observed);
-            report.error = Some(e);
-            return report;
-        }
-    };
-    report.drift = plan.drift;
-    report.planned = plan.changes.clone();
-    let mut current = observed;
-    for change in &plan.changes {
-        if change.disruptive {
-            let held = match gate {
-                DisruptionDecision::Allowed => None,
-                DisruptionDecision::Refused { how_to_allow } => Some((how_to_allow.clone(), None)),
-                DisruptionDecision::NotNow { reason, opens_at } => {
-                    Some((reason.clone(), Some(Time(*opens_at))))
-                }
-            };
-            if let Some((reason, opens_at)) = held {
-                report.pending = Some(PendingDisruption {
-                    change: change.description.clone(),
-                    reason,
-                    opens_at,
-                });
-                break;
-            }
-        }
-        if mode == Mode::Diff {
-            continue;
-        }
-        match provider.apply(desired, &current, change).await {
-            Ok(after) => {
-                report.applied.push(change.description.clone());
-                current = after;
-            }
-            Err(e) => {
-                report.error = Some(e);
-                break;
-            }
-        }
-    }
-    report.facts = Some(provider.facts(desired, &current));
-    report.observed = Some(current);
-    report
-}
-
-/// The common status of a report, from `previous` (whose condition times
-/// are kept while statuses do not flip). `generation` is the object's
-/// `.metadata.generation`, `now` the clock, `retry_at` when a retryable
-/// failure is tried again.
-pub fn status<P: Provider>(
-    report: &Report<P>,
-    previous: Option<&LicenseEntitlementStatus>,
-    generation: Option<i64>,
-    now: Timestamp,
-    retry_at: Option<Timestamp>,
-) -> LicenseEntitlementStatus {
-    let mut status = previous.cloned().unwrap_or_default();
-    let time = Time(now);
-    status.observed_generation = generation;
-    status.provider = Some(P::NAME.to_string());
-    status.target = Some(report.target.clone());
-    if report.digest.is_some() {
-        status.desired_digest = report.digest.clone();
-    }
-    if report.facts.is_some() {
-        status.facts = report.facts.clone();
-    }
-    status.drift = if report.in_sync() && !report.applied.is_empty() {
-        Vec::new()
-    } else {
-        report
-            .drift
-            .iter()
-            .take(MAX_DRIFT)
-            .map(ToString::to_string)
-            .collect()
-    };
-    status.pending_disruption = report.pending.clone();
-    if !report.applied.is_empty() && report.error.is_none() {
-        status.last_applied_time = Some(time.clone());
-    }
-    status.last_error = report.error.as_ref().map(|e| LastError {
-        reason: e.reason().to_string(),
-        message: e.to_string(),
-        retryable: e.retryable(),
-        retry_at: retry_at.filter(|_| e.retryable()).map(Time),
+/// `sha256:<hex>` of the provider spec and the texts it names, keyed with
+/// the object's UID (its namespace/name when it has none, e.g. in a
+/// manifest).
+fn keyed_digest(resource: &LicenseEntitlement, resolved: &ResolvedSources) -> String {
+    let key = resource.uid().unwrap_or_else(|| {
+        format!(
+            "{}/{}",
+            resource.namespace().unwrap_or_default(),
+            resource.name_any()
+        )
     });
-
-    let condition = |type_, s| Condition::new(type_, s, generation, time.clone());
-    let conditions = &mut status.conditions;
-    if let Some(e) = &report.error {
-        let message = e.to_string();
-        set_condition(
-            conditions,
-            condition(ConditionType::Ready, ConditionStatus::False)
-                .reason(e.reason())
-                .message(message.clone()),
-        );
-        if e.retryable() {
-            remove_condition(conditions, ConditionType::Stalled);
-            set_condition(
-                conditions,
-                condition(ConditionType::Reconciling, ConditionStatus::True)
-                    .reason("RetryingAfterError")
-                    .message(message),
-            );
-        } else {
-            remove_condition(conditions, ConditionType::Reconciling);
-            set_condition(
-                conditions,
-                condition(ConditionType::Stalled, ConditionStatus::True)
-                    .reason(e.reason())
-                    .message(message),
-            );
-        }
-        if report.drift.is_empty() && report.observed.is_none() {
-            // Not observed: whether it is in sync is unknown.
-            set_condition(
-                conditions,
-                condition(ConditionType::Synced, ConditionStatus::Unknown)
-                    .reason(e.reason())
-                    .message("the target could not be read"),
-            );
-        } else {
-            set_condition(
-                conditions,
-                condition(
-                    ConditionType::Synced,
-                    ConditionStatus::from_bool(report.drift.is_empty()),
-                )
-                .reason(if report.drift.is_empty() {
-                    "InSync"
-                } else {
-                    "Drifted"
-                })
-                .message(drift_message(report)),
-            );
-        }
-    } else if let Some(pending) = &report.pending {
-        let message = format!("{} waits: {}", pending.change, pending.reason);
-        let refused = pending.opens_at.is_none();
-        set_condition(
-            conditions,
-            condition(ConditionType::Ready, ConditionStatus::False)
-                .reason("DisruptionPending")
-                .message(message.clone()),
-        );
-        set_condition(
-            conditions,
-            condition(ConditionType::Synced, ConditionStatus::False)
-                .reason("DisruptionPending")
-                .message(drift_message(report)),
-        );
-        remove_condition(conditions, ConditionType::Reconciling);
-        if refused {
-            // disruption Never: only a spec change lets it run.
-            set_condition(
-                conditions,
-                condition(ConditionType::Stalled, ConditionStatus::True)
-                    .reason("DisruptionNotAllowed")
-                    .message(message),
-            );
-        } else {
-            remove_condition(conditions, ConditionType::Stalled);
-        }
-    } else {
-        let (reason, message) = if report.applied.is_empty() {
-            (
-                "InSync",
-                "the target holds the declared licence".to_string(),
-            )
-        } else {
-            (
-                "Applied",
-                format!("applied and verified: {}", report.applied.join("; ")),
-            )
-        };
-        let synced = report.in_sync();
-        set_condition(
-            conditions,
-            condition(ConditionType::Ready, ConditionStatus::from_bool(synced))
-                .reason(if synced { reason } else { "Drifted" })
-                .message(if synced {
-                    message.clone()
-                } else {
-                    drift_message(report)
-                }),
-        );
-        set_condition(
-            conditions,
-            condition(ConditionType::Synced, ConditionStatus::from_bool(synced))
-                .reason(if synced { reason } else { "Drifted" })
-                .message(if synced {
-                    message
-                } else {
-                    drift_message(report)
-                }),
-        );
-        remove_condition(conditions, ConditionType::Reconciling);
-        remove_condition(conditions, ConditionType::Stalled);
+    let mut h = Sha256::new();
+    let mut part = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    part(b"LicenseEntitlement");
+    part(key.as_bytes());
+    // Serialising the spec's plain structs cannot fail; `null` if it did.
+    part(
+        serde_json::to_string(&resource.spec.provider)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    for r in LicenseEntitlementKind::references(resource) {
+        part(r.to_string().as_bytes());
+        part(resolved.get(&r).map_or(&b""[..], |t| t.as_bytes()));
     }
-    status
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
-fn drift_message<P: Provider>(report: &Report<P>) -> String {
-    if report.drift.is_empty() {
-        return "the target holds the declared licence".into();
+impl Kind for LicenseEntitlementKind {
+    type Resource = LicenseEntitlement;
+    type Desired = EntitlementDesired;
+    type Observed = EntitlementObserved;
+    type Action = EntitlementAction;
+    type Status = LicenseEntitlementStatus;
+
+    const KIND: &'static str = "LicenseEntitlement";
+
+    fn target(resource: &LicenseEntitlement) -> Target<'_> {
+        match &resource.spec.provider {
+            ProviderSpec::Mediant(m) => Target::Named(&m.device_ref.name),
+        }
     }
-    let shown: Vec<String> = report
-        .drift
-        .iter()
-        .take(3)
-        .map(ToString::to_string)
-        .collect();
-    format!(
-        "{} item(s) differ: {}",
-        report.drift.len(),
-        shown.join("; ")
-    )
+
+    fn validate(resource: &LicenseEntitlement, _origin: Origin) -> Result<(), ValidationError> {
+        Ok(resource.spec.validate()?)
+    }
+
+    fn interval(_resource: &LicenseEntitlement) -> Result<Duration, ValidationError> {
+        Ok(INTERVAL)
+    }
+
+    fn paused(_resource: &LicenseEntitlement) -> bool {
+        false
+    }
+
+    fn reset_decision(
+        resource: &LicenseEntitlement,
+        device: &MediantDevice,
+        now: Timestamp,
+    ) -> Result<ResetDecision, ValidationError> {
+        let gate = resource.spec.disruption_decision(now)?;
+        Ok(combine(device.spec.reset_decision(now)?, gate))
+    }
+
+    fn references(resource: &LicenseEntitlement) -> Vec<SourceRef> {
+        match &resource.spec.provider {
+            ProviderSpec::Mediant(m) => m
+                .secret_refs()
+                .map(|r| SourceRef::Secret(r.clone()))
+                .collect(),
+        }
+    }
+
+    fn desired(
+        resource: &LicenseEntitlement,
+        resolved: &ResolvedSources,
+        reset: ResetPermission,
+    ) -> Result<EntitlementDesired, ValidationError> {
+        let provider = match &resource.spec.provider {
+            ProviderSpec::Mediant(m) => ProviderDesired::Mediant(mediant::desired(m, resolved)?),
+        };
+        Ok(EntitlementDesired {
+            provider,
+            reset,
+            digest: keyed_digest(resource, resolved),
+            window: (resource.spec.disruption == Disruption::MaintenanceWindow)
+                .then(|| resource.spec.maintenance_window.clone())
+                .flatten(),
+        })
+    }
+
+    fn revision(resource: &LicenseEntitlement, resolved: &ResolvedSources) -> String {
+        keyed_digest(resource, resolved)
+    }
+
+    async fn observe(
+        client: &MediantClient,
+        desired: &EntitlementDesired,
+        _thorough: bool,
+    ) -> Result<EntitlementObserved, ApplyError> {
+        let (provider, target, facts) = match &desired.provider {
+            ProviderDesired::Mediant(d) => {
+                let o = mediant::observe(client)
+                    .await
+                    .map_err(ApplyError::Observe)?;
+                let target = mediant::target(d, &o);
+                let facts = mediant::facts(d, &o);
+                (ProviderObserved::Mediant(o), target, facts)
+            }
+        };
+        Ok(EntitlementObserved {
+            provider,
+            target,
+            facts,
+            digest: desired.digest.clone(),
+            window: desired.window.clone(),
+        })
+    }
+
+    fn plan(
+        desired: &EntitlementDesired,
+        observed: &EntitlementObserved,
+        _memory: &SecretDigests,
+    ) -> Result<Plan<EntitlementAction>, PlanError> {
+        let (ProviderDesired::Mediant(d), ProviderObserved::Mediant(o)) =
+            (&desired.provider, &observed.provider);
+        let plan = mediant::plan(d, o).map_err(|e| PlanError::Unplannable(e.to_string()))?;
+        let mut out = Plan {
+            drift_count: plan.drift_count,
+            drift_keys: plan.drift_keys,
+            ..Plan::default()
+        };
+        for step in plan.steps {
+            let step = super::Step {
+                action: EntitlementAction::Mediant(step.action),
+                description: step.description,
+                changes: step.changes,
+                side_effect: step.side_effect,
+            };
+            if step.side_effect == super::SideEffect::None {
+                out.steps.push(step);
+                continue;
+            }
+            match &desired.reset {
+                ResetPermission::Allowed => out.steps.push(step),
+                ResetPermission::Refused { how_to_allow } => {
+                    out.blocked.push((step, how_to_allow.clone()))
+                }
+                ResetPermission::NotNow { reason } => out.blocked.push((step, reason.clone())),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn run_step(
+        client: &MediantClient,
+        _desired: &EntitlementDesired,
+        observed: &EntitlementObserved,
+        action: &EntitlementAction,
+    ) -> Result<StepDone, DeviceError> {
+        let (ProviderObserved::Mediant(o), EntitlementAction::Mediant(a)) =
+            (&observed.provider, action);
+        mediant::run(client, o, a, mediant::RESET_TIMEOUT).await
+    }
+
+    fn status(
+        previous: Option<&LicenseEntitlementStatus>,
+        common: CommonStatus,
+        observed: Option<&EntitlementObserved>,
+        now: &Time,
+    ) -> LicenseEntitlementStatus {
+        let prev = previous.cloned().unwrap_or_default();
+        let condition = |t| find_condition(&common.conditions, t);
+        let is_true = |c: Option<&Condition>| c.is_some_and(|c| c.status == ConditionStatus::True);
+        let stalled = condition(ConditionType::Stalled);
+        let reconciling = condition(ConditionType::Reconciling);
+        let ready = condition(ConditionType::Ready);
+        let last_error =
+            if is_true(stalled) && stalled.is_some_and(|c| c.reason != "ResetNotAllowed") {
+                stalled.map(|c| LastError {
+                    reason: c.reason.clone(),
+                    message: c.message.clone(),
+                    retryable: false,
+                    retry_at: None,
+                })
+            } else if is_true(reconciling)
+                && reconciling.is_some_and(|c| c.reason != "WaitingForMaintenanceWindow")
+            {
+                ready.map(|c| LastError {
+                    reason: c.reason.clone(),
+                    message: c.message.clone(),
+                    retryable: true,
+                    retry_at: None,
+                })
+            } else {
+                None
+            };
+        let window = observed.map_or_else(|| None, |o| o.window.clone());
+        let pending_disruption = common.pending_steps.first().map(|p| PendingDisruption {
+            change: p.description.clone(),
+            reason: p.reason.clone(),
+            opens_at: window
+                .as_ref()
+                .filter(|w| !w.is_open(now.0).unwrap_or(true))
+                .and_then(|w| w.next_opening(now.0).ok())
+                .map(Time),
+        });
+        LicenseEntitlementStatus {
+            conditions: common.conditions,
+            observed_generation: common.observed_generation,
+            provider: Some(
+                match observed.map(|o| &o.provider) {
+                    Some(ProviderObserved::Mediant(_)) | None => "mediant",
+                }
+                .to_string(),
+            ),
+            target: observed.map(|o| o.target.clone()).or(prev.target),
+            desired_digest: observed.map(|o| o.digest.clone()).or(prev.desired_digest),
+            drift: match common.drift {
+                Some(d) => d.keys.into_iter().take(MAX_DRIFT).collect(),
+                None => prev.drift,
+            },
+            facts: observed.map(|o| o.facts.clone()).or(prev.facts),
+            last_error,
+            pending_disruption,
+            last_applied_digest: common.last_applied_revision,
+            last_sync_time: common.last_sync_time,
+        }
+    }
+}
+
+impl KindStatus for LicenseEntitlementStatus {
+    fn common(&self) -> CommonStatus {
+        CommonStatus {
+            conditions: self.conditions.clone(),
+            observed_generation: self.observed_generation,
+            last_applied_revision: self.last_applied_digest.clone(),
+            drift: self.last_sync_time.as_ref().map(|_| Drift {
+                count: u32::try_from(self.drift.len()).unwrap_or(u32::MAX),
+                keys: self.drift.clone(),
+            }),
+            pending_steps: self
+                .pending_disruption
+                .iter()
+                .map(|p| PendingStep {
+                    description: p.change.clone(),
+                    reason: p.reason.clone(),
+                })
+                .collect(),
+            last_sync_time: self.last_sync_time.clone(),
+            applied_secret_digests: SecretDigests::new(),
+        }
+    }
+
+    fn without_clock(&self) -> Self {
+        let mut s = self.clone();
+        s.last_sync_time = None;
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_second(s).unwrap()
+    }
+
+    #[test]
+    fn the_stricter_gate_wins() {
+        let refused = |w: &str| ResetDecision::Refused {
+            how_to_allow: w.into(),
+        };
+        let not_now = |r: &str, t| ResetDecision::NotNow {
+            reason: r.into(),
+            opens_at: at(t),
+        };
+        use ResetDecision::Allowed;
+        assert_eq!(combine(Allowed, Allowed), Allowed);
+        assert!(matches!(
+            combine(refused("spec.resetPolicy is Never"), Allowed),
+            ResetDecision::Refused { how_to_allow } if how_to_allow.contains("MediantDevice's spec.resetPolicy")
+        ));
+        assert_eq!(
+            combine(Allowed, refused("spec.disruption is Never")),
+            refused("spec.disruption is Never")
+        );
+        assert_eq!(combine(Allowed, not_now("gate", 10)), not_now("gate", 10));
+        match combine(not_now("device window", 50), not_now("gate window", 20)) {
+            ResetDecision::NotNow { reason, opens_at } => {
+                assert_eq!(opens_at, at(50));
+                assert!(reason.contains("device window") && reason.contains("gate window"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

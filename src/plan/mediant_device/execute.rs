@@ -110,7 +110,13 @@ pub(super) async fn run_step(
     if matches!(action, Action::IniIncremental(_) | Action::IniFull(_))
         && let Some(ini) = &desired.ini
     {
-        done.digests = digests_of(ini, &observed.status.serial_number);
+        let serial = &observed.status.serial_number;
+        done.digests = digests_of(ini, serial);
+        done.digests.extend(super::secrets::table_digests(
+            ini,
+            observed.ini.as_ref(),
+            serial,
+        ));
     }
     Ok(done)
 }

@@ -155,38 +155,84 @@ pub fn plan(
     let mut plan = Plan::default();
     let serial = observed.status.serial_number.as_str();
 
-    if let Some(want) = &desired.ini {
+    if let Some(declared) = &desired.ini {
         let have = observed
             .ini
             .as_ref()
             .ok_or(PlanError::NotObserved("INI file"))?;
-        let want = secrets::settle_ini(want, have, digests, serial);
+        // Refusals come first, on what the user declared, before anything
+        // is sent: part of a secret table, a prune without a documented
+        // deletion, a `$$` of unknown default.
+        ini::validate(declared, have, &desired.ini_options)?;
+        let want = secrets::settle_ini(declared, have, digests, serial);
         let changes = ini::diff(&want, have, &desired.ini_options);
         if !changes.is_empty() {
             plan.drift_count += changes.len();
             plan.drift_keys.extend(changes.changed_keys(DRIFT_KEYS));
-            let summary: Vec<Change> = changes
+            let entries: Vec<Change> = changes
                 .entries()
                 .into_iter()
                 .map(Change::from_ini)
                 .collect();
+            // Deleted rows (`after` is `None`) go through the CLI script.
+            let (deleted, summary): (Vec<Change>, Vec<Change>) =
+                entries.into_iter().partition(|c| c.after.is_none());
+            let ini_count = summary.len();
             match desired.ini_mode {
-                IniMode::Incremental => plan.steps.push(Step {
-                    action: Action::IniIncremental(changes.render_incremental()?),
-                    description: format!("apply {} INI change(s) incrementally", changes.len()),
-                    changes: summary,
-                    side_effect: SideEffect::None,
-                }),
+                IniMode::Incremental => {
+                    if changes.has_ini_changes() {
+                        plan.steps.push(Step {
+                            action: Action::IniIncremental(changes.render_incremental()?),
+                            description: format!(
+                                "apply {ini_count} INI change(s) incrementally (changed rows are sent whole)"
+                            ),
+                            changes: summary,
+                            side_effect: SideEffect::None,
+                        });
+                    }
+                    // After the INI step: a row it changes may stop naming a
+                    // row deleted here. Children are deleted first.
+                    if let Some(script) = changes.render_cli_deletions(have)? {
+                        plan.steps.push(Step {
+                            action: Action::CliIncremental(script),
+                            description: format!(
+                                "delete {} pruned row(s) through an incremental CLI script (INI has no row deletion)",
+                                deleted.len()
+                            ),
+                            changes: deleted,
+                            side_effect: SideEffect::None,
+                        });
+                    }
+                }
                 IniMode::FullWithReset => {
+                    // The whole file replaces the configuration: what the
+                    // device hides would be lost, so that is refused.
+                    ini::check_full_upload(declared, have, &desired.ini_options)?;
                     let mut full = have.clone();
                     full.apply(&ini::parse(&changes.render_incremental()?)?);
+                    // Pruned rows are left out of the file that replaces
+                    // the configuration (assumption: a full upload keeps
+                    // nothing the file does not hold; the v7.4 document
+                    // says only that it "triggers device reset to activate
+                    // the new configuration").
+                    for table in &changes.tables {
+                        for row in &table.rows {
+                            if let ini::RowChange::Delete { index } = row
+                                && let Some(t) = full.table_mut(&table.table)
+                            {
+                                t.remove_row(index);
+                            }
+                        }
+                    }
+                    let mut all = summary;
+                    all.extend(deleted);
                     let step = Step {
                         action: Action::IniFull(full.render()?),
                         description: format!(
                             "upload the whole INI with {} change(s); the device resets to load it",
                             changes.len()
                         ),
-                        changes: summary,
+                        changes: all,
                         side_effect: SideEffect::ResetsDevice,
                     };
                     match &desired.reset {

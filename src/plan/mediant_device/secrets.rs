@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::ini::IniDocument;
-use crate::config::sensitive::is_sensitive;
+use crate::config::catalog;
+use crate::config::ini::{Cell, IniDocument, Table};
+use crate::config::sensitive::{is_catalogued_secret, is_sensitive};
 
 /// Key (`Param` or `Table[index].Column`) → hex SHA-256 of device serial,
 /// key and the value last sent.
@@ -32,7 +33,10 @@ pub fn digest(serial: &str, key: &str, value: &str) -> String {
 /// Every secret value `desired` declares, as digests to record after sending.
 pub fn digests_of(desired: &IniDocument, serial: &str) -> SecretDigests {
     let mut out = SecretDigests::new();
-    for p in desired.params().filter(|p| is_sensitive(&p.name)) {
+    for p in desired
+        .params()
+        .filter(|p| is_sensitive(&p.name) || is_catalogued_secret(&p.name))
+    {
         out.insert(p.name.clone(), digest(serial, &p.name, &p.value));
     }
     for t in desired.tables() {
@@ -53,6 +57,84 @@ pub fn digests_of(desired: &IniDocument, serial: &str) -> SecretDigests {
     out
 }
 
+/// The digest key of a whole secret table (`IPsecSATable[*]`).
+fn table_key(table: &str) -> String {
+    format!("{table}[*]")
+}
+
+/// A canonical text of a table's declared content (rows in index order,
+/// cells by lower-cased column name), for its digest.
+fn table_text(t: &Table) -> String {
+    let mut out = String::new();
+    for (index, row) in t.rows() {
+        let mut cells: Vec<(String, Option<&str>)> = t
+            .columns()
+            .iter()
+            .enumerate()
+            .filter_map(|(p, c)| match row.cell(p) {
+                Cell::Absent => None,
+                Cell::Default => Some((c.to_ascii_lowercase(), None)),
+                Cell::Value(v) => Some((c.to_ascii_lowercase(), Some(v))),
+            })
+            .collect();
+        cells.sort();
+        out.push_str(index.as_str());
+        for (c, v) in cells {
+            out.push('\u{1f}');
+            out.push_str(&c);
+            out.push('=');
+            match v {
+                Some(v) => {
+                    out.push_str(&v.len().to_string());
+                    out.push(':');
+                    out.push_str(v);
+                }
+                None => out.push_str("$$"),
+            }
+        }
+        out.push('\u{1e}');
+    }
+    out
+}
+
+/// Whether a desired table is a secret table on this device: catalogued,
+/// or shown hidden by it.
+fn is_secret_table(name: &str, observed: Option<&IniDocument>) -> bool {
+    catalog::is_secret_table(name)
+        || observed
+            .and_then(|o| o.table(name))
+            .is_some_and(Table::is_hidden)
+}
+
+/// Digests of the whole secret tables `desired` declares and of the
+/// parameters the device hides, to record after they were sent: the device never shows them again, so the digest is
+/// what tells "unchanged since we sent it" from "changed".
+pub fn table_digests(
+    desired: &IniDocument,
+    observed: Option<&IniDocument>,
+    serial: &str,
+) -> SecretDigests {
+    let mut out: SecretDigests = desired
+        .tables()
+        .filter(|t| !t.is_hidden() && is_secret_table(&t.name, observed))
+        .map(|t| {
+            let key = table_key(&t.name);
+            let d = digest(serial, &key, &table_text(t));
+            (key, d)
+        })
+        .collect();
+    // Parameters the device hides are write-only too.
+    if let Some(observed) = observed {
+        for p in desired
+            .params()
+            .filter(|p| observed.is_hidden_param(&p.name))
+        {
+            out.insert(p.name.clone(), digest(serial, &p.name, &p.value));
+        }
+    }
+    out
+}
+
 /// A copy of `desired` in which each secret that the device holds as a hash
 /// and whose value still matches the recorded digest takes the observed
 /// hash, so the comparison sees it as in sync.
@@ -68,13 +150,34 @@ pub fn settle_ini(
             .get(key)
             .is_some_and(|d| *d == digest(serial, key, value))
     };
-    for p in desired.params().filter(|p| is_sensitive(&p.name)) {
-        if let Some(have) = observed.param(&p.name)
-            && is_device_hash(&have.value)
-            && !is_device_hash(&p.value)
-            && unchanged(&p.name, &p.value)
-        {
-            settled.set_param(&p.name, have.value.clone());
+    for p in desired.params() {
+        let secret = is_sensitive(&p.name) || observed.is_hidden_param(&p.name);
+        if !secret || !unchanged(&p.name, &p.value) {
+            continue;
+        }
+        match observed.param(&p.name) {
+            Some(have) if is_device_hash(&have.value) && !is_device_hash(&p.value) => {
+                settled.set_param(&p.name, have.value.clone());
+            }
+            // Hidden by the device (`;X is hidden but has non-default
+            // value`), or a catalogued secret it never lists: the recorded
+            // digest is all there is to compare.
+            None if observed.is_hidden_param(&p.name) || is_catalogued_secret(&p.name) => {
+                settled.remove_param(&p.name);
+            }
+            _ => {}
+        }
+    }
+    // Whole secret tables the device hides: unchanged since sent when the
+    // recorded digest matches.
+    for t in desired.tables() {
+        if t.is_hidden() || !is_secret_table(&t.name, Some(observed)) {
+            continue;
+        }
+        let shown_hidden = observed.table(&t.name).is_none_or(Table::is_hidden);
+        let key = table_key(&t.name);
+        if shown_hidden && unchanged(&key, &table_text(t)) {
+            settled.remove_table(&t.name);
         }
     }
     for t in desired.tables() {

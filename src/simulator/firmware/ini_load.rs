@@ -157,10 +157,11 @@ pub fn load_full(
     let mut doc = factory_default_with(Arc::clone(&current.learned));
     // A table the file names replaces the factory one.
     for block in &read.tables {
-        if !is_secret(&doc, &block.name) && known_table(&doc, &block.name) {
-            if let Some(t) = doc.table_mut(&block.name) {
-                t.rows.clear();
-            }
+        if !is_secret(&doc, &block.name)
+            && known_table(&doc, &block.name)
+            && let Some(t) = doc.table_mut(&block.name)
+        {
+            t.rows.clear();
         }
     }
     let report = apply_read(&mut doc, &read)?;

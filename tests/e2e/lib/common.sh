@@ -19,7 +19,7 @@ free_port() {
   local p
   while :; do
     p=$((20000 + RANDOM % 30000))
-    if ! ss -Htln "sport = :$p" | grep -q .; then
+    if [ -z "$(ss -Htln "sport = :$p")" ]; then
       # Remember it, so two calls in a row never hand out the same port.
       if ! grep -qx "$p" "$E2E_DIR/ports" 2>/dev/null; then
         echo "$p" >>"$E2E_DIR/ports"
@@ -107,3 +107,9 @@ observed_current() {
 # The audit log's entries as JSON lines, from line FROM (1-based) on.
 audit_since() { tail -n "+${1:-1}" "$E2E_DIR/audit.log"; }
 audit_lines() { wc -l <"$E2E_DIR/audit.log"; }
+
+# wait_established CRD: its Established condition is True. (`kubectl wait`
+# alone fails while a just-created CRD has no conditions yet.)
+wait_established() {
+  wait_until 60 "crd/$1 Established" k wait --for=condition=Established --timeout=10s "crd/$1"
+}

@@ -43,7 +43,11 @@ cp_start() {
     --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
     --initial-cluster "e2e=http://127.0.0.1:$peer_port" \
     --unsafe-no-fsync --log-level warn --quota-backend-bytes=1073741824
-  wait_until 60 "etcd /health" curl -fsS "http://127.0.0.1:$etcd_port/health"
+  local etcd_pid=$SPAWNED_PID
+  until curl -fsS "http://127.0.0.1:$etcd_port/health" >/dev/null 2>&1; do
+    kill -0 "$etcd_pid" 2>/dev/null || fail "etcd exited: $(tail -n 3 "$E2E_DIR/etcd.log")"
+    sleep 0.25
+  done
 
   # Audit every request but the API server's own, at Metadata level: the
   # scenarios count the operator's writes and look for denied requests.
@@ -70,13 +74,17 @@ YAML
     --authorization-mode=RBAC \
     --service-account-issuer=https://kubernetes.default.svc \
     --service-account-key-file="$d/sa.pub" --service-account-signing-key-file="$d/sa.key" \
-    --service-cluster-ip-range=10.0.0.0/24 \
+    --service-cluster-ip-range=10.0.0.0/24 --endpoint-reconciler-type=none \
     --allow-privileged=true \
     --audit-policy-file="$E2E_DIR/audit-policy.yaml" --audit-log-path="$E2E_DIR/audit.log" \
     --audit-log-format=json --audit-log-mode=blocking \
     --profiling=false --v=0
-  local t0=$SECONDS
-  wait_until 180 "kube-apiserver /readyz" curl -fsS --cacert "$d/ca.crt" --cert "$d/admin.crt" --key "$d/admin.key" "$E2E_API_URL/readyz"
+  local pid=$SPAWNED_PID t0=$SECONDS
+  until curl -fsS --cacert "$d/ca.crt" --cert "$d/admin.crt" --key "$d/admin.key" "$E2E_API_URL/readyz" >/dev/null 2>&1; do
+    kill -0 "$pid" 2>/dev/null || fail "kube-apiserver exited: $(grep -m1 'command failed\|^E' "$E2E_DIR/kube-apiserver.log")"
+    [ $((SECONDS - t0)) -lt 180 ] || fail "kube-apiserver not ready after 180s"
+    sleep 0.5
+  done
   log "kube-apiserver ready after $((SECONDS - t0))s"
 
   E2E_ADMIN_KUBECONFIG="$E2E_DIR/admin.kubeconfig"

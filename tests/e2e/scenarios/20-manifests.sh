@@ -20,6 +20,17 @@ scenario_examples_dry_run() {
   [ "$n" -gt 0 ] || fail "no examples found"
 }
 
+# Valid objects of kinds without an example yet (tests/e2e/good/).
+scenario good_manifests_dry_run
+scenario_good_manifests_dry_run() {
+  local f out
+  for f in "$E2E_SRC"/good/*.yaml; do
+    [ -e "$f" ] || continue
+    out="$(k apply --dry-run=server -f "$f" 2>&1)" || fail "${f#"$REPO"/} rejected: $out"
+    log "${f#"$REPO"/}: $(wc -l <<<"$out") object(s) accepted"
+  done
+}
+
 # A bad manifest is tests/e2e/bad/<kind>/<name>.yaml, whose first line is
 #   # expect: <text of the error the server must answer>
 scenario cel_rejections

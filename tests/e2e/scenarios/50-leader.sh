@@ -26,5 +26,5 @@ scenario_leader_handover() {
   k patch mediantdevice/sbc-teams --type=merge -p "{\"spec\":{\"ini\":{\"inline\":$(k get mediantdevice/sbc-teams -o json | jq '.spec.ini.inline | sub("10\\.15\\.2\\.[0-9]+"; "10.15.2.55")')}}}"
   wait_until 60 "the edit observed by replica-b" observed_current mediantdevice/sbc-teams
   wait_until 60 "Ready under replica-b" condition_is mediantdevice/sbc-teams Ready True
-  sim_ini 0 | grep -Eiq "^ *SyslogServerIP *= *['\"]?10\.15\.2\.55" || fail "device 0 lacks the edit made under replica-b"
+  grep -Eiq "^ *SyslogServerIP *= *['\"]?10\.15\.2\.55" <<<"$(sim_ini 0)" || fail "device 0 lacks the edit made under replica-b"
 }

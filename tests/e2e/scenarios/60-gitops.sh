@@ -8,7 +8,7 @@ scenario_gitops_examples() {
   k apply --server-side --field-manager=e2e -f "$crds" >/dev/null
   local crd
   for crd in gitrepositories.source.toolkit.fluxcd.io kustomizations.kustomize.toolkit.fluxcd.io applications.argoproj.io; do
-    k wait --for=condition=Established --timeout=60s "crd/$crd" >/dev/null
+    wait_established "$crd"
   done
   for ns in flux-system argocd; do
     k create namespace "$ns" --dry-run=client -o yaml | k apply -f - >/dev/null

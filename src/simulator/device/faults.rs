@@ -1,0 +1,96 @@
+//! Faults injected on demand into one device's REST traffic: HA
+//! synchronisation (409 on writes), added latency, 500s and dropped
+//! connections. A forced reset is [`crate::simulator::device::Device::reset`].
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::sync::lock;
+
+/// The faults armed on a device. Counts are "the next N requests"; each
+/// request that triggers a fault uses one up.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct FaultPlan {
+    /// The next N authorised write requests (PUT, POST, DELETE) under `/api`
+    /// answer `409 {"description":"Device is currently performing HA synchronization"}`.
+    pub ha_sync_writes: u32,
+    /// Milliseconds added before every `/api` request is answered.
+    pub latency_ms: u64,
+    /// The next N `/api` requests answer `500 Internal Server Error`.
+    pub server_errors: u32,
+    /// The next N `/api` requests get their connection closed without a response.
+    pub drop_connections: u32,
+}
+
+/// What a request meets on its way in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Injected {
+    /// Nothing: serve normally.
+    None,
+    /// Close the connection without answering.
+    Drop,
+    /// Answer 500.
+    ServerError,
+}
+
+/// The fault plan of one device, changed at run time by tests or the
+/// control endpoint.
+#[derive(Debug, Default)]
+pub struct Faults {
+    plan: Mutex<FaultPlan>,
+}
+
+impl Faults {
+    /// The faults armed now.
+    pub fn get(&self) -> FaultPlan {
+        lock(&self.plan).clone()
+    }
+
+    /// Replaces the armed faults.
+    pub fn set(&self, plan: FaultPlan) {
+        *lock(&self.plan) = plan;
+    }
+
+    /// Edits the armed faults in place.
+    pub fn update(&self, change: impl FnOnce(&mut FaultPlan)) {
+        change(&mut lock(&self.plan));
+    }
+
+    /// Disarms every fault.
+    pub fn clear(&self) {
+        self.set(FaultPlan::default());
+    }
+
+    /// The latency to add to the next request.
+    pub(crate) fn latency(&self) -> Duration {
+        Duration::from_millis(lock(&self.plan).latency_ms)
+    }
+
+    /// Takes one dropped connection or 500, if armed (drops first).
+    pub(crate) fn take_failure(&self) -> Injected {
+        let mut plan = lock(&self.plan);
+        if plan.drop_connections > 0 {
+            plan.drop_connections -= 1;
+            Injected::Drop
+        } else if plan.server_errors > 0 {
+            plan.server_errors -= 1;
+            Injected::ServerError
+        } else {
+            Injected::None
+        }
+    }
+
+    /// Takes one HA-synchronisation refusal, if armed.
+    pub(crate) fn take_ha_sync(&self) -> bool {
+        let mut plan = lock(&self.plan);
+        if plan.ha_sync_writes > 0 {
+            plan.ha_sync_writes -= 1;
+            true
+        } else {
+            false
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! LicenseEntitlement under `run`: the real kube client and controller over
+//! HTTP against the in-process API server double, a simulated device over
+//! HTTP. A closed gate holds the licence back with a condition that says
+//! why and no write; opening it installs the key (the reset awaited, the key
+//! verified on the device); in sync, drift checks write nothing. The
+//! planted key appears in no status and no event.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::events::v1::Event as K8sEvent;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use tokio::sync::oneshot;
+
+use mediant_operator::api::{
+    ConditionStatus, ConditionType, Disruption, IniSpec, LicenseEntitlement,
+    LicenseEntitlementSpec, LicenseEntitlementStatus, MediantDevice, MediantDeviceSpec,
+    MediantLicenseSpec, ProviderFacts, ProviderSpec, ResetPolicy, SecretKeyRef, find_condition,
+};
+use mediant_operator::controller::{ControllerConfig, Metrics, run_controller};
+use mediant_operator::simulator::{Fleet, FleetConfig};
+
+use support::apiserver::{ApiServer, ResourceKey, ResourceType};
+
+const NS: &str = "voice";
+const MARKER: &str = "PLANTEDxLICENCExMARKERx0099";
+
+fn meta(name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(NS.into()),
+        ..ObjectMeta::default()
+    }
+}
+
+fn secret(name: &str, data: &[(&str, &str)]) -> Secret {
+    Secret {
+        metadata: meta(name),
+        string_data: Some(
+            data.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+        ..Secret::default()
+    }
+}
+
+fn status(server: &ApiServer) -> Option<LicenseEntitlementStatus> {
+    server
+        .get::<LicenseEntitlement>(Some(NS), "sbc-licence")?
+        .status
+}
+
+async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_holds_the_licence_until_the_gate_opens_then_installs_verifies_and_stays_quiet() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = ApiServer::start().await;
+    server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
+    server.register(ResourceType::custom::<LicenseEntitlement>().with_status_subresource());
+    let fleet = Fleet::start(FleetConfig {
+        devices: 1,
+        reset_time: Duration::from_millis(300),
+        ..FleetConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let sim = &fleet.devices()[0];
+
+    server
+        .insert(&secret(
+            "sbc-admin",
+            &[("username", "Admin"), ("password", "Admin")],
+        ))
+        .expect("credentials");
+    server
+        .insert(&secret("sbc-licence", &[("license.key", MARKER)]))
+        .expect("licence secret");
+    let mut spec = MediantDeviceSpec::new(&sim.base_url, "sbc-admin");
+    spec.reset_policy = ResetPolicy::Allowed;
+    spec.ini = Some(IniSpec {
+        inline: Some("[SYSTEM Params]\nEnableSyslog = 1\n".into()),
+        ..IniSpec::default()
+    });
+    let mut device = MediantDevice::new("sbc", spec);
+    device.metadata.namespace = Some(NS.into());
+    server.insert(&device).expect("device");
+    let mut m = MediantLicenseSpec::for_device("sbc");
+    m.license_key = Some(SecretKeyRef {
+        name: "sbc-licence".into(),
+        key: "license.key".into(),
+    });
+    // disruption defaults to Never: the licence must wait.
+    let mut licence = LicenseEntitlement::new(
+        "sbc-licence",
+        LicenseEntitlementSpec::new(ProviderSpec::Mediant(m)),
+    );
+    licence.metadata = meta("sbc-licence");
+    server.insert(&licence).expect("licence");
+
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(run_controller(
+        server.client(),
+        ControllerConfig {
+            interval_override: Some(Duration::from_millis(300)),
+            backoff_base: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(2),
+            ..ControllerConfig::default()
+        },
+        Metrics::new(),
+        Arc::new(AtomicBool::new(false)),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    // Gate closed: pending, Stalled with the reason, nothing sent.
+    wait_for("the licence held back", || {
+        status(&server).is_some_and(|s| s.pending_disruption.is_some())
+    })
+    .await;
+    let s = status(&server).expect("status");
+    let stalled = find_condition(&s.conditions, ConditionType::Stalled).expect("Stalled");
+    assert_eq!(stalled.status, ConditionStatus::True);
+    assert!(
+        stalled.message.contains("spec.disruption is Never"),
+        "{}",
+        stalled.message
+    );
+    let ready = find_condition(&s.conditions, ConditionType::Ready).expect("Ready");
+    assert_eq!(ready.status, ConditionStatus::False);
+    assert_eq!(ready.observed_generation, Some(1));
+    let pending = s.pending_disruption.as_ref().unwrap();
+    assert!(pending.change.contains("resets"), "{pending:?}");
+    assert!(
+        pending.reason.contains("spec.disruption is Never"),
+        "{pending:?}"
+    );
+    assert_eq!(s.provider.as_deref(), Some("mediant"));
+    assert!(
+        s.target
+            .as_deref()
+            .is_some_and(|t| t.contains(&sim.device.info.serial_number)),
+        "{:?}",
+        s.target
+    );
+    assert_eq!(s.drift.len(), 1, "{:?}", s.drift);
+    assert!(s.drift[0].contains(" → "), "{:?}", s.drift);
+    assert_eq!(
+        sim.device
+            .counters
+            .snapshot()
+            .count("PUT", "/api/v1/license"),
+        0
+    );
+    assert_eq!(sim.device.reset_count(), 0);
+
+    // Open the gate: installed, the reset awaited, verified on the device.
+    server
+        .modify::<LicenseEntitlement>(Some(NS), "sbc-licence", |l| {
+            l.spec.disruption = Disruption::Allowed;
+        })
+        .expect("open the gate");
+    wait_for("the licence Ready", || {
+        status(&server).is_some_and(|s| {
+            find_condition(&s.conditions, ConditionType::Ready)
+                .is_some_and(|c| c.status == ConditionStatus::True)
+        })
+    })
+    .await;
+    assert_eq!(sim.device.license.key(), MARKER, "the device holds the key");
+    assert_eq!(sim.device.reset_count(), 1, "one reset");
+    let s = status(&server).expect("status");
+    assert!(s.pending_disruption.is_none(), "{s:#?}");
+    assert!(s.drift.is_empty(), "{:?}", s.drift);
+    assert!(find_condition(&s.conditions, ConditionType::Stalled).is_none());
+    assert_eq!(s.observed_generation, Some(2));
+    assert!(
+        s.desired_digest
+            .as_deref()
+            .is_some_and(|d| d.starts_with("sha256:"))
+    );
+    assert_eq!(s.last_applied_digest, s.desired_digest);
+    match &s.facts {
+        Some(ProviderFacts::Mediant(f)) => {
+            assert_eq!(f.form, "key");
+            assert_eq!(f.features["Board Type"], ["Mediant 800"]);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // In sync: several drift checks, no further write to the device.
+    let puts = sim
+        .device
+        .counters
+        .snapshot()
+        .count("PUT", "/api/v1/license");
+    let reads = sim
+        .device
+        .counters
+        .snapshot()
+        .count("GET", "/api/v1/license");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let counts = sim.device.counters.snapshot();
+    assert_eq!(
+        counts.count("PUT", "/api/v1/license"),
+        puts,
+        "in sync: no PUT"
+    );
+    assert!(
+        counts.count("GET", "/api/v1/license") > reads,
+        "still checked"
+    );
+    assert_eq!(sim.device.reset_count(), 1);
+
+    // The key is in no status and no event.
+    let stored = server
+        .get_value(
+            &ResourceKey::of::<LicenseEntitlement>(),
+            Some(NS),
+            "sbc-licence",
+        )
+        .expect("stored");
+    assert!(
+        !stored.to_string().contains(MARKER),
+        "status leaked the key"
+    );
+    for e in server.list::<K8sEvent>(Some(NS)) {
+        let text = serde_json::to_string(&e).unwrap();
+        assert!(!text.contains(MARKER), "an event leaked the key: {text}");
+    }
+    let _ = stop.send(());
+    task.abort();
+}
