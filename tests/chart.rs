@@ -354,17 +354,6 @@ async fn the_chart_rbac_allows_every_request_of_a_running_controller_and_nothing
     let mut orphan = MediantDevice::new("no-secret", orphan_spec);
     orphan.metadata.namespace = Some(NS.into());
     server.insert(&orphan).expect("device without secret");
-    // A TlsContext of sbc whose Secret is missing: its controller watches,
-    // reads the device and writes status, and sends the device nothing.
-    server
-        .insert_value(json!({
-            "apiVersion": "mediant.io/v1alpha1",
-            "kind": "TlsContext",
-            "metadata": {"name": "teams-tls", "namespace": NS},
-            "spec": {"deviceRef": {"name": "sbc"}, "context": {"index": 1},
-                     "certificate": {"secretRef": {"name": "absent-tls"}}},
-        }))
-        .expect("tls context");
     // A licence for `sbc` (its reset waits: resetPolicy Never).
     server
         .insert(&Secret {
@@ -389,6 +378,17 @@ async fn the_chart_rbac_allows_every_request_of_a_running_controller_and_nothing
     };
     licence.metadata.namespace = Some(NS.into());
     server.insert(&licence).expect("licence");
+    // A TlsContext of sbc whose Secret is missing: its controller watches,
+    // reads the device and writes status, and sends the device nothing.
+    server
+        .insert_value(json!({
+            "apiVersion": "mediant.io/v1alpha1",
+            "kind": "TlsContext",
+            "metadata": {"name": "teams-tls", "namespace": NS},
+            "spec": {"deviceRef": {"name": "sbc"}, "context": {"index": 1},
+                     "certificate": {"secretRef": {"name": "absent-tls"}}},
+        }))
+        .expect("tls context");
     server.clear_requests();
 
     let (stop, stop_rx) = watch::channel(false);

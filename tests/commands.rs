@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use mediant_operator::cmd::{self, Mode, ReconcileArgs};
 use mediant_operator::config::ini;
+use mediant_operator::simulator::firmware::config::RowKey;
 use mediant_operator::simulator::{Fleet, FleetConfig};
 
 fn args(files: Vec<PathBuf>, simulate: bool) -> ReconcileArgs {
@@ -186,8 +187,9 @@ async fn apply_over_the_examples_reaches_every_device_and_a_second_apply_writes_
                     .unwrap_or_else(|| panic!("table {}", t.name));
                 for (index, row) in t.rows() {
                     for (column, value) in t.columns().iter().zip(row.iter()) {
+                        let key = RowKey::new(index.as_str());
                         assert_eq!(
-                            held.cell(index, column),
+                            held.cell(&key, column),
                             value,
                             "{} {index} {column}",
                             t.name

@@ -229,18 +229,19 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over_on_shutdown() {
         .await
         .expect("device created");
 
-    // The leader reconciles it: the device holds the value, saved.
-    wait_for("the device to take the desired value", async || {
-        gw().as_deref() == Some("7")
-    })
-    .await;
-    assert_eq!(
+    // The leader reconciles it: the device holds the value, and saved it
+    // (the save follows the upload, so both are waited for).
+    let saved = || {
         sim.device
             .startup()
             .param("GWDebugLevel")
-            .map(|p| p.value.as_str()),
-        Some("7")
-    );
+            .map(|p| p.value.clone())
+    };
+    wait_for(
+        "the device to take and save the desired value",
+        async || gw().as_deref() == Some("7") && saved().as_deref() == Some("7"),
+    )
+    .await;
     wait_for("replica-a to count its reconcile", async || {
         metric_sum(&metrics_of(addr_a).await, RECONCILES) >= 1.0
     })

@@ -250,15 +250,15 @@ async fn rejected_content_is_reported_with_the_device_message_and_nothing_more_i
     let fleet = fleet(SimDialect::V74).await;
     let device = &fleet.devices()[0].device;
     let client = client(&fleet, "Admin", "Admin");
+    // A device refuses a value of the wrong kind (an unknown table it
+    // would merely ignore, as the manuals say).
     let desired = desired_ini(
-        // A row index past the table's capacity: the device refuses the
-        // file (a name unknown to it would only be ignored, as the manuals
-        // say of unknown parameter names, so that is no longer the probe).
-        "[ IPGroup ]\nFORMAT IPGroup_Index = IPGroup_Name, IPGroup_ProxySetName;\nIPGroup 99999 = \"Carrier\", \"ITSP-001\";\n[ \\IPGroup ]\n",
+        "[ IPGroup ]\nFORMAT IPGroup_Index = IPGroup_Type, IPGroup_Name;\nIPGroup 30 = notanumber, \"X\";\n[ \\IPGroup ]\n",
     );
     let observed = plan::observe(&client, &desired).await.expect("observe");
     let p = plan::plan(&desired, &observed, &SecretDigests::new()).expect("plan");
     device.counters.reset();
+    let before = device.running();
     let err = plan::apply(
         &client,
         &desired,
@@ -277,7 +277,7 @@ async fn rejected_content_is_reported_with_the_device_message_and_nothing_more_i
             ..
         } => {
             assert!(
-                description.to_lowercase().contains("99999"),
+                description.contains("IPGroup row 30: column Type"),
                 "{description}"
             );
         }
@@ -287,6 +287,11 @@ async fn rejected_content_is_reported_with_the_device_message_and_nothing_more_i
     assert_eq!(
         counts.writes, 1,
         "no retry, no save after a 400: {counts:?}"
+    );
+    assert_eq!(
+        *device.running(),
+        *before,
+        "the refused upload changed nothing"
     );
 }
 

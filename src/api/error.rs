@@ -113,11 +113,11 @@ pub enum ValidationError {
     /// A CA bundle source names neither or both of Secret and ConfigMap.
     #[error("spec.tls.caBundle needs exactly one of secretKeyRef and configMapKeyRef")]
     CaBundleSource,
+    /// A LicenseEntitlement spec cannot be used.
+    #[error(transparent)]
+    Entitlement(#[from] crate::api::EntitlementSpecError),
     /// A TlsContext's spec, or the PEM texts it names, cannot be used
     /// (the message names the field or Secret, never a key).
     #[error("{0}")]
     TlsContext(String),
-    /// A LicenseEntitlement spec cannot be used.
-    #[error(transparent)]
-    Entitlement(#[from] crate::api::EntitlementSpecError),
 }

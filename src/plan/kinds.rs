@@ -20,7 +20,7 @@ pub trait KindVisitor {
 pub fn for_each_kind<V: KindVisitor>(visitor: &mut V) -> Vec<V::Output> {
     vec![
         visitor.visit::<MediantDeviceKind>(),
-        visitor.visit::<TlsContextKind>(),
         visitor.visit::<LicenseEntitlementKind>(),
+        visitor.visit::<TlsContextKind>(),
     ]
 }
