@@ -252,8 +252,8 @@ fn factory_key(serial: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use crate::simulator::device::Dialect;
+    use serde_json::json;
 
     fn store() -> LicenseStore {
         LicenseStore::new(&DeviceInfo::numbered(7, Dialect::V74, false))
