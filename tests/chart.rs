@@ -30,9 +30,10 @@ use mediant_operator::api::{
     LicenseEntitlementSpec, MediantDevice, MediantDeviceSpec, MediantLicenseSpec, ProviderSpec,
     SecretKeyRef, TlsContext, find_condition,
 };
+use mediant_operator::cmd::run::RunArgs;
 use mediant_operator::controller::ControllerConfig;
 use mediant_operator::controller::leader::LeaseConfig;
-use mediant_operator::controller::run::{RunArgs, lead_and_run};
+use mediant_operator::controller::run::lead_and_run;
 use mediant_operator::simulator::{Fleet, FleetConfig};
 use support::apiserver::{ApiServer, ResourceKey, ResourceType, Verb};
 use support::free_addr;

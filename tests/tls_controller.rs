@@ -467,11 +467,12 @@ async fn a_malformed_key_stalls_by_name_and_nothing_reaches_the_device() {
         counts.requests.keys().all(|k| !k.contains("/files/tls")),
         "nothing sent for the context: {counts:?}"
     );
+    // The failure is logged just after the status write: wait for it.
+    h.wait("the failure logged by name", || {
+        logs.text().contains("tls.key").then_some(())
+    })
+    .await;
     let shown = format!("{:?}\n{}", h.events(), logs.text());
-    assert!(
-        logs.text().contains("tls.key"),
-        "the failure is logged by name"
-    );
     assert!(!shown.contains(marker), "{shown}");
     h.stop().await;
 }

@@ -306,27 +306,7 @@ impl Sources for ManifestSources<'_> {
             .secrets
             .get(&(namespace.to_owned(), name.to_owned()))
             .ok_or_else(|| not_in_manifests("Secret", namespace, name, field))?;
-        let mut data: BTreeMap<String, Vec<u8>> = secret
-            .data
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.0))
-            .collect();
-        // `stringData` wins, as the API server folds it over `data`.
-        data.extend(
-            secret
-                .string_data
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.into_bytes())),
-        );
-        Ok(SourceData {
-            kind: "Secret",
-            name: name.to_owned(),
-            data,
-        })
+        Ok(SourceData::from_secret(name, secret.clone()))
     }
 
     async fn config_map(
@@ -340,10 +320,7 @@ impl Sources for ManifestSources<'_> {
             .config_maps
             .get(&(namespace.to_owned(), name.to_owned()))
             .ok_or_else(|| not_in_manifests("ConfigMap", namespace, name, field))?;
-        Ok(crate::controller::sources::config_map_data(
-            name,
-            cm.clone(),
-        ))
+        Ok(SourceData::from_config_map(name, cm.clone()))
     }
 
     async fn device(

@@ -1,6 +1,6 @@
-//! `mediant-operator run`: the controller process — kubeconfig or
-//! in-cluster client, leader election, health and metrics endpoints,
-//! graceful shutdown on SIGTERM/Ctrl-C.
+//! The controller process behind `mediant-operator run` (its arguments and
+//! client set-up are in `crate::cmd::run`): leader election, health and
+//! metrics endpoints, graceful shutdown.
 //!
 //! # Guarantees
 //! Only the Lease holder runs the reconciler. A holder that loses the Lease
@@ -11,7 +11,6 @@
 //! then releases the Lease (a follower takes over at once) and exits 0.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -20,43 +19,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::leader::{LeaderElector, LeaseConfig};
-use super::logging::{self, LogFormat};
 use super::metrics::Metrics;
 use super::server::{self, Health};
 use super::{ControllerConfig, run_controller};
-
-/// Options of `run`.
-#[derive(Clone, Debug, clap::Args)]
-pub struct RunArgs {
-    /// Kubeconfig file; default: in-cluster, else KUBECONFIG or ~/.kube/config.
-    #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context (default: the current context).
-    #[arg(long)]
-    pub context: Option<String>,
-    /// Watch only this namespace (default: all namespaces).
-    #[arg(long)]
-    pub namespace: Option<String>,
-    /// Address of /metrics, /healthz and /readyz (9464: clear of the
-    /// simulator's customary 8080).
-    #[arg(long, default_value = "0.0.0.0:9464")]
-    pub metrics_addr: SocketAddr,
-    /// The most device reconciliations running at once.
-    #[arg(long, default_value_t = 16)]
-    pub concurrency: u16,
-    /// Log format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub log_format: LogFormat,
-    /// Name of the Lease used for leader election.
-    #[arg(long, default_value = "mediant-operator")]
-    pub lease_name: String,
-    /// Namespace of the Lease (default: POD_NAMESPACE, else the client's default namespace).
-    #[arg(long, env = "POD_NAMESPACE")]
-    pub lease_namespace: Option<String>,
-    /// This replica's identity in the Lease (default: POD_NAME, else the host name).
-    #[arg(long, env = "POD_NAME")]
-    pub identity: Option<String>,
-}
 
 /// Why the process stopped.
 #[derive(Debug, thiserror::Error)]
@@ -78,51 +43,6 @@ pub enum RunError {
     /// The controller stopped with an error.
     #[error(transparent)]
     Controller(#[from] super::ControllerError),
-}
-
-/// Runs the controller process until SIGTERM/Ctrl-C.
-pub async fn run(args: RunArgs) -> Result<(), RunError> {
-    logging::init(args.log_format);
-    // kube's TLS to an https API server uses the process-wide rustls
-    // provider; install ring (the only one compiled in) before any client.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let options = kube::config::KubeConfigOptions {
-        context: args.context.clone(),
-        ..Default::default()
-    };
-    let config_error = |e: &dyn std::fmt::Display| RunError::Config(e.to_string());
-    let config = match (&args.kubeconfig, &args.context) {
-        (Some(path), _) => {
-            let kubeconfig =
-                kube::config::Kubeconfig::read_from(path).map_err(|e| config_error(&e))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
-        }
-        (None, Some(_)) => kube::Config::from_kubeconfig(&options).await,
-        (None, None) => Ok(kube::Config::infer().await.map_err(|e| config_error(&e))?),
-    }
-    .map_err(|e| config_error(&e))?;
-    let lease_namespace = args
-        .lease_namespace
-        .clone()
-        .unwrap_or_else(|| config.default_namespace.clone());
-    let client = kube::Client::try_from(config).map_err(|e| config_error(&e))?;
-    let identity = args.identity.clone().unwrap_or_else(hostname);
-    let lease = LeaseConfig::new(&args.lease_name, &lease_namespace, &identity);
-
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutdown requested");
-        let _ = stop_tx.send(true);
-    });
-
-    let controller = ControllerConfig {
-        namespace: args.namespace.clone(),
-        instance: Some(identity.clone()),
-        concurrency: args.concurrency,
-        ..ControllerConfig::default()
-    };
-    lead_and_run(client, lease, controller, args.metrics_addr, stop_rx).await
 }
 
 /// The election loop around the controller: follow until the Lease is won,
@@ -267,34 +187,4 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
             return;
         }
     }
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| format!("mediant-operator-{}", std::process::id()))
 }

@@ -23,38 +23,24 @@ impl ClusterSources {
     }
 }
 
-/// A Secret's data (`stringData` is folded into `data` by the API server).
-pub fn secret_data(name: &str, secret: Secret) -> SourceData {
-    SourceData {
-        kind: "Secret",
-        name: name.to_owned(),
-        data: secret
-            .data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.0))
-            .collect(),
-    }
-}
-
-/// A ConfigMap's `data` and `binaryData` (`data` wins on a shared key).
-pub fn config_map_data(name: &str, cm: ConfigMap) -> SourceData {
-    let mut data: std::collections::BTreeMap<String, Vec<u8>> = cm
-        .binary_data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect();
-    data.extend(
-        cm.data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.into_bytes())),
-    );
-    SourceData {
-        kind: "ConfigMap",
-        name: name.to_owned(),
-        data,
+/// Reads `name` through `api`: `missing` when it does not exist.
+async fn get<R>(
+    api: Api<R>,
+    kind: &'static str,
+    name: &str,
+    missing: impl FnOnce() -> SourceError,
+) -> Result<R, SourceError>
+where
+    R: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.get_opt(name).await {
+        Ok(Some(object)) => Ok(object),
+        Ok(None) => Err(missing()),
+        Err(source) => Err(SourceError::Api {
+            kind,
+            name: name.to_owned(),
+            source,
+        }),
     }
 }
 
@@ -66,19 +52,13 @@ impl Sources for ClusterSources {
         field: &'static str,
     ) -> Result<SourceData, SourceError> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
-        match api.get_opt(name).await {
-            Ok(Some(s)) => Ok(secret_data(name, s)),
-            Ok(None) => Err(SourceError::SecretNotFound {
-                name: name.to_owned(),
-                namespace: namespace.to_owned(),
-                field,
-            }),
-            Err(source) => Err(SourceError::Api {
-                kind: "Secret",
-                name: name.to_owned(),
-                source,
-            }),
-        }
+        let secret = get(api, "Secret", name, || SourceError::SecretNotFound {
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            field,
+        })
+        .await?;
+        Ok(SourceData::from_secret(name, secret))
     }
 
     async fn config_map(
@@ -88,19 +68,13 @@ impl Sources for ClusterSources {
         field: &'static str,
     ) -> Result<SourceData, SourceError> {
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
-        match api.get_opt(name).await {
-            Ok(Some(cm)) => Ok(config_map_data(name, cm)),
-            Ok(None) => Err(SourceError::ConfigMapNotFound {
-                name: name.to_owned(),
-                namespace: namespace.to_owned(),
-                field,
-            }),
-            Err(source) => Err(SourceError::Api {
-                kind: "ConfigMap",
-                name: name.to_owned(),
-                source,
-            }),
-        }
+        let cm = get(api, "ConfigMap", name, || SourceError::ConfigMapNotFound {
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            field,
+        })
+        .await?;
+        Ok(SourceData::from_config_map(name, cm))
     }
 
     async fn device(
@@ -110,19 +84,12 @@ impl Sources for ClusterSources {
         field: &'static str,
     ) -> Result<MediantDevice, SourceError> {
         let api: Api<MediantDevice> = Api::namespaced(self.client.clone(), namespace);
-        match api.get_opt(name).await {
-            Ok(Some(d)) => Ok(d),
-            Ok(None) => Err(SourceError::DeviceNotFound {
-                name: name.to_owned(),
-                namespace: namespace.to_owned(),
-                field,
-            }),
-            Err(source) => Err(SourceError::Api {
-                kind: "MediantDevice",
-                name: name.to_owned(),
-                source,
-            }),
-        }
+        get(api, "MediantDevice", name, || SourceError::DeviceNotFound {
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            field,
+        })
+        .await
     }
 
     fn file(&self, _origin: Option<&Path>, path: &Path) -> Result<String, SourceError> {
@@ -154,7 +121,7 @@ mod tests {
             ])),
             ..Secret::default()
         };
-        let data = secret_data("creds", secret);
+        let data = SourceData::from_secret("creds", secret);
         assert_eq!(data.text("username", "f").expect("present"), "Admin");
         let missing = data.text("user", "f").expect_err("missing");
         assert_eq!(missing.category(), Category::KeyMissing);
@@ -177,7 +144,7 @@ mod tests {
             )])),
             ..ConfigMap::default()
         };
-        let data = config_map_data("cm", cm);
+        let data = SourceData::from_config_map("cm", cm);
         assert_eq!(data.text("a.ini", "f").expect("data"), "X = 1\n");
         assert_eq!(data.text("b.ini", "f").expect("binary"), "Y = 2\n");
         let e = data.text("c.ini", "f").expect_err("missing");

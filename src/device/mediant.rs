@@ -466,7 +466,7 @@ impl MediantClient {
     fn lock_dialect(&self) -> std::sync::MutexGuard<'_, Option<Dialect>> {
         // A poisoned lock only means another task panicked mid-assignment of
         // a Copy value; the value is still whole.
-        self.dialect.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.dialect)
     }
 
     /// `GET /status`.

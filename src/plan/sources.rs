@@ -135,6 +135,51 @@ impl std::fmt::Debug for SourceData {
 }
 
 impl SourceData {
+    /// The data of Secret `name`: `data`, with `stringData` folded over it
+    /// as the API server does (a manifest may hold either).
+    pub fn from_secret(name: &str, secret: k8s_openapi::api::core::v1::Secret) -> Self {
+        let mut data: BTreeMap<String, Vec<u8>> = secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect();
+        data.extend(
+            secret
+                .string_data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.into_bytes())),
+        );
+        SourceData {
+            kind: "Secret",
+            name: name.to_owned(),
+            data,
+        }
+    }
+
+    /// The data of ConfigMap `name`: `binaryData`, with `data` over it
+    /// (`data` wins on a shared key).
+    pub fn from_config_map(name: &str, cm: k8s_openapi::api::core::v1::ConfigMap) -> Self {
+        let mut data: BTreeMap<String, Vec<u8>> = cm
+            .binary_data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect();
+        data.extend(
+            cm.data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.into_bytes())),
+        );
+        SourceData {
+            kind: "ConfigMap",
+            name: name.to_owned(),
+            data,
+        }
+    }
+
     /// The text under `key`, or an error naming the key and `field`.
     pub fn text(&self, key: &str, field: &'static str) -> Result<String, SourceError> {
         let bytes = self.data.get(key).ok_or_else(|| SourceError::KeyMissing {

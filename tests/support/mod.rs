@@ -3,7 +3,9 @@
 // Each test crate uses a different part of these helpers.
 #![allow(dead_code)]
 
-pub mod apiserver;
+/// The API server double: its own dev-only workspace crate
+/// (`crates/apiserver-double`), compiled once for every test binary.
+pub use apiserver_double as apiserver;
 
 /// A loopback address with a port that was free a moment ago.
 pub fn free_addr() -> std::net::SocketAddr {

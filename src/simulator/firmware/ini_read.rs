@@ -140,6 +140,17 @@ fn token(field: &str) -> Token {
     Token::Value(value, quoting)
 }
 
+/// What the reader makes of `text` as one field of a data line: `None`
+/// when it is not one field (a comma outside quotes, an unclosed quote).
+/// The renderer checks its writing of a cell with it.
+pub(crate) fn read_field(text: &str) -> Option<Token> {
+    let fields = split_fields(text).ok()?;
+    match fields.as_slice() {
+        [field] => Some(token(field)),
+        _ => None,
+    }
+}
+
 /// The inner text of a `[ … ]` line.
 fn title(line: &str) -> Option<&str> {
     line.strip_prefix('[')?.strip_suffix(']').map(str::trim)

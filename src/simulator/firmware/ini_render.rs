@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use super::catalog::{self, Kind, SECTIONS};
 use super::config::{Cell, Column, DeviceConfig, Param, Quoting};
+use super::ini_read::{self, Token};
 use crate::simulator::device::DeviceInfo;
 
 /// Line ending of device files.
@@ -65,25 +66,66 @@ fn is_list(param: &Param) -> bool {
     param.quoting == Quoting::Bare && (param.value.contains('\'') || param.value.contains('"'))
 }
 
+/// `value` in the first of `first`, then `quotes`, then bare, that `reads`
+/// (the device's own reader) gives back as `value`, so any value the device
+/// took is written in a form it takes again: a name's usual quoting cannot
+/// hold its own quote character (`"a""` is unreadable). Real exports quote
+/// with either kind (scalars `'…'`, cells `"…"`, D), but none holds a value
+/// with a double quote; switching to the other kind for one is A (README).
+/// Only a value no INI form holds (never one read from INI) keeps `first`.
+fn readable(
+    first: String,
+    value: &str,
+    quotes: [Quoting; 2],
+    reads: impl Fn(&str) -> Option<String>,
+) -> String {
+    if reads(&first).as_deref() == Some(value) {
+        return first;
+    }
+    quotes
+        .into_iter()
+        .map(|q| q.write(value))
+        .chain(std::iter::once(value.to_string()))
+        .find(|text| reads(text).as_deref() == Some(value))
+        .unwrap_or(first)
+}
+
 /// One scalar line's right-hand side.
 fn scalar_value(param: &Param) -> String {
-    match catalog::param(&param.name) {
+    let first = match catalog::param(&param.name) {
         Some(spec) if !is_list(param) => scalar(spec.kind, &param.value),
         _ => param.quoting.write(&param.value),
-    }
+    };
+    readable(
+        first,
+        &param.value,
+        [Quoting::Single, Quoting::Double],
+        |text| Some(ini_read::unquote(text).0),
+    )
 }
 
 /// One cell as the device writes it.
 fn cell_text(column: &Column, cell: &Cell) -> String {
-    match column.kind {
+    let first = match column.kind {
         // A value a seed dump held that does not fit the catalogue's kind is
         // written as it came, so it cannot break the row.
         Some(kind) if kind.check(&cell.value).is_ok() || cell.value.is_empty() => {
             self::cell(kind, &cell.value)
         }
         Some(_) => cell.quoting.write(&cell.value),
+        // A column the catalogue lacks: as the device's dump quoted it.
         None => column.quoting.unwrap_or(cell.quoting).write(&cell.value),
-    }
+    };
+    readable(
+        first,
+        &cell.value,
+        [Quoting::Double, Quoting::Single],
+        |text| match ini_read::read_field(text)? {
+            Token::Value(value, _) => Some(value),
+            // `$$` reads as the default, not as the text `$$`.
+            Token::Default => None,
+        },
+    )
 }
 
 /// The body of a secret table in a dump, as the real devices of
@@ -203,4 +245,71 @@ pub(crate) fn render(info: &DeviceInfo, doc: &DeviceConfig) -> String {
         let _ = write!(out, "{EOL}[ \\{} ]{EOL}{EOL}{EOL}", table.name);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(quoting: Quoting) -> Column {
+        Column {
+            name: "X".to_string(),
+            default: String::new(),
+            kind: None,
+            quoting: Some(quoting),
+        }
+    }
+
+    fn cell_of(value: &str) -> Cell {
+        Cell {
+            value: value.to_string(),
+            quoting: Quoting::Double,
+        }
+    }
+
+    #[test]
+    fn a_cell_is_written_in_a_quoting_that_holds_it() {
+        // The column's own quoting where it holds the value.
+        assert_eq!(
+            cell_text(&column(Quoting::Double), &cell_of("a'")),
+            "\"a'\""
+        );
+        assert_eq!(cell_text(&column(Quoting::Bare), &cell_of("a b")), "a b");
+        // The other quote where it does not.
+        assert_eq!(
+            cell_text(&column(Quoting::Double), &cell_of("a\"")),
+            "'a\"'"
+        );
+        assert_eq!(
+            cell_text(&column(Quoting::Single), &cell_of("a'")),
+            "\"a'\""
+        );
+        // Bare cannot hold a comma, a quote, `$$` or edge spaces.
+        assert_eq!(
+            cell_text(&column(Quoting::Bare), &cell_of("a, b")),
+            "\"a, b\""
+        );
+        assert_eq!(cell_text(&column(Quoting::Bare), &cell_of("a\"")), "'a\"'");
+        assert_eq!(cell_text(&column(Quoting::Bare), &cell_of("$$")), "\"$$\"");
+        assert_eq!(cell_text(&column(Quoting::Bare), &cell_of(" a")), "\" a\"");
+    }
+
+    #[test]
+    fn a_scalar_is_written_in_a_quoting_that_holds_it() {
+        let param = |value: &str, quoting| Param {
+            name: "NotInTheCatalogue".to_string(),
+            section: "SYSTEM Params".to_string(),
+            value: value.to_string(),
+            default: None,
+            quoting,
+            hidden: false,
+        };
+        assert_eq!(scalar_value(&param("a\"", Quoting::Double)), "'a\"'");
+        assert_eq!(scalar_value(&param("a'", Quoting::Single)), "\"a'\"");
+        // A list stays as written.
+        assert_eq!(
+            scalar_value(&param("'pvc', 'dr'", Quoting::Bare)),
+            "'pvc', 'dr'"
+        );
+    }
 }

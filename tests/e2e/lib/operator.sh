@@ -36,7 +36,7 @@ start_replica() {
 }
 
 # Brings up what the operator scenarios need, once: CRDs and the chart
-# (for its ServiceAccount and RBAC), three simulated devices, a kubeconfig
+# (for its ServiceAccount and RBAC), four simulated devices, a kubeconfig
 # with a ServiceAccount token, and replica-a holding the Lease.
 operator_up() {
   if [ -f "$E2E_DIR/operator.env" ]; then
@@ -46,8 +46,8 @@ operator_up() {
   if ! k get serviceaccount "$OPERATOR_SA" -n "$OPERATOR_NS" >/dev/null 2>&1; then
     (scenario_crds_established && scenario_helm_install) || fail "installing the chart"
   fi
-  spawn simulator "$MEDIANT_OPERATOR" simulate --listen 127.0.0.1:0 --devices 3
-  wait_until 60 "three simulated devices" bash -c "[ \$(grep -c '^http' '$E2E_DIR/simulator.log') -ge 3 ]"
+  spawn simulator "$MEDIANT_OPERATOR" simulate --listen 127.0.0.1:0 --devices 4
+  wait_until 60 "four simulated devices" bash -c "[ \$(grep -c '^http' '$E2E_DIR/simulator.log') -ge 4 ]"
   grep '^http' "$E2E_DIR/simulator.log" | sed 's#/$##' >"$E2E_DIR/simulator.urls"
   log "simulated devices: $(tr '\n' ' ' <"$E2E_DIR/simulator.urls")"
 

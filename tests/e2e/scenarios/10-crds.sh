@@ -10,6 +10,17 @@ crd_names() {
   done
 }
 
+# The server reports the version it was stamped with (unstamped, /version
+# says v0.0.0-master and Helm's kubeVersion check in Chart.yaml fails).
+scenario server_version
+scenario_server_version() {
+  local v
+  v="$(k version -o json | jq -r .serverVersion.gitVersion)"
+  assert_eq "$v" "$(kubectl version --client -o json | jq -r .clientVersion.gitVersion)" "server and kubectl versions"
+  [[ "$v" == v1.37.* ]] || fail "kube-apiserver reports $v, not v1.37.x"
+  log "kube-apiserver $v"
+}
+
 scenario crds_established
 scenario_crds_established() {
   local out warnings

@@ -9,12 +9,25 @@ example_files() {
   find "$REPO/examples" -name '*.yaml' -not -path '*/gitops/*' | sort
 }
 
+# Each document on its own: one of a kind this server has no CRD for (a
+# cert-manager Certificate) is reported as not validated, not failed; every
+# other document must be accepted.
 scenario examples_dry_run
 scenario_examples_dry_run() {
-  local f n=0 out
+  local f n=0 out doc accepted skipped
+  k get crd mediantdevices.mediant.io >/dev/null 2>&1 || scenario_crds_established
   while read -r f; do
-    out="$(k apply --dry-run=server -f "$f" 2>&1)" || fail "examples: ${f#"$REPO"/} rejected: $out"
-    log "${f#"$REPO"/}: $(wc -l <<<"$out") object(s) accepted"
+    accepted=0 skipped=""
+    while read -r doc; do
+      if out="$(k apply --dry-run=server -f - <<<"$doc" 2>&1)"; then
+        accepted=$((accepted + 1))
+      elif grep -q 'no matches for kind' <<<"$out" && ! jq -e '.apiVersion | startswith("mediant.io/")' <<<"$doc" >/dev/null; then
+        skipped="$skipped $(jq -r '"\(.apiVersion) \(.kind)"' <<<"$doc")"
+      else
+        fail "examples: ${f#"$REPO"/} rejected: $out"
+      fi
+    done < <(yaml2json <"$f")
+    log "${f#"$REPO"/}: $accepted object(s) accepted${skipped:+; not validated, no CRD here for:$skipped}"
     n=$((n + 1))
   done < <(example_files)
   [ "$n" -gt 0 ] || fail "no examples found"

@@ -38,17 +38,6 @@ pub enum ChangeKind {
     Deleted,
 }
 
-impl ChangeKind {
-    /// The watch event `type`.
-    pub fn event_type(self) -> &'static str {
-        match self {
-            Self::Added => "ADDED",
-            Self::Modified => "MODIFIED",
-            Self::Deleted => "DELETED",
-        }
-    }
-}
-
 /// One write in the history.
 #[derive(Debug, Clone)]
 pub struct Change {
@@ -351,11 +340,6 @@ impl Store {
     /// The newest `resourceVersion`.
     pub fn resource_version(&self) -> u64 {
         self.resource_version
-    }
-
-    /// The newest `resourceVersion` no longer replayable.
-    pub fn compacted_through(&self) -> u64 {
-        self.compacted_through
     }
 
     /// Forgets the change history, as etcd compaction does: watches and
