@@ -445,6 +445,10 @@ async fn the_chart_rbac_allows_every_request_of_a_running_controller_and_nothing
         server.count(Verb::Watch, "licenseentitlements") > 0
     })
     .await;
+    wait_for("the tlscontexts watch", || {
+        server.count(Verb::Watch, "tlscontexts") > 0
+    })
+    .await;
     // Let the Lease be renewed at least once.
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.send(true).expect("stop");
