@@ -9,57 +9,17 @@ use std::time::{Duration, Instant};
 
 mod simulator_common;
 
+use mediant_operator::simulator::FleetConfig;
 use mediant_operator::simulator::device::Dialect;
 use mediant_operator::simulator::faults::FaultPlan;
-use mediant_operator::simulator::{Fleet, FleetConfig};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::Value;
 use simulator_common::Dump;
+use simulator_common::http::{RESET, call, client, one, start, url};
 
 const ADMIN: (&str, &str) = ("Admin", "Admin");
 const OPERATOR: (&str, &str) = ("Operator", "Operator");
 const MONITOR: (&str, &str) = ("Monitor", "Monitor");
-const RESET: Duration = Duration::from_millis(300);
-
-async fn start(config: FleetConfig) -> Fleet {
-    Fleet::start(FleetConfig {
-        reset_time: RESET,
-        ..config
-    })
-    .await
-    .expect("fleet starts")
-}
-
-async fn one() -> (Fleet, String) {
-    let fleet = start(FleetConfig::default()).await;
-    let base = fleet.devices()[0].base_url.clone();
-    (fleet, base)
-}
-
-/// A client without connection reuse, so a reset or a dropped connection
-/// shows on the next request instead of hiding in the pool.
-fn client() -> Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(0)
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
-}
-
-fn url(base: &str, path: &str) -> String {
-    format!("{}{}", base.trim_end_matches('/'), path)
-}
-
-async fn call(base: &str, method: Method, path: &str, user: (&str, &str)) -> Response {
-    client()
-        .request(method, url(base, path))
-        .basic_auth(user.0, Some(user.1))
-        .send()
-        .await
-        .expect("request")
-}
 
 async fn get(base: &str, path: &str) -> Response {
     call(base, Method::GET, path, ADMIN).await

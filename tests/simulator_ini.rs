@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use mediant_operator::simulator::device::Dialect;
 use mediant_operator::simulator::{Fleet, FleetConfig, seed};
-use reqwest::{Client, Method, Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 use simulator_common::Dump;
+use simulator_common::http::{call, client, one, start, url};
 
 const ADMIN: (&str, &str) = ("Admin", "Admin");
-const RESET: Duration = Duration::from_millis(300);
 
 /// The two real exports (`../shared/fixtures/real-devices/README.md`) and
 /// our Mediant 800 7.40A dump (`tests/fixtures/README.md` says where its
@@ -52,15 +52,6 @@ fn dumps() -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn start(config: FleetConfig) -> Fleet {
-    Fleet::start(FleetConfig {
-        reset_time: RESET,
-        ..config
-    })
-    .await
-    .expect("fleet starts")
-}
-
 async fn seeded(text: &str) -> (Fleet, String) {
     let seed = seed::from_dump(text).expect("a real dump seeds the simulator");
     let fleet = start(FleetConfig {
@@ -70,35 +61,6 @@ async fn seeded(text: &str) -> (Fleet, String) {
     .await;
     let base = fleet.devices()[0].base_url.clone();
     (fleet, base)
-}
-
-async fn one() -> (Fleet, String) {
-    let fleet = start(FleetConfig::default()).await;
-    let base = fleet.devices()[0].base_url.clone();
-    (fleet, base)
-}
-
-fn client() -> Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(0)
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
-}
-
-fn url(base: &str, path: &str) -> String {
-    format!("{}{}", base.trim_end_matches('/'), path)
-}
-
-async fn call(base: &str, method: Method, path: &str, user: (&str, &str)) -> Response {
-    client()
-        .request(method, url(base, path))
-        .basic_auth(user.0, Some(user.1))
-        .send()
-        .await
-        .expect("request")
 }
 
 async fn put_bytes(base: &str, path: &str, name: &str, content: Vec<u8>) -> Response {

@@ -10,6 +10,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub mod http;
+
 /// One table of a dump.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DumpTable {
