@@ -36,7 +36,9 @@ done
 t=$SECONDS
 if [ -z "${MEDIANT_OPERATOR:-}" ]; then
   cargo build --locked --quiet --bin mediant-operator
-  MEDIANT_OPERATOR="$REPO/target/debug/mediant-operator"
+  # Honour a target directory set by CARGO_TARGET_DIR or cargo config.
+  target_dir="$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)"
+  MEDIANT_OPERATOR="$target_dir/debug/mediant-operator"
 fi
 export MEDIANT_OPERATOR
 log "operator binary ready in $((SECONDS - t))s"
