@@ -471,7 +471,12 @@ async fn the_chart_rbac_allows_every_request_of_a_running_controller_and_nothing
     eprintln!("{} API requests: {by_kind:?}", requests.len());
     for r in requests {
         let triple = (r.group.clone(), r.resource_path(), r.verb.to_string());
-        let (role, ns_ok) = if r.resource == "leases" {
+        // The digest key Secret lives beside the Lease (created when absent).
+        let key_secret = r.resource == "secrets"
+            && r.namespace.as_deref() == Some(LEASE_NS)
+            && (r.verb == Verb::Create
+                || r.name.as_deref() == Some(mediant_operator::controller::DIGEST_KEY_SECRET));
+        let (role, ns_ok) = if r.resource == "leases" || key_secret {
             (&lease_role, r.namespace.as_deref() == Some(LEASE_NS))
         } else {
             (&main_role, true)

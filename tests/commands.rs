@@ -15,6 +15,8 @@ fn args(files: Vec<PathBuf>, simulate: bool) -> ReconcileArgs {
         username: None,
         password_file: None,
         color: "never".into(),
+        state: None,
+        state_key_file: None,
     }
 }
 

@@ -19,6 +19,8 @@ fn args(dir: &Path) -> ReconcileArgs {
         username: None,
         password_file: None,
         color: "never".into(),
+        state: None,
+        state_key_file: None,
     }
 }
 

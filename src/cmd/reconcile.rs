@@ -17,11 +17,12 @@ use futures::future::LocalBoxFuture;
 use kube::{Resource, ResourceExt};
 
 use crate::plan::kinds::{KindVisitor, for_each_kind};
-use crate::plan::{self, Dereferenced, Kind, SecretDigests, Target};
+use crate::plan::{self, Dereferenced, Kind, Target};
 use crate::simulator::{Fleet, FleetConfig};
 
 use super::manifests::{self, Fallback, ManifestSources, Manifests, namespace_of};
 use super::show::{self, Painter};
+use super::state::{self, State, StateError};
 
 /// What the command does with each resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +55,16 @@ pub struct ReconcileArgs {
     /// Colour: auto (when stdout is a terminal), always or never.
     #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub color: String,
+    /// State file remembering, between runs, digests of the write-only
+    /// values sent (passwords, hidden parameters) and pending saves.
+    /// Default: `mediant-operator.state.json` in the folder of the first
+    /// `-f` path (none with `--simulate`). Locked while a run uses it.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Key file of the state's HMAC digests (default: the state path with
+    /// `.key` appended; created with a random key when absent).
+    #[arg(long)]
+    pub state_key_file: Option<PathBuf>,
 }
 
 /// Why the command stopped.
@@ -77,6 +88,9 @@ pub enum CommandError {
     /// Writing the output failed.
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+    /// The state file cannot be used.
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// One resource, dereferenced and planned-for, ready to talk to its device.
@@ -87,17 +101,21 @@ trait Job {
     fn device_key(&self) -> String;
     /// Points the job at a simulated device.
     fn simulate(&mut self, base_url: &str);
-    /// Plans (and applies); returns the exit code.
+    /// Plans (and applies) with what `state` remembers, and records what
+    /// was sent there; returns the exit code.
     fn run<'a>(
         &'a self,
         mode: Mode,
         painter: Painter,
         out: &'a mut dyn Write,
+        state: &'a mut State,
     ) -> LocalBoxFuture<'a, Result<u8, CommandError>>;
 }
 
 struct Prepared<K: Kind> {
     name: String,
+    /// `namespace/name` of the resource (its key in the state).
+    resource_key: String,
     refs: Dereferenced,
     desired: K::Desired,
 }
@@ -117,6 +135,16 @@ pub async fn run(
         },
     };
     let loaded = manifests::load(&args.files)?;
+    // Locked before anything is sent, kept until the command ends.
+    let mut state = match (&args.state, args.simulate) {
+        (None, true) => State::ephemeral(),
+        (path, _) => {
+            let path = path
+                .clone()
+                .unwrap_or_else(|| state::default_path(&args.files));
+            State::open(&path, args.state_key_file.as_deref(), mode == Mode::Apply)?
+        }
+    };
     let sources = ManifestSources {
         manifests: &loaded,
         fallback: fallback(args)?,
@@ -170,7 +198,7 @@ pub async fn run(
 
     let mut code = 0u8;
     for job in &jobs {
-        let result = job.run(mode, painter, out).await?;
+        let result = job.run(mode, painter, out, &mut state).await?;
         code = code.max(result);
     }
     Ok(code)
@@ -219,7 +247,8 @@ impl<'a> KindVisitor for Prepare<'a> {
             for m in manifests.resources::<K>() {
                 let resource = &m.resource;
                 let namespace = namespace_of(resource.meta().namespace.as_ref());
-                let mut name = format!("{namespace}/{}", resource.name_any());
+                let resource_key = format!("{namespace}/{}", resource.name_any());
+                let mut name = resource_key.clone();
                 if !matches!(K::target(resource), Target::Itself(_)) {
                     name = format!("{} {name}", K::KIND);
                 }
@@ -236,6 +265,7 @@ impl<'a> KindVisitor for Prepare<'a> {
                     .map_err(|e| invalid(e.to_string()))?;
                 jobs.push(Box::new(Prepared::<K> {
                     name,
+                    resource_key,
                     refs,
                     desired,
                 }));
@@ -268,8 +298,9 @@ impl<K: Kind> Job for Prepared<K> {
         mode: Mode,
         painter: Painter,
         out: &'a mut dyn Write,
+        state: &'a mut State,
     ) -> LocalBoxFuture<'a, Result<u8, CommandError>> {
-        reconcile::<K>(self, mode, painter, out).boxed_local()
+        reconcile::<K>(self, mode, painter, out, state).boxed_local()
     }
 }
 
@@ -279,8 +310,10 @@ async fn reconcile<K: Kind>(
     mode: Mode,
     painter: Painter,
     out: &mut dyn Write,
+    state: &mut State,
 ) -> Result<u8, CommandError> {
     let spec = &job.refs.device.spec;
+    let id = format!("{} {}", K::KIND, job.resource_key);
     let label = format!("{} ({})", job.name, spec.endpoint);
     let client = match plan::client_for(
         spec,
@@ -301,7 +334,7 @@ async fn reconcile<K: Kind>(
             "WARNING: {label}: TLS certificate verification is disabled (spec.tls.insecureSkipVerify)"
         )?;
     }
-    let memory = SecretDigests::new();
+    let memory = state.memory(&id);
     let survey = match plan::survey::<K>(&client, &job.desired, &memory, false).await {
         Ok(s) => s,
         Err(e) => {
@@ -311,25 +344,51 @@ async fn reconcile<K: Kind>(
     };
     let first = &survey.plan;
     write!(out, "{}", show::plan(&label, first, painter))?;
+    // A reset loop is refused by name, whatever the mode.
+    let repeated = first
+        .blocked
+        .iter()
+        .filter(|(_, reason)| plan::is_repeated_reset(reason))
+        .count();
+    for (step, reason) in first
+        .blocked
+        .iter()
+        .filter(|(_, r)| plan::is_repeated_reset(r))
+    {
+        writeln!(out, "{label}: error: {}: {reason}", step.description)?;
+    }
     if mode == Mode::Diff {
-        return Ok(u8::from(!first.is_empty()));
+        return Ok(if repeated > 0 {
+            2
+        } else {
+            u8::from(!first.is_empty())
+        });
     }
     if first.steps.is_empty() {
-        return Ok(u8::from(!first.blocked.is_empty()));
+        return Ok(if repeated > 0 {
+            2
+        } else {
+            u8::from(!first.blocked.is_empty())
+        });
     }
     writeln!(out, "\napplying {} step(s) to {label}", first.steps.len())?;
-    let outcome = match plan::converge::<K>(
+    let mut sent = memory.clone();
+    let outcome = plan::converge_recording::<K>(
         &client,
         &job.desired,
         &survey.observed,
         first,
-        &memory,
+        &mut sent,
         |n, step| {
             let _ = writeln!(out, "  running step {n}: {}", step.description);
         },
     )
-    .await
-    {
+    .await;
+    // Remembered even when a later step failed: what was sent is not sent
+    // (nor a reset repeated) next time.
+    state.remember(&id, &sent);
+    state.save()?;
+    let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
             writeln!(out, "{label}: error: {e}")?;
@@ -341,6 +400,18 @@ async fn reconcile<K: Kind>(
     // The contract: after one apply, the next plan is empty. The outcome's
     // remaining plan is that next plan, made from the verification.
     let second = &outcome.remaining;
+    let mut loops = false;
+    for (step, reason) in second
+        .blocked
+        .iter()
+        .filter(|(_, r)| plan::is_repeated_reset(r))
+    {
+        writeln!(out, "{label}: error: {}: {reason}", step.description)?;
+        loops = true;
+    }
+    if loops {
+        return Ok(2);
+    }
     if second.steps.is_empty() {
         writeln!(out, "second plan for {label}: empty (in sync)")?;
         Ok(u8::from(

@@ -8,10 +8,11 @@ use std::path::PathBuf;
 
 use tokio::sync::watch;
 
-use crate::controller::ControllerConfig;
 use crate::controller::leader::LeaseConfig;
 use crate::controller::logging::{self, LogFormat};
 use crate::controller::run::{RunError, lead_and_run};
+use crate::controller::{ControllerConfig, DigestKeySource};
+use crate::plan::DigestKey;
 
 /// Options of `run`.
 #[derive(Clone, Debug, clap::Args)]
@@ -44,6 +45,15 @@ pub struct RunArgs {
     /// This replica's identity in the Lease (default: POD_NAME, else the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+    /// Secret (in the Lease's namespace, data key `key`) holding the key of
+    /// the write-only-secret digests in status (`appliedSecretDigests`,
+    /// HMAC-SHA256); the leader creates it with a random key when absent.
+    #[arg(long, default_value = crate::controller::DIGEST_KEY_SECRET)]
+    pub digest_key_secret: String,
+    /// File holding the digest key instead (at least 32 bytes of text,
+    /// e.g. a mounted Secret); the Secret is then not read.
+    #[arg(long)]
+    pub digest_key_file: Option<PathBuf>,
 }
 
 /// Runs the controller process until SIGTERM/Ctrl-C.
@@ -82,10 +92,26 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         let _ = stop_tx.send(true);
     });
 
+    let digest_key = match &args.digest_key_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                RunError::Config(format!(
+                    "cannot read the digest key file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let key = DigestKey::from_text(&text).map_err(|e| {
+                RunError::Config(format!("the digest key file {}: {e}", path.display()))
+            })?;
+            DigestKeySource::Given(key)
+        }
+        None => DigestKeySource::Secret(args.digest_key_secret.clone()),
+    };
     let controller = ControllerConfig {
         namespace: args.namespace.clone(),
         instance: Some(identity.clone()),
         concurrency: args.concurrency,
+        digest_key,
         ..ControllerConfig::default()
     };
     lead_and_run(client, lease, controller, args.metrics_addr, stop_rx).await

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::plan::DigestKey;
+
 /// The field manager of every write the controller makes.
 pub const FIELD_MANAGER: &str = "mediant-operator";
 
@@ -28,6 +30,35 @@ pub struct ControllerConfig {
     pub status_heartbeat: Duration,
     /// Instance name reported in events (`reportingInstance`), e.g. the pod name.
     pub instance: Option<String>,
+    /// Where the key of the write-only-secret digests (status
+    /// `appliedSecretDigests`) comes from.
+    pub digest_key: DigestKeySource,
+}
+
+/// Where the controller's digest key comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DigestKeySource {
+    /// This key (resolved, or given by the caller).
+    Given(DigestKey),
+    /// The Secret of this name in the Lease's namespace (key `key`),
+    /// created with a random key if absent; read by
+    /// [`lead_and_run`](super::run::lead_and_run) once it leads. Used as
+    /// is by [`run_controller`](super::run_controller), it means a key for
+    /// this process only: every secret is sent once more after a restart.
+    Secret(String),
+}
+
+/// The default name of the digest key's Secret.
+pub const DIGEST_KEY_SECRET: &str = "mediant-operator-digest-key";
+
+impl DigestKeySource {
+    /// The key, when resolved.
+    pub fn key(&self) -> Option<DigestKey> {
+        match self {
+            DigestKeySource::Given(k) => Some(k.clone()),
+            DigestKeySource::Secret(_) => None,
+        }
+    }
 }
 
 impl Default for ControllerConfig {
@@ -41,6 +72,7 @@ impl Default for ControllerConfig {
             backoff_max: Duration::from_secs(300),
             status_heartbeat: Duration::from_secs(3600),
             instance: None,
+            digest_key: DigestKeySource::Secret(DIGEST_KEY_SECRET.to_owned()),
         }
     }
 }

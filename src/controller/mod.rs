@@ -52,7 +52,7 @@ pub mod watches;
 pub use crate::plan::PAUSED_ANNOTATION;
 pub use backoff::{FailureBackoff, jittered};
 pub use clients::DeviceClients;
-pub use config::{ControllerConfig, FIELD_MANAGER};
+pub use config::{ControllerConfig, DIGEST_KEY_SECRET, DigestKeySource, FIELD_MANAGER};
 pub use context::{Context, KIND};
 pub use error::{ControllerError, ReconcileError};
 pub use locks::{DeviceLocks, normalise_endpoint};

@@ -18,10 +18,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::config::DigestKeySource;
 use super::leader::{LeaderElector, LeaseConfig};
 use super::metrics::Metrics;
 use super::server::{self, Health};
 use super::{ControllerConfig, run_controller};
+use crate::plan::DigestKey;
 
 /// Why the process stopped.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,82 @@ pub enum RunError {
     /// The controller stopped with an error.
     #[error(transparent)]
     Controller(#[from] super::ControllerError),
+    /// The digest key's Secret could not be read or created.
+    #[error(
+        "cannot read or create the digest key Secret {namespace}/{name}: {reason} (the \
+         operator needs get and create on it; or give a key with --digest-key-file)"
+    )]
+    DigestKey {
+        /// The Secret's namespace (the Lease's).
+        namespace: String,
+        /// The Secret's name.
+        name: String,
+        /// What failed (never the key).
+        reason: String,
+    },
+}
+
+/// The data key of the digest key's Secret.
+pub const DIGEST_KEY_DATA: &str = "key";
+
+/// The digest key from the Secret `name` in `namespace`, created with a
+/// random key when absent (by the leader only, so replicas do not race;
+/// a 409 means another one created it first: it is read again).
+pub async fn digest_key_from_secret(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<DigestKey, RunError> {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{Api, PostParams};
+    let failed = |reason: String| RunError::DigestKey {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        reason,
+    };
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let read = |secret: &Secret| -> Result<DigestKey, RunError> {
+        let bytes = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(DIGEST_KEY_DATA))
+            .ok_or_else(|| failed(format!("it has no data key `{DIGEST_KEY_DATA}`")))?;
+        let text = std::str::from_utf8(&bytes.0)
+            .map_err(|_| failed(format!("its `{DIGEST_KEY_DATA}` is not UTF-8")))?;
+        DigestKey::from_text(text).map_err(|e| failed(e.to_string()))
+    };
+    for _ in 0..2 {
+        if let Some(secret) = api.get_opt(name).await.map_err(|e| failed(e.to_string()))? {
+            return read(&secret);
+        }
+        let (key, text) = DigestKey::generate().map_err(|e| failed(e.to_string()))?;
+        let secret = Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.to_owned()),
+                namespace: Some(namespace.to_owned()),
+                labels: Some(std::collections::BTreeMap::from([(
+                    "app.kubernetes.io/managed-by".to_owned(),
+                    "mediant-operator".to_owned(),
+                )])),
+                ..Default::default()
+            },
+            data: Some(std::collections::BTreeMap::from([(
+                DIGEST_KEY_DATA.to_owned(),
+                k8s_openapi::ByteString(text.into_bytes()),
+            )])),
+            type_: Some("Opaque".to_owned()),
+            ..Secret::default()
+        };
+        match api.create(&PostParams::default(), &secret).await {
+            Ok(_) => {
+                tracing::info!(namespace, name, "created the digest key Secret");
+                return Ok(key);
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(e) => return Err(failed(e.to_string())),
+        }
+    }
+    Err(failed("it was created and deleted concurrently".to_owned()))
 }
 
 /// The election loop around the controller: follow until the Lease is won,
@@ -50,7 +128,7 @@ pub enum RunError {
 pub async fn lead_and_run(
     client: kube::Client,
     lease: LeaseConfig,
-    controller: ControllerConfig,
+    mut controller: ControllerConfig,
     metrics_addr: SocketAddr,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), RunError> {
@@ -95,6 +173,16 @@ pub async fn lead_and_run(
         }
     };
     tracing::info!(lease = %lease.name, identity = %lease.identity, "acquired the leader Lease");
+    if let DigestKeySource::Secret(name) = &controller.digest_key {
+        match digest_key_from_secret(&client, &lease.namespace, name).await {
+            Ok(key) => controller.digest_key = DigestKeySource::Given(key),
+            Err(e) => {
+                let _ = elector.release().await;
+                let _ = finish(server, server_stop).await;
+                return Err(e);
+            }
+        }
+    }
     health.leading.store(true, Ordering::Relaxed);
 
     // Lead. The Lease is renewed until the controller has returned, also

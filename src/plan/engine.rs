@@ -73,10 +73,24 @@ pub async fn converge<K: Kind>(
     observed: &K::Observed,
     plan: &Plan<K::Action>,
     memory: &SecretDigests,
+    on_step: impl FnMut(usize, &Step<K::Action>),
+) -> Result<Outcome<K::Observed, K::Action>, ApplyError> {
+    let mut digests = memory.clone();
+    converge_recording::<K>(client, desired, observed, plan, &mut digests, on_step).await
+}
+
+/// [`converge`], recording in `digests` what each step sent as it
+/// succeeds, so a run that fails after a write still remembers it (a
+/// secret sent, a reset done) and the next run does not send it again.
+pub async fn converge_recording<K: Kind>(
+    client: &MediantClient,
+    desired: &K::Desired,
+    observed: &K::Observed,
+    plan: &Plan<K::Action>,
+    digests: &mut SecretDigests,
     mut on_step: impl FnMut(usize, &Step<K::Action>),
 ) -> Result<Outcome<K::Observed, K::Action>, ApplyError> {
     let mut steps = Vec::new();
-    let mut digests = memory.clone();
     for (i, step) in plan.steps.iter().enumerate() {
         on_step(i + 1, step);
         let done = match K::run_step(client, desired, observed, &step.action).await {
@@ -84,7 +98,7 @@ pub async fn converge<K: Kind>(
             // The device may have applied the step, or part of it: never
             // guess, look again and say what is there.
             Err(source) if source.state_unknown() => {
-                let (reobserved, remaining) = reobserve::<K>(client, desired, &digests).await;
+                let (reobserved, remaining) = reobserve::<K>(client, desired, digests).await;
                 return Err(ApplyError::StateUnknown {
                     number: i + 1,
                     description: step.description.clone(),
@@ -117,14 +131,14 @@ pub async fn converge<K: Kind>(
             blocked: plan.blocked.clone(),
             observed: observed.clone(),
             remaining: plan.clone(),
-            digests,
+            digests: digests.clone(),
         });
     }
     // Verify: a change the device accepted but did not take is reported by
     // name, never retried in a loop.
     let mut after = K::observe(client, desired, false).await?;
     K::carry_over(observed, &mut after);
-    let remaining = K::plan(desired, &after, &digests)?;
+    let remaining = K::plan(desired, &after, digests)?;
     // Steps without changes (saving the configuration) are housekeeping.
     let not_taken = if remaining.steps.iter().any(|s| !s.changes.is_empty()) {
         remaining.drift_keys.clone()
@@ -137,7 +151,7 @@ pub async fn converge<K: Kind>(
         blocked: plan.blocked.clone(),
         observed: after,
         remaining,
-        digests,
+        digests: digests.clone(),
     })
 }
 

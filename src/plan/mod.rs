@@ -14,6 +14,7 @@ pub mod kind;
 pub mod kinds;
 pub mod license_entitlement;
 mod mediant_device;
+pub mod memory;
 pub mod report;
 pub mod sources;
 pub mod tls_context;
@@ -23,13 +24,15 @@ use crate::device::DeviceError;
 
 pub use category::Category;
 pub use connection::{client_for, retry_for};
-pub use engine::{Outcome, Reconciled, Survey, converge, reconcile_once, survey};
+pub use engine::{
+    Outcome, Reconciled, Survey, converge, converge_recording, reconcile_once, survey,
+};
 pub use kind::{Expiry, Kind, KindStatus, Origin, StepDone, Target};
 pub use mediant_device::{
-    Action, DesiredState, IniMode, MediantDeviceKind, ObservedState, PAUSED_ANNOTATION,
-    SecretDigests, apply, desired_state, device_paused, digest, digests_of, facts_of, observe,
-    plan,
+    Action, DesiredState, FULL_UPLOAD_ENTRY, IniMode, MediantDeviceKind, ObservedState,
+    PAUSED_ANNOTATION, apply, desired_state, device_paused, digests_of, facts_of, observe, plan,
 };
+pub use memory::{DigestKey, KeyError, SecretDigests, digest};
 pub use sources::{Dereferenced, SourceData, SourceError, Sources, dereference};
 
 /// Whether steps that reset the device may run now.
@@ -56,6 +59,16 @@ impl Default for ResetPermission {
             how_to_allow: crate::api::HOW_TO_ALLOW_RESETS.to_owned(),
         }
     }
+}
+
+/// How the reason of a held-back step starts when the step would repeat
+/// the reset-causing step last run with the very same content (a reset
+/// loop): it is refused whatever the reset policy says.
+pub const REPEATED_RESET: &str = "refused to reset the device again";
+
+/// Whether a held-back step's reason is a refused repeated reset.
+pub fn is_repeated_reset(reason: &str) -> bool {
+    reason.starts_with(REPEATED_RESET)
 }
 
 /// What a step does besides changing configuration.

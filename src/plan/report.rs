@@ -54,6 +54,9 @@ pub struct Findings {
     pub reset_refused: bool,
     /// Held back until the maintenance window opens.
     pub waiting_for_window: bool,
+    /// A reset-causing step was refused because it would repeat the last
+    /// one with the same content (a reset loop; needs the user).
+    pub reset_loop: bool,
     /// Writes are paused (suspend or annotation).
     pub paused: bool,
     /// The device accepted changes it did not take.
@@ -229,6 +232,20 @@ pub fn compute(
                 condition(ConditionType::Stalled, ConditionStatus::True)
                     .reason(f.category.as_str())
                     .message(f.message.clone()),
+            );
+        }
+        None if findings.reset_loop && drifted && !findings.paused => {
+            let reason = findings
+                .pending
+                .iter()
+                .flatten()
+                .find(|p| super::is_repeated_reset(&p.reason))
+                .map_or_else(|| super::REPEATED_RESET.to_owned(), |p| p.reason.clone());
+            set_condition(
+                &mut conditions,
+                condition(ConditionType::Stalled, ConditionStatus::True)
+                    .reason("ResetLoopRefused")
+                    .message(reason),
             );
         }
         None if findings.reset_refused && drifted && !findings.paused => {

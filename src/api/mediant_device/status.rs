@@ -56,11 +56,15 @@ pub struct MediantDeviceStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "optional_date_time_schema")]
     pub last_sync_time: Option<Time>,
-    /// For each write-only secret sent to the device (parameter, or
-    /// `Table[index].Column`), the hex SHA-256 digest of what was sent,
-    /// salted with the device serial and key; never the value. The device
-    /// shows such secrets only as hashes, so the digest is how the operator
-    /// knows the secret it sent is still the desired one.
+    /// For each write-only secret sent to the device (parameter, hidden
+    /// parameter, `Table[index].Column`, `Table[*]`), `hmac-sha256:<hex>` of
+    /// the device serial, key and what was sent, keyed by the operator's
+    /// digest key Secret; never the value (bare hex entries are the salted
+    /// SHA-256 of earlier versions, still read). `@reset/ini-full` is the
+    /// fingerprint of the desired INI last uploaded whole with a reset,
+    /// which is not repeated. The device shows such secrets only as hashes
+    /// or not at all, so the digest is how the operator knows the secret it
+    /// sent is still the desired one.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 1024))]
     pub applied_secret_digests: BTreeMap<String, String>,

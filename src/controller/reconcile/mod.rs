@@ -285,7 +285,8 @@ async fn pipeline<K: Kind>(
     let memory = resource
         .status()
         .map(|s| s.common().applied_secret_digests)
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .with_key(ctx.config.digest_key.key());
     let thorough = ctx.alarms_due(key, interval);
     let findings = &mut learned.findings;
     let survey = match plan::survey::<K>(&client, &desired, &memory, thorough).await {
@@ -312,6 +313,13 @@ async fn pipeline<K: Kind>(
     findings.pending = Some(pending_of(planned));
     findings.reset_refused = held_back && matches!(decision, ResetDecision::Refused { .. });
     findings.waiting_for_window = held_back && matches!(decision, ResetDecision::NotNow { .. });
+    let repeated: Vec<&str> = planned
+        .blocked
+        .iter()
+        .filter(|(_, reason)| plan::is_repeated_reset(reason))
+        .map(|(_, reason)| reason.as_str())
+        .collect();
+    findings.reset_loop = !repeated.is_empty();
     findings.paused = K::paused(resource) || plan::device_paused(&refs.device);
     findings.drift = Some(drift.clone());
     learned.observed = Some(survey.observed.clone());
@@ -339,6 +347,24 @@ async fn pipeline<K: Kind>(
         .await;
     }
 
+    // A refused reset loop: once per new refusal, not per check.
+    let before = resource
+        .status()
+        .map(|s| s.common().pending_steps)
+        .unwrap_or_default();
+    for reason in repeated {
+        if !before.iter().any(|p| p.reason == reason) {
+            ctx.publish(
+                reference,
+                EventType::Warning,
+                "ResetLoopRefused",
+                "Plan",
+                reason.to_owned(),
+            )
+            .await;
+        }
+    }
+
     let next = next_check(interval, &decision, held_back, now);
     if findings.paused || planned.steps.is_empty() {
         if planned.is_empty() {
@@ -354,18 +380,22 @@ async fn pipeline<K: Kind>(
         return Ok(next);
     }
 
-    let outcome = plan::converge::<K>(
+    let mut sent = memory.clone();
+    let outcome = plan::converge_recording::<K>(
         &client,
         &desired,
         &survey.observed,
         planned,
-        &memory,
+        &mut sent,
         |number, step| {
             tracing::info!(step = number, description = %step.description, "applying");
         },
     )
-    .await
-    .map_err(ReconcileError::Apply)?;
+    .await;
+    // What the steps that ran sent is remembered even when a later one
+    // failed: the next reconcile must not send it (or reset) again.
+    findings.digests = Some(sent);
+    let outcome = outcome.map_err(ReconcileError::Apply)?;
     // What is left: the verification's plan, which the outcome carries.
     findings.digests = Some(outcome.digests.clone());
     findings.drift = Some(drift_of(&outcome.remaining));

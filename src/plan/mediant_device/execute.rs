@@ -11,7 +11,7 @@ use crate::plan::engine::{self, Outcome};
 use crate::plan::kind::StepDone;
 use crate::plan::{ApplyError, Plan, Step};
 
-use super::secrets::{SecretDigests, digests_of};
+use super::secrets::SecretDigests;
 use super::{Action, DesiredState, MediantDeviceKind, ObservedState};
 
 /// How long a reset may take before the device counts as lost.
@@ -84,21 +84,25 @@ pub(super) async fn observe_with(
 /// Runs one step.
 pub(super) async fn run_step(
     client: &MediantClient,
-    desired: &DesiredState,
+    _desired: &DesiredState,
     observed: &ObservedState,
     action: &Action,
 ) -> Result<StepDone, DeviceError> {
     let mut done = StepDone::default();
     match action {
-        Action::IniIncremental(text) => {
+        Action::IniIncremental(text, record) => {
             client.put_ini_incremental(text).await?;
+            done.digests = record.clone();
         }
         Action::CliIncremental(text) => {
             let out = client.put_cli_incremental(text).await?;
             done.output = (!out.output.trim().is_empty()).then_some(out.output);
         }
-        Action::IniFull(text) => {
+        Action::IniFull(text, record) => {
             client.put_ini_full(text).await?;
+            // Recorded before the wait: the upload was taken, whether or
+            // not the restart is seen in time.
+            done.digests = record.clone();
             client
                 .wait_for_restart(observed.status.system_up_time, RESET_TIMEOUT)
                 .await?;
@@ -106,17 +110,6 @@ pub(super) async fn run_step(
         Action::SaveConfiguration => {
             client.save_configuration().await?;
         }
-    }
-    if matches!(action, Action::IniIncremental(_) | Action::IniFull(_))
-        && let Some(ini) = &desired.ini
-    {
-        let serial = &observed.status.serial_number;
-        done.digests = digests_of(ini, serial);
-        done.digests.extend(super::secrets::table_digests(
-            ini,
-            observed.ini.as_ref(),
-            serial,
-        ));
     }
     Ok(done)
 }

@@ -24,7 +24,7 @@ use super::{Change, Plan, PlanError, ResetPermission, SideEffect, Step};
 
 pub use desired::desired_state;
 pub use execute::{apply, observe};
-pub use secrets::{SecretDigests, digest, digests_of};
+pub use secrets::{FULL_UPLOAD_ENTRY, SecretDigests, digests_of};
 
 /// How the INI part reaches the device.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -73,10 +73,13 @@ pub struct ObservedState {
 /// The request a step sends.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Action {
-    /// `PUT /files/ini/incremental` with this text.
-    IniIncremental(String),
-    /// `PUT /files/ini` with this whole configuration (resets).
-    IniFull(String),
+    /// `PUT /files/ini/incremental` with this text; once it succeeded, the
+    /// digests of the write-only values it sent are recorded.
+    IniIncremental(String, SecretDigests),
+    /// `PUT /files/ini` with this whole configuration (resets); once it
+    /// succeeded, the digests of its write-only values and its
+    /// fingerprint ([`FULL_UPLOAD_ENTRY`]) are recorded.
+    IniFull(String, SecretDigests),
     /// `PUT /files/cliScript/incremental` with this script.
     CliIncremental(String),
     /// `POST /actions/saveConfiguration`.
@@ -87,8 +90,8 @@ impl std::fmt::Debug for Action {
     /// Payloads may hold secrets: `Debug` shows only their size.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Action::IniIncremental(t) => write!(f, "IniIncremental({} bytes)", t.len()),
-            Action::IniFull(t) => write!(f, "IniFull({} bytes)", t.len()),
+            Action::IniIncremental(t, _) => write!(f, "IniIncremental({} bytes)", t.len()),
+            Action::IniFull(t, _) => write!(f, "IniFull({} bytes)", t.len()),
             Action::CliIncremental(t) => write!(f, "CliIncremental({} bytes)", t.len()),
             Action::SaveConfiguration => f.write_str("SaveConfiguration"),
         }
@@ -165,6 +168,7 @@ pub fn plan(
         // deletion, a `$$` of unknown default.
         ini::validate(declared, have, &desired.ini_options)?;
         let want = secrets::settle_ini(declared, have, digests, serial);
+        let record = secrets::record(declared, Some(have), serial, digests);
         let changes = ini::diff(&want, have, &desired.ini_options);
         if !changes.is_empty() {
             plan.drift_count += changes.len();
@@ -182,7 +186,10 @@ pub fn plan(
                 IniMode::Incremental => {
                     if changes.has_ini_changes() {
                         plan.steps.push(Step {
-                            action: Action::IniIncremental(changes.render_incremental()?),
+                            action: Action::IniIncremental(
+                                changes.render_incremental()?,
+                                record.clone(),
+                            ),
                             description: format!(
                                 "apply {ini_count} INI change(s) incrementally (changed rows are sent whole)"
                             ),
@@ -224,10 +231,19 @@ pub fn plan(
                             }
                         }
                     }
+                    // What the user declared, as a fingerprint: planned
+                    // again after an upload of the very same declaration,
+                    // the device did not take all of it (or lost it), and
+                    // another reset would not help.
+                    let what = declared.render()?;
+                    let fingerprint = digests.seal(serial, FULL_UPLOAD_ENTRY, &what);
+                    let repeated = digests.get(FULL_UPLOAD_ENTRY) == Some(&fingerprint);
+                    let mut record = record;
+                    record.insert(FULL_UPLOAD_ENTRY.to_owned(), fingerprint);
                     let mut all = summary;
                     all.extend(deleted);
                     let step = Step {
-                        action: Action::IniFull(full.render()?),
+                        action: Action::IniFull(full.render()?, record),
                         description: format!(
                             "upload the whole INI with {} change(s); the device resets to load it",
                             changes.len()
@@ -236,6 +252,21 @@ pub fn plan(
                         side_effect: SideEffect::ResetsDevice,
                     };
                     match &desired.reset {
+                        // Never a reset loop: the very upload the device
+                        // reset for last time is not sent again.
+                        _ if repeated => {
+                            let keys = changes.changed_keys(5);
+                            let reason = format!(
+                                "{}: this desired INI was already uploaded whole with a reset and \
+                                 the device still differs ({}); another reset would not change \
+                                 that. Change the desired INI (or check why the device does not \
+                                 take it), or forget the record `{FULL_UPLOAD_ENTRY}` (status \
+                                 appliedSecretDigests, or the command line's state file) to retry",
+                                super::REPEATED_RESET,
+                                keys.join(", ")
+                            );
+                            plan.blocked.push((step, reason));
+                        }
                         ResetPermission::Allowed => plan.steps.push(step),
                         ResetPermission::Refused { how_to_allow } => {
                             plan.blocked.push((step, how_to_allow.clone()))
@@ -305,7 +336,7 @@ impl KindStatus for MediantDeviceStatus {
             drift: self.drift.clone(),
             pending_steps: self.pending_steps.clone(),
             last_sync_time: self.last_sync_time.clone(),
-            applied_secret_digests: self.applied_secret_digests.clone(),
+            applied_secret_digests: self.applied_secret_digests.clone().into(),
         }
     }
 
@@ -445,7 +476,7 @@ impl Kind for MediantDeviceKind {
             active_alarms,
             last_alarm_change,
             last_sync_time: common.last_sync_time,
-            applied_secret_digests: common.applied_secret_digests,
+            applied_secret_digests: common.applied_secret_digests.into_entries(),
         }
     }
 }

@@ -1,43 +1,28 @@
 //! Write-only secrets. A device shows passwords only as hashes (`$1$…`), so
-//! a desired password never equals what is observed. We remember a digest of
-//! what we last sent (never the value) and treat the secret as in sync while
-//! the desired value still has that digest and the device still holds a hash.
-
-use std::collections::BTreeMap;
-
-use sha2::{Digest, Sha256};
+//! a desired password never equals what is observed. We remember a keyed
+//! digest of what we last sent (never the value, see [`crate::plan::memory`])
+//! and treat the secret as in sync while the desired value still has that
+//! digest and the device still holds a hash (or hides the parameter).
 
 use crate::config::catalog;
 use crate::config::ini::{Cell, IniDocument, Table};
 use crate::config::sensitive::{is_catalogued_secret, is_sensitive};
 
-/// Key (`Param` or `Table[index].Column`) → hex SHA-256 of device serial,
-/// key and the value last sent.
-pub type SecretDigests = BTreeMap<String, String>;
+pub use crate::plan::memory::SecretDigests;
 
 /// Whether a value is the device's hash of a secret rather than the secret.
 fn is_device_hash(value: &str) -> bool {
     value.starts_with("$1$")
 }
 
-/// The digest recorded for a secret sent to one device under one key.
-pub fn digest(serial: &str, key: &str, value: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [serial, key, value] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Every secret value `desired` declares, as digests to record after sending.
-pub fn digests_of(desired: &IniDocument, serial: &str) -> SecretDigests {
-    let mut out = SecretDigests::new();
+pub fn digests_of(desired: &IniDocument, serial: &str, memory: &SecretDigests) -> SecretDigests {
+    let mut out = memory.empty_like();
     for p in desired
         .params()
         .filter(|p| is_sensitive(&p.name) || is_catalogued_secret(&p.name))
     {
-        out.insert(p.name.clone(), digest(serial, &p.name, &p.value));
+        out.insert(p.name.clone(), memory.seal(serial, &p.name, &p.value));
     }
     for t in desired.tables() {
         for (pos, column) in t
@@ -49,7 +34,7 @@ pub fn digests_of(desired: &IniDocument, serial: &str) -> SecretDigests {
             for (index, cells) in t.rows() {
                 if let Some(value) = cells.get(pos) {
                     let key = format!("{}[{index}].{}", t.name, t.short_column(column));
-                    out.insert(key.clone(), digest(serial, &key, value));
+                    out.insert(key.clone(), memory.seal(serial, &key, value));
                 }
             }
         }
@@ -113,27 +98,50 @@ pub fn table_digests(
     desired: &IniDocument,
     observed: Option<&IniDocument>,
     serial: &str,
+    memory: &SecretDigests,
 ) -> SecretDigests {
-    let mut out: SecretDigests = desired
-        .tables()
-        .filter(|t| !t.is_hidden() && is_secret_table(&t.name, observed))
-        .map(|t| {
-            let key = table_key(&t.name);
-            let d = digest(serial, &key, &table_text(t));
-            (key, d)
-        })
-        .collect();
+    let mut out = memory.empty_like();
+    out.extend(
+        desired
+            .tables()
+            .filter(|t| !t.is_hidden() && is_secret_table(&t.name, observed))
+            .map(|t| {
+                let key = table_key(&t.name);
+                let d = memory.seal(serial, &key, &table_text(t));
+                (key, d)
+            }),
+    );
     // Parameters the device hides are write-only too.
     if let Some(observed) = observed {
         for p in desired
             .params()
             .filter(|p| observed.is_hidden_param(&p.name))
         {
-            out.insert(p.name.clone(), digest(serial, &p.name, &p.value));
+            out.insert(p.name.clone(), memory.seal(serial, &p.name, &p.value));
         }
     }
     out
 }
+
+/// Everything an INI step that sends `desired` records once it succeeded:
+/// the digests of its secret values, secret tables and hidden parameters.
+pub fn record(
+    desired: &IniDocument,
+    observed: Option<&IniDocument>,
+    serial: &str,
+    memory: &SecretDigests,
+) -> SecretDigests {
+    let mut out = digests_of(desired, serial, memory);
+    out.extend(table_digests(desired, observed, serial, memory));
+    out
+}
+
+/// The entry under which the fingerprint of the desired INI last uploaded
+/// whole (the upload that resets the device) is recorded: a full upload
+/// planned again for the same desired INI means the device did not take
+/// all of it, and resetting once more would change nothing but the
+/// device's uptime.
+pub const FULL_UPLOAD_ENTRY: &str = "@reset/ini-full";
 
 /// A copy of `desired` in which each secret that the device holds as a hash
 /// and whose value still matches the recorded digest takes the observed
@@ -145,13 +153,11 @@ pub fn settle_ini(
     serial: &str,
 ) -> IniDocument {
     let mut settled = desired.clone();
-    let unchanged = |key: &str, value: &str| {
-        digests
-            .get(key)
-            .is_some_and(|d| *d == digest(serial, key, value))
-    };
+    let unchanged = |key: &str, value: &str| digests.matches(serial, key, value);
     for p in desired.params() {
-        let secret = is_sensitive(&p.name) || observed.is_hidden_param(&p.name);
+        let secret = is_sensitive(&p.name)
+            || is_catalogued_secret(&p.name)
+            || observed.is_hidden_param(&p.name);
         if !secret || !unchanged(&p.name, &p.value) {
             continue;
         }
@@ -231,7 +237,7 @@ mod tests {
             1
         );
 
-        let sent = digests_of(&desired, "42");
+        let sent = digests_of(&desired, "42", &none);
         assert_eq!(sent.len(), 1);
         assert!(!format!("{sent:?}").contains("s3cret"));
         let settled = settle_ini(&desired, &observed, &sent, "42");
