@@ -245,3 +245,88 @@ async fn a_second_apply_waits_for_the_first_to_release_the_state() {
     let (code, out) = run(&args(vec![file]), Mode::Apply).await;
     assert_eq!(code, Ok(0), "{out}");
 }
+
+/// Runs `apply` and drops it (as a killed process stops) the moment the
+/// device has received its save request, which the device holds back by
+/// its latency and then drops unanswered: the writes were made, the save
+/// never happened.
+async fn apply_killed_before_the_save(
+    sim: &mediant_operator::simulator::SimulatedDevice,
+    args: &ReconcileArgs,
+) {
+    const SAVE: &str = "/api/v1/actions/saveConfiguration";
+    sim.device.faults.update(|f| f.latency_ms = 400);
+    let mut out = Vec::new();
+    let apply = cmd::run(args, Mode::Apply, &mut out);
+    tokio::pin!(apply);
+    let watch = async {
+        while sim.device.counters.snapshot().count("POST", SAVE) == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        // Answered after the latency: by then it is dropped, unexecuted.
+        sim.device.faults.update(|f| f.drop_connections = 1000);
+    };
+    tokio::select! {
+        result = &mut apply => panic!("apply finished before its save: {result:?}"),
+        () = watch => {}
+    }
+    drop(apply);
+    // Let the held request meet its fault, then disarm.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    sim.device.faults.clear();
+}
+
+#[tokio::test]
+async fn an_apply_killed_between_its_upload_and_its_save_is_saved_by_the_next_run() {
+    let fleet = one_device().await;
+    let sim = &fleet.devices()[0];
+    let dir = temp_dir("killed");
+    let file = manifest(
+        &dir,
+        &sim.base_url,
+        "  saveAfterApply: true\n",
+        "",
+        "[SYSTEM Params]\nGWDEBUGLEVEL = 7\n",
+    );
+    let level = |c: &mediant_operator::simulator::firmware::config::DeviceConfig| {
+        c.param("GWDebugLevel").map(|p| p.value.clone())
+    };
+    apply_killed_before_the_save(sim, &args(vec![file.clone()])).await;
+    assert_eq!(
+        level(&sim.device.running()),
+        Some("7".into()),
+        "the upload ran"
+    );
+    assert_eq!(
+        level(&sim.device.startup()),
+        Some("5".into()),
+        "the save did not happen"
+    );
+
+    // The next run saves first; nothing else differs.
+    sim.device.counters.reset();
+    let (code, out) = run(&args(vec![file.clone()]), Mode::Apply).await;
+    assert_eq!(code, Ok(0), "{out}");
+    let counts = sim.device.counters.snapshot();
+    assert_eq!(
+        counts.count("POST", "/api/v1/actions/saveConfiguration"),
+        1,
+        "{out}"
+    );
+    assert_eq!(counts.writes, 1, "only the save: {out}");
+
+    // A reset without save keeps the change: it was saved.
+    sim.device.reset(false);
+    for _ in 0..100 {
+        if !sim.device.is_resetting() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(level(&sim.device.running()), Some("7".into()));
+    // And the record is gone: another run writes nothing.
+    sim.device.counters.reset();
+    let (code, out) = run(&args(vec![file]), Mode::Apply).await;
+    assert_eq!(code, Ok(0), "{out}");
+    assert_eq!(sim.device.counters.snapshot().writes, 0, "{out}");
+}

@@ -334,6 +334,31 @@ async fn reconcile<K: Kind>(
             "WARNING: {label}: TLS certificate verification is disabled (spec.tls.insecureSkipVerify)"
         )?;
     }
+    // A save an earlier run recorded and did not get to (cut off between
+    // its writes and its save): done first.
+    let device = job.refs.device_key();
+    let mut unsaved = false;
+    if state.pending_save(&device).is_some() {
+        if mode == Mode::Apply {
+            writeln!(
+                out,
+                "{label}: saving the configuration an earlier apply wrote and did not save"
+            )?;
+            if let Err(e) = plan::save_pending(&client).await {
+                writeln!(out, "{label}: error: {e}")?;
+                return Ok(2);
+            }
+            state.set_pending_save(&device, None);
+            state.save()?;
+        } else {
+            writeln!(
+                out,
+                "{label}: an earlier apply wrote changes it did not save; the next apply saves \
+                 them first"
+            )?;
+            unsaved = true;
+        }
+    }
     let memory = state.memory(&id);
     let survey = match plan::survey::<K>(&client, &job.desired, &memory, false).await {
         Ok(s) => s,
@@ -361,7 +386,7 @@ async fn reconcile<K: Kind>(
         return Ok(if repeated > 0 {
             2
         } else {
-            u8::from(!first.is_empty())
+            u8::from(!first.is_empty() || unsaved)
         });
     }
     if first.steps.is_empty() {
@@ -372,6 +397,19 @@ async fn reconcile<K: Kind>(
         });
     }
     writeln!(out, "\napplying {} step(s) to {label}", first.steps.len())?;
+    // Recorded before the first write: a run killed between the writes and
+    // the save leaves the save to the next run.
+    let saves = first.steps.iter().any(|s| K::saves(&s.action));
+    if saves {
+        state.set_pending_save(
+            &device,
+            Some(state::PendingSave {
+                since: k8s_openapi::jiff::Timestamp::now().to_string(),
+                by: id.clone(),
+            }),
+        );
+        state.save()?;
+    }
     let mut sent = memory.clone();
     let outcome = plan::converge_recording::<K>(
         &client,
@@ -387,6 +425,9 @@ async fn reconcile<K: Kind>(
     // Remembered even when a later step failed: what was sent is not sent
     // (nor a reset repeated) next time.
     state.remember(&id, &sent);
+    if saves && outcome.is_ok() {
+        state.set_pending_save(&device, None);
+    }
     state.save()?;
     let outcome = match outcome {
         Ok(o) => o,

@@ -155,6 +155,20 @@ pub async fn converge_recording<K: Kind>(
     })
 }
 
+/// Saves the device's running configuration: the save a run recorded as
+/// pending and did not get to (see [`Kind::saves`]).
+pub async fn save_pending(client: &MediantClient) -> Result<(), ApplyError> {
+    client
+        .save_configuration()
+        .await
+        .map_err(|source| ApplyError::Step {
+            number: 0,
+            description: "save the configuration a previous run wrote and did not save".to_owned(),
+            completed: 0,
+            source,
+        })
+}
+
 /// Observes again after a step whose effect is unknown and says what is
 /// left to do (keys only), and how many changes.
 async fn reobserve<K: Kind>(

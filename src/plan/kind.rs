@@ -82,6 +82,20 @@ pub trait KindStatus:
     /// A copy without the fields that change on every check although
     /// nothing happened (`lastSyncTime`, uptime), for "did anything change".
     fn without_clock(&self) -> Self;
+
+    /// When a save of the device's configuration was recorded as pending
+    /// (changes written, not yet saved), for kinds whose status keeps it.
+    fn pending_save(&self) -> Option<Time> {
+        None
+    }
+
+    /// The same status with the pending save set or cleared (kinds whose
+    /// status does not keep it return it unchanged).
+    #[must_use]
+    fn with_pending_save(self, pending: Option<Time>) -> Self {
+        let _ = pending;
+        self
+    }
 }
 
 /// A kind of resource the pipeline reconciles. Implemented by a unit type
@@ -173,6 +187,15 @@ pub trait Kind: Send + Sync + 'static {
         observed: &Self::Observed,
         memory: &SecretDigests,
     ) -> Result<Plan<Self::Action>, PlanError>;
+
+    /// Whether the action saves the device's configuration (to startup):
+    /// before a plan with such a step writes anything, the front ends
+    /// record a pending save, so a run cut off between the writes and the
+    /// save is finished by the next one.
+    fn saves(action: &Self::Action) -> bool {
+        let _ = action;
+        false
+    }
 
     /// Runs one step's action. `observed` is the observation the plan was
     /// made from (e.g. the uptime a reset is detected against).

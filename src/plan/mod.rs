@@ -25,7 +25,7 @@ use crate::device::DeviceError;
 pub use category::Category;
 pub use connection::{client_for, retry_for};
 pub use engine::{
-    Outcome, Reconciled, Survey, converge, converge_recording, reconcile_once, survey,
+    Outcome, Reconciled, Survey, converge, converge_recording, reconcile_once, save_pending, survey,
 };
 pub use kind::{Expiry, Kind, KindStatus, Origin, StepDone, Target};
 pub use mediant_device::{

@@ -68,6 +68,13 @@ pub struct MediantDeviceStatus {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 1024))]
     pub applied_secret_digests: BTreeMap<String, String>,
+    /// Set (to when) before changes that are to be saved are written, and
+    /// cleared once the save succeeded: a reconcile (of this or a new
+    /// leader) that finds it set saves the running configuration first, so
+    /// a save cut off by a lost Lease or a killed process is never lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "optional_date_time_schema")]
+    pub pending_save: Option<Time>,
 }
 
 /// Facts from the device's `GET /api/v1/status`.

@@ -340,6 +340,15 @@ impl KindStatus for MediantDeviceStatus {
         }
     }
 
+    fn pending_save(&self) -> Option<Time> {
+        self.pending_save.clone()
+    }
+
+    fn with_pending_save(mut self, pending: Option<Time>) -> Self {
+        self.pending_save = pending;
+        self
+    }
+
     fn without_clock(&self) -> Self {
         let mut s = self.clone();
         s.last_sync_time = None;
@@ -444,6 +453,10 @@ impl Kind for MediantDeviceKind {
         plan(desired, observed, memory)
     }
 
+    fn saves(action: &Action) -> bool {
+        matches!(action, Action::SaveConfiguration)
+    }
+
     async fn run_step(
         client: &MediantClient,
         desired: &DesiredState,
@@ -477,6 +490,8 @@ impl Kind for MediantDeviceKind {
             last_alarm_change,
             last_sync_time: common.last_sync_time,
             applied_secret_digests: common.applied_secret_digests.into_entries(),
+            // The pipeline sets it (KindStatus::with_pending_save).
+            pending_save: prev.pending_save,
         }
     }
 }
