@@ -46,6 +46,7 @@ pub mod reconcile;
 pub mod run;
 mod runner;
 pub mod server;
+pub mod shield;
 pub mod sources;
 pub mod watches;
 

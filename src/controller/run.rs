@@ -210,6 +210,16 @@ pub async fn lead_and_run(
     renewer.abort();
     let Some(result) = result else {
         tracing::error!(lease = %lease.name, "lost the leader Lease; stopped reconciling");
+        // A write already sent finishes with its save, within the margin
+        // before a follower may take over (the Lease's last third).
+        let margin = lease.duration.saturating_sub(lease.renew_deadline());
+        let left = super::shield::drain(margin).await;
+        if left > 0 {
+            tracing::warn!(
+                left,
+                "device writes still running at exit; their saves are recorded as pending"
+            );
+        }
         let _ = finish(server, server_stop).await;
         return Err(RunError::LostLease(lease.name));
     };

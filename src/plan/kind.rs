@@ -113,11 +113,11 @@ pub trait Kind: Send + Sync + 'static {
         + Sync
         + 'static;
     /// Everything the user declared, parsed and merged (pure data).
-    type Desired: Send + Sync;
+    type Desired: Send + Sync + 'static;
     /// What the device holds of what this kind manages.
-    type Observed: Clone + Debug + Send + Sync;
+    type Observed: Clone + Debug + Send + Sync + 'static;
     /// What one plan step sends (its payload's `Debug` must not show secrets).
-    type Action: Clone + Debug + PartialEq + Send + Sync;
+    type Action: Clone + Debug + PartialEq + Send + Sync + 'static;
     /// The resource's status.
     type Status: KindStatus;
 

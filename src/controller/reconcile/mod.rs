@@ -129,6 +129,10 @@ async fn reconcile_resource<K: Kind>(
         learned.observed.as_ref(),
         report::now_seconds(Timestamp::now()),
     );
+    let next = match learned.pending_save.clone() {
+        Some(pending) => next.with_pending_save(pending),
+        None => next,
+    };
     let next_common = next.common();
     let ready = find_condition(&next_common.conditions, ConditionType::Ready);
     if let (Some(f), Some(ready)) = (&failure, ready) {
@@ -183,21 +187,31 @@ async fn reconcile_resource<K: Kind>(
             is_ready,
         );
     }
-    let written = if status::needs_write(previous, &next, ctx.config.status_heartbeat) {
+    let on_server = learned.marked.as_ref().or(previous);
+    let written = if status::needs_write(on_server, &next, ctx.config.status_heartbeat) {
         match serde_json::to_value(&next) {
-            Ok(body) => status::write::<K>(
-                &ctx.client,
-                &namespace,
-                &name,
-                &body,
-                &ctx.config.field_manager,
-            )
-            .await
-            .map(|rv| {
-                if let Some(rv) = rv {
-                    ctx.note_own_write(&key, rv);
+            Ok(mut body) => {
+                // A cleared pending save is written as null: the status
+                // write merges, and an absent field would stay.
+                if learned.pending_save == Some(None)
+                    && let Some(fields) = body.as_object_mut()
+                {
+                    fields.insert("pendingSave".to_owned(), serde_json::Value::Null);
                 }
-            }),
+                status::write::<K>(
+                    &ctx.client,
+                    &namespace,
+                    &name,
+                    &body,
+                    &ctx.config.field_manager,
+                )
+                .await
+                .map(|rv| {
+                    if let Some(rv) = rv {
+                        ctx.note_own_write(&key, rv);
+                    }
+                })
+            }
             Err(e) => Err(status::StatusError::Encode(e)),
         }
     } else {
@@ -231,6 +245,11 @@ async fn reconcile_resource<K: Kind>(
 struct Learned<K: Kind> {
     findings: Findings,
     observed: Option<K::Observed>,
+    /// The pending save as this reconcile left it (`None`: untouched).
+    pending_save: Option<Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>>,
+    /// The status written mid-reconcile (the pending save recorded), which
+    /// the final status is compared with.
+    marked: Option<K::Status>,
 }
 
 impl<K: Kind> Default for Learned<K> {
@@ -238,6 +257,8 @@ impl<K: Kind> Default for Learned<K> {
         Learned {
             findings: Findings::default(),
             observed: None,
+            pending_save: None,
+            marked: None,
         }
     }
 }
@@ -281,6 +302,29 @@ async fn pipeline<K: Kind>(
             )
         },
     )?;
+
+    // A save an earlier reconcile (maybe of another leader) recorded and
+    // did not get to: done before anything else is written.
+    if resource
+        .status()
+        .and_then(KindStatus::pending_save)
+        .is_some()
+    {
+        // The watch may still show our own mark of a reconcile that has
+        // since saved and cleared it: the API server's copy decides.
+        let api: kube::Api<K::Resource> = kube::Api::namespaced(ctx.client.clone(), namespace);
+        let fresh = api
+            .get(&resource.name_any())
+            .await
+            .map_err(status::StatusError::Write)?;
+        if fresh.status().and_then(KindStatus::pending_save).is_some() {
+            plan::save_pending(&client)
+                .await
+                .map_err(ReconcileError::Apply)?;
+            tracing::info!("saved the configuration an earlier reconcile wrote and did not save");
+        }
+        learned.pending_save = Some(None);
+    }
 
     let memory = resource
         .status()
@@ -380,22 +424,70 @@ async fn pipeline<K: Kind>(
         return Ok(next);
     }
 
-    let mut sent = memory.clone();
-    let outcome = plan::converge_recording::<K>(
-        &client,
-        &desired,
-        &survey.observed,
-        planned,
-        &mut sent,
-        |number, step| {
-            tracing::info!(step = number, description = %step.description, "applying");
-        },
-    )
-    .await;
+    // Before the first write of changes that are to be saved: the pending
+    // save, in status, so that a reconcile cut off before its save (a lost
+    // Lease, a killed process) leaves it to the next one.
+    let saves = planned.steps.iter().any(|s| K::saves(&s.action));
+    if saves {
+        let since = report::now_seconds(Timestamp::now());
+        let marked = resource
+            .status()
+            .cloned()
+            .unwrap_or_default()
+            .with_pending_save(Some(since.clone()));
+        let body = serde_json::to_value(&marked).map_err(status::StatusError::Encode)?;
+        let rv = status::write::<K>(
+            &ctx.client,
+            namespace,
+            &resource.name_any(),
+            &body,
+            &ctx.config.field_manager,
+        )
+        .await?;
+        if let Some(rv) = rv {
+            ctx.note_own_write(key, rv);
+        }
+        learned.pending_save = Some(Some(since));
+        learned.marked = Some(marked);
+    }
+    // From the first write to the save, not cancelled: dropping this
+    // reconcile (a lost Lease drops the controller) lets it finish.
+    let section = {
+        let client = Arc::clone(&client);
+        let observed = survey.observed.clone();
+        let planned = planned.clone();
+        let mut sent = memory.clone();
+        async move {
+            let outcome = plan::converge_recording::<K>(
+                &client,
+                &desired,
+                &observed,
+                &planned,
+                &mut sent,
+                |number, step| {
+                    tracing::info!(step = number, description = %step.description, "applying");
+                },
+            )
+            .await;
+            (outcome, sent)
+        }
+        .in_current_span()
+    };
+    let (outcome, sent) = super::shield::shielded(section).await.ok_or_else(|| {
+        ReconcileError::Apply(plan::ApplyError::DeviceUnreadable {
+            what: "apply".to_owned(),
+            reason: "the apply task panicked (a bug: please report it)".to_owned(),
+        })
+    })?;
+    let findings = &mut learned.findings;
     // What the steps that ran sent is remembered even when a later one
     // failed: the next reconcile must not send it (or reset) again.
     findings.digests = Some(sent);
     let outcome = outcome.map_err(ReconcileError::Apply)?;
+    if saves {
+        learned.pending_save = Some(None);
+    }
+    let findings = &mut learned.findings;
     // What is left: the verification's plan, which the outcome carries.
     findings.digests = Some(outcome.digests.clone());
     findings.drift = Some(drift_of(&outcome.remaining));
