@@ -257,8 +257,7 @@ async fn apply_killed_before_the_save(
     const SAVE: &str = "/api/v1/actions/saveConfiguration";
     sim.device.faults.update(|f| f.latency_ms = 400);
     let mut out = Vec::new();
-    let apply = cmd::run(args, Mode::Apply, &mut out);
-    tokio::pin!(apply);
+    let mut apply = Box::pin(cmd::run(args, Mode::Apply, &mut out));
     let watch = async {
         while sim.device.counters.snapshot().count("POST", SAVE) == 0 {
             tokio::time::sleep(Duration::from_millis(2)).await;
