@@ -393,7 +393,10 @@ mod tests {
             default_path(std::slice::from_ref(&file)),
             d.join(DEFAULT_STATE)
         );
-        assert_eq!(default_path(std::slice::from_ref(&d)), d.join(DEFAULT_STATE));
+        assert_eq!(
+            default_path(std::slice::from_ref(&d)),
+            d.join(DEFAULT_STATE)
+        );
         assert_eq!(
             default_path(&[PathBuf::from("sbc.yaml")]),
             PathBuf::from(".").join(DEFAULT_STATE)
