@@ -73,7 +73,7 @@ pub struct MediantDeviceStatus {
     /// leader) that finds it set saves the running configuration first, so
     /// a save cut off by a lost Lease or a killed process is never lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "optional_date_time_schema")]
+    #[schemars(schema_with = "nullable_date_time_schema")]
     pub pending_save: Option<Time>,
 }
 
@@ -125,6 +125,18 @@ pub struct PendingStep {
     pub description: String,
     /// Why it waits and how to let it run.
     pub reason: String,
+}
+
+/// `Option<Time>` that a status write clears with `null`: server-side
+/// apply removes a field its manager stops applying, but a merging writer
+/// (and the API server double) needs the explicit null, which a
+/// non-nullable schema refuses (422).
+fn nullable_date_time_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "format": "date-time",
+        "nullable": true,
+    })
 }
 
 /// `Option<Time>`: an RFC 3339 string when present.

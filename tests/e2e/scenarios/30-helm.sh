@@ -59,7 +59,7 @@ scenario_helm_template() {
   deploy="$(as_list <<<"$out" | jq -c '.items[] | select(.kind == "Deployment")')"
   assert_eq "$(jq -r .spec.replicas <<<"$deploy")" 2 "default replicas"
   assert_eq "$(jq -r '.spec.template.spec.containers[0].args | join(" ")' <<<"$deploy")" \
-    "run --metrics-addr=0.0.0.0:9464 --log-format=json --lease-name=mediant-operator" "default args"
+    "run --metrics-addr=0.0.0.0:9464 --log-format=json --lease-name=mediant-operator --digest-key-secret=mediant-operator-digest-key" "default args"
 
   # Non-default values: a namespaced Role, the optional objects, the flags.
   out="$(h template "$RELEASE" "$CHART_DIR" -n "$RELEASE_NS" -f "$E2E_DIR/values-custom.yaml")"
@@ -70,7 +70,7 @@ scenario_helm_template() {
   deploy="$(jq -c '.items[] | select(.kind == "Deployment")' <<<"$json")"
   assert_eq "$(jq -r .spec.replicas <<<"$deploy")" 3 "custom replicas"
   assert_eq "$(jq -r '.spec.template.spec.containers[0].args | join(" ")' <<<"$deploy")" \
-    "run --metrics-addr=0.0.0.0:9500 --log-format=text --lease-name=mediant-operator --namespace=voice" "custom args"
+    "run --metrics-addr=0.0.0.0:9500 --log-format=text --lease-name=mediant-operator --digest-key-secret=mediant-operator-digest-key --namespace=voice" "custom args"
   assert_eq "$(jq -r '.spec.template.spec.containers[0].image' <<<"$deploy")" "registry.example/mediant-operator:1.2.3" "image"
   assert_eq "$(jq -r '.spec.template.spec.serviceAccountName' <<<"$deploy")" "sbc-operator" "service account"
   assert_eq "$(jq -r '[.items[] | select(.kind == "Role") | .metadata.namespace] | sort | join(" ")' <<<"$json")" "mediant-system voice" "roles' namespaces"
