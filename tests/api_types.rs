@@ -598,7 +598,7 @@ fn checked_in_crds_match_the_generated_ones() {
     for ((name, on_disk), (_, fresh)) in crds_on_disk().iter().zip(&generated) {
         assert!(
             on_disk == fresh,
-            "crds/{name} is stale: regenerate with `cargo run -q -- crd > crds/{name}`"
+            "crds/{name} is stale: regenerate with `cargo run -q -- crd --out-dir crds`"
         );
     }
 }
@@ -856,5 +856,24 @@ fn example_files_exist() {
             Path::new(&root().join("examples").join(file)).is_file(),
             "{file}"
         );
+    }
+}
+
+#[test]
+fn crds_use_only_integer_formats_the_api_server_knows() {
+    // kube-apiserver warns on `format: uint32` (schemars' name for u32) at
+    // every apply; the generator maps unsigned types to int32/int64 with
+    // the range kept in minimum/maximum.
+    for (name, text) in api::crd_files().unwrap() {
+        for line in text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("format:"))
+        {
+            let format = line.trim_start().trim_start_matches("format:").trim();
+            assert!(
+                ["int32", "int64", "date-time", "date", "byte", "double"].contains(&format),
+                "{name}: unexpected {line:?}"
+            );
+        }
     }
 }
