@@ -1,6 +1,9 @@
 //! The custom resources: their types (which double as the desired state the
 //! command line reads from manifests), the shared condition type, the
-//! checks a schema cannot express, and the CRDs generated from them.
+//! checks that mirror the schema and its CEL rules, and the CRDs generated
+//! from them. Nothing here parses the INI or CLI texts a spec names: that,
+//! and the checks needing it, is `crate::plan`'s (`api` uses nothing of
+//! ours).
 //!
 //! Group `mediant.io`, version `v1alpha1`. One kind so far:
 //! [`MediantDevice`]. Field documentation here becomes the CRD's

@@ -51,9 +51,9 @@ pub mod watches;
 
 pub use crate::plan::PAUSED_ANNOTATION;
 pub use backoff::{FailureBackoff, jittered};
-pub use clients::DeviceClients;
+pub use clients::{ClientInputs, KeptClient};
 pub use config::{ControllerConfig, FIELD_MANAGER};
-pub use context::{Context, KIND};
+pub use context::{Context, KIND, Records};
 pub use error::{ControllerError, ReconcileError};
 pub use locks::{DeviceLocks, normalise_endpoint};
 pub use metrics::{Metrics, ReconcileTimer};

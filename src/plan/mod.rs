@@ -27,8 +27,8 @@ pub use engine::{Outcome, Reconciled, Survey, converge, reconcile_once, survey};
 pub use kind::{Expiry, Kind, KindStatus, Origin, StepDone, Target};
 pub use mediant_device::{
     Action, DesiredState, IniMode, MediantDeviceKind, ObservedState, PAUSED_ANNOTATION,
-    SecretDigests, apply, desired_state, device_paused, digest, digests_of, facts_of, observe,
-    plan,
+    SecretDigests, apply, check_texts, cli_options, cli_prune_rules, cli_script, desired_state,
+    device_paused, digest, digests_of, facts_of, ini_document, ini_options, observe, plan,
 };
 pub use sources::{Dereferenced, SourceData, SourceError, Sources, dereference};
 

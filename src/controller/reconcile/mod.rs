@@ -89,7 +89,7 @@ pub fn error_policy<K: Kind>(
     ctx: Arc<Context>,
 ) -> Action {
     let key = key_of(obj.as_ref());
-    let delay = ctx.backoff.next_delay(&key);
+    let delay = ctx.failure_delay(&key);
     ctx.note_next(&key, delay);
     tracing::debug!(
         kind = K::KIND,
@@ -207,7 +207,7 @@ async fn reconcile_resource<K: Kind>(
     match (result, written) {
         (Ok(after), Ok(())) => {
             timer.succeeded();
-            ctx.backoff.reset(&key);
+            ctx.reset_failures(&key);
             ctx.note_next(&key, after);
             tracing::debug!(requeue_ms = after.as_millis() as u64, "reconciled");
             Ok(Action::requeue(after))
@@ -264,7 +264,7 @@ async fn pipeline<K: Kind>(
     let now = Timestamp::now();
     let (desired, decision) = validate::desired::<K>(resource, &refs.device, &refs.resolved, now)?;
     let revision = K::revision(resource, &refs.resolved);
-    let client = ctx.clients.get_or_build(
+    let client = ctx.client(
         key,
         &refs.device,
         &refs.credentials,

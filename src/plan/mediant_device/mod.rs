@@ -22,7 +22,9 @@ use super::kind::{Kind, KindStatus, Origin, StepDone, Target};
 use super::report::CommonStatus;
 use super::{Change, Plan, PlanError, ResetPermission, SideEffect, Step};
 
-pub use desired::desired_state;
+pub use desired::{
+    check_texts, cli_options, cli_prune_rules, cli_script, desired_state, ini_document, ini_options,
+};
 pub use execute::{apply, observe};
 pub use secrets::{SecretDigests, digest, digests_of};
 
@@ -361,9 +363,11 @@ impl Kind for MediantDeviceKind {
 
     fn validate(resource: &MediantDevice, origin: Origin) -> Result<(), ValidationError> {
         match origin {
-            Origin::Manifests => resource.spec.validate(),
-            Origin::Cluster => resource.validate_for_cluster(),
+            Origin::Manifests => resource.spec.validate()?,
+            Origin::Cluster => resource.validate_for_cluster()?,
         }
+        // What needs the texts parsed: `api` checks only what CEL can.
+        check_texts(&resource.spec)
     }
 
     fn interval(resource: &MediantDevice) -> Result<Duration, ValidationError> {
