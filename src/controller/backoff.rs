@@ -14,6 +14,9 @@ pub struct FailureBackoff {
     base: Duration,
     max: Duration,
     failures: Mutex<HashMap<String, u32>>,
+    /// Delays already chosen for a failure whose status said when it is
+    /// retried, waiting for the error policy to schedule them.
+    scheduled: Mutex<HashMap<String, Duration>>,
 }
 
 impl FailureBackoff {
@@ -23,6 +26,7 @@ impl FailureBackoff {
             base,
             max: max.max(base),
             failures: Mutex::new(HashMap::new()),
+            scheduled: Mutex::new(HashMap::new()),
         }
     }
 
@@ -38,9 +42,26 @@ impl FailureBackoff {
         half + half.mul_f64(fastrand::f64())
     }
 
+    /// Counts one more failure of `key`, chooses its delay now (so status
+    /// can say when the retry is due) and keeps it for [`Self::take`]:
+    /// the error policy then requeues after exactly that delay.
+    pub fn schedule(&self, key: &str) -> Duration {
+        let delay = self.next_delay(key);
+        crate::sync::lock(&self.scheduled).insert(key.to_owned(), delay);
+        delay
+    }
+
+    /// The delay [`Self::schedule`] chose for `key`, once; else counts one
+    /// more failure and chooses one ([`Self::next_delay`]).
+    pub fn take(&self, key: &str) -> Duration {
+        let chosen = crate::sync::lock(&self.scheduled).remove(key);
+        chosen.unwrap_or_else(|| self.next_delay(key))
+    }
+
     /// Forgets the failures of `key` (after a success, or when it is deleted).
     pub fn reset(&self, key: &str) {
         self.map().remove(key);
+        crate::sync::lock(&self.scheduled).remove(key);
     }
 
     /// Consecutive failures of `key` so far.
@@ -89,6 +110,22 @@ mod tests {
         b.reset("ns/a");
         assert_eq!(b.failures("ns/a"), 0);
         assert!(b.next_delay("ns/a") <= Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_scheduled_delay_is_the_one_taken_and_counts_once() {
+        let b = FailureBackoff::new(Duration::from_secs(5), Duration::from_secs(300));
+        let chosen = b.schedule("ns/a");
+        assert_eq!(b.failures("ns/a"), 1);
+        assert_eq!(b.take("ns/a"), chosen, "the delay status announced");
+        assert_eq!(b.failures("ns/a"), 1, "not counted twice");
+        // Nothing scheduled: counts and chooses (the second failure).
+        let next = b.take("ns/a");
+        assert_eq!(b.failures("ns/a"), 2);
+        assert!(next >= Duration::from_secs(5) && next <= Duration::from_secs(10));
+        b.schedule("ns/a");
+        b.reset("ns/a");
+        assert!(b.take("ns/a") <= Duration::from_secs(5), "reset forgets it");
     }
 
     #[test]

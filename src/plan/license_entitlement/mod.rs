@@ -398,6 +398,12 @@ impl KindStatus for LicenseEntitlementStatus {
         s.last_sync_time = None;
         s
     }
+
+    fn set_retry_at(&mut self, at: Time) {
+        if let Some(e) = self.last_error.as_mut().filter(|e| e.retryable) {
+            e.retry_at = Some(at);
+        }
+    }
 }
 
 #[cfg(test)]
