@@ -470,3 +470,22 @@ async fn the_json_409_of_an_ha_device_is_permanent_and_sent_once() {
     );
     assert_eq!(device.reset_count(), 0);
 }
+
+#[test]
+fn the_public_crd_offers_only_working_providers() {
+    // The provider registry's test-only entry (`testOnly`, compiled into the
+    // library's own unit tests) never reaches the CRD users install.
+    let yaml = mediant_operator::api::crd_yaml().expect("CRDs render");
+    let start = yaml
+        .find("name: licenseentitlements.mediant.io")
+        .expect("the LicenseEntitlement CRD");
+    let crd = &yaml[start..];
+    assert!(crd.contains("mediant:"), "the mediant provider key");
+    assert!(!crd.contains("testOnly"), "no placeholder provider key");
+    let checked_in = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crds/mediant.io_licenseentitlements.yaml"
+    ))
+    .expect("the checked-in CRD");
+    assert!(checked_in.contains("mediant:") && !checked_in.contains("testOnly"));
+}

@@ -364,15 +364,14 @@ async fn last_error_says_when_the_controller_retries_and_a_permanent_error_has_n
     sim.device.faults.clear();
     server
         .modify::<LicenseEntitlement>(Some(NS), "sbc-licence", |l| {
-            if let ProviderSpec::Mediant(m) = &mut l.spec.provider {
-                m.serial_number = Some("999".into());
-            }
+            let ProviderSpec::Mediant(m) = &mut l.spec.provider;
+            m.serial_number = Some("999".into());
         })
         .expect("a wrong serial number");
     let started = Instant::now();
-    while !status(&server)
+    while status(&server)
         .and_then(|s| s.last_error)
-        .is_some_and(|e| !e.retryable)
+        .is_none_or(|e| e.retryable)
     {
         assert!(
             started.elapsed() < Duration::from_secs(30),
@@ -391,7 +390,7 @@ async fn last_error_says_when_the_controller_retries_and_a_permanent_error_has_n
     );
     assert_eq!(error.retry_at, None, "a permanent error has no retryAt");
     assert_eq!(
-        find_condition(&s.conditions, ConditionType::Stalled).map(|c| c.status.clone()),
+        find_condition(&s.conditions, ConditionType::Stalled).map(|c| c.status),
         Some(ConditionStatus::True)
     );
     let _ = stop.send(());
