@@ -277,7 +277,7 @@ async fn pipeline<K: Kind>(
     let sources = ClusterSources::new(ctx.client.clone());
     let refs = plan::dereference::<K>(&sources, namespace, None, resource).await?;
     // One writer per device, whichever resources configure it.
-    let _lock = ctx.locks.lock(&refs.device.spec.endpoint).await;
+    let _lock = ctx.locks.lock(refs.lock_key()).await;
     let now = Timestamp::now();
     let (desired, decision) = validate::desired::<K>(resource, &refs.device, &refs.resolved, now)?;
     let revision = K::revision(resource, &refs.resolved);

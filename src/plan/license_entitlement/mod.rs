@@ -25,7 +25,8 @@
 //! # Caveats
 //! - Every provider so far configures a MediantDevice (the seam's
 //!   [`Target`]); providers of other systems (Oracle SBC, Sentinel EMS,
-//!   tenant licences) need the seam's target generalised first.
+//!   tenant licences) need the seam's target and connection generalised
+//!   first (ARCHITECTURE.md, "Targets other than a MediantDevice").
 
 mod file;
 pub mod mediant;
