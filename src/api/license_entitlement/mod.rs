@@ -114,8 +114,8 @@ pub struct LicenseEntitlementSpec {
 /// the provider's doc comment (its schema description), where
 /// - `key` is the union key under `spec.provider` (and `status.provider`),
 /// - `module` names the provider's file both here
-///   (`src/api/license_entitlement/<module>.rs`: `SpecType`, `FactsType`,
-///   exported from this module) and in `crate::plan::license_entitlement`
+///   (`src/api/license_entitlement/<module>.rs`, holding `SpecType` and
+///   `FactsType`) and in `crate::plan::license_entitlement`
 ///   (`<module>.rs`: a unit struct `Variant` implementing
 ///   `crate::plan::license_entitlement::Provider`),
 /// - `Variant` is the variant of [`ProviderSpec`] and [`ProviderFacts`].
@@ -160,7 +160,7 @@ macro_rules! define_api {
                 $(#[doc = $doc])*
                 $(#[cfg($cfg)])?
                 #[serde(rename = $key)]
-                $variant($spec),
+                $variant($module::$spec),
             )*
         }
 
@@ -171,7 +171,7 @@ macro_rules! define_api {
                 #[doc = concat!("What provider `", $key, "` reports about the licence.")]
                 $(#[cfg($cfg)])?
                 #[serde(rename = $key)]
-                $variant($facts),
+                $variant($module::$facts),
             )*
         }
 

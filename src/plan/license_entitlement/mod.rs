@@ -437,6 +437,16 @@ mod tests {
         let error = status.last_error.as_ref().expect("a stalled failure");
         assert_eq!(error.reason, "UnrenderableValue");
         assert!(!error.retryable);
+        let mut permanent = status.clone();
+        permanent.set_retry_at(now.clone());
+        assert_eq!(
+            permanent
+                .last_error
+                .as_ref()
+                .and_then(|e| e.retry_at.clone()),
+            None,
+            "a permanent failure is not retried"
+        );
         let pending = status.pending_disruption.as_ref().expect("pending");
         assert_eq!(
             pending
@@ -478,9 +488,11 @@ mod tests {
             ],
             ..CommonStatus::default()
         };
-        let status = LicenseEntitlementKind::status(None, common, None, &now);
+        let mut status = LicenseEntitlementKind::status(None, common, None, &now);
+        status.set_retry_at(Time(at(105)));
         let error = status.last_error.expect("error");
         assert!(error.retryable);
+        assert_eq!(error.retry_at, Some(Time(at(105))), "when it is retried");
         assert_eq!(error.message, "connection refused");
         assert!(status.pending_disruption.is_none());
     }
