@@ -410,8 +410,8 @@ async fn pipeline<K: Kind>(
     Ok(next)
 }
 
-/// `now + delay`, rounded up to the second (as the API server stores
-/// times): the retry is never earlier than status says.
+/// `now + delay`, rounded up to the second (the API server stores whole
+/// seconds): the retry is due by the time status says.
 fn retry_time(
     now: Timestamp,
     delay: Duration,
@@ -465,6 +465,14 @@ mod tests {
         assert!(
             next_check(interval, &ResetDecision::Allowed, true, now) >= Duration::from_secs(270)
         );
+    }
+
+    #[test]
+    fn the_retry_time_is_rounded_up_to_the_second() {
+        let now = Timestamp::from_second(1_000).expect("in range");
+        let at = |d| retry_time(now, d).0.as_second();
+        assert_eq!(at(Duration::from_millis(1500)), 1_002);
+        assert_eq!(at(Duration::from_secs(2)), 1_002);
     }
 
     #[test]
