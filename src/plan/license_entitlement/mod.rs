@@ -240,9 +240,9 @@ impl Kind for LicenseEntitlementKind {
         let mut out = Plan {
             drift_count: plan.drift_count,
             drift_keys: plan.drift_keys,
-            ..Plan::default()
+            blocked: plan.blocked,
+            steps: Vec::new(),
         };
-        out.blocked = plan.blocked;
         for step in plan.steps {
             if step.side_effect == super::SideEffect::None {
                 out.steps.push(step);
