@@ -38,12 +38,15 @@ pub use condition::{
 };
 pub use crd::{crd_files, crd_yaml, crds};
 pub use error::ValidationError;
+pub(crate) use license_entitlement::with_providers;
 pub use license_entitlement::{
     Disruption, EntitlementSpecError, HOW_TO_ALLOW_DISRUPTION, LastError, LicenseEntitlement,
     LicenseEntitlementSpec, LicenseEntitlementStatus, MAX_DRIFT, MediantDeviceRef,
     MediantLicenseFacts, MediantLicenseSpec, PendingDisruption, ProviderFacts, ProviderSpec,
-    SecretKeyRef,
+    ProviderSpecType, SecretKeyRef,
 };
+#[cfg(test)]
+pub use license_entitlement::{TestOnlyFacts, TestOnlySpec};
 pub use mediant_device::{
     CaBundleKeyRef, CaBundleSource, CliDefault, CliScriptSpec, CredentialsSecretRef,
     DeletionPolicy, DeviceFacts, Dialect, Drift, HOW_TO_ALLOW_RESETS, IniMode, IniSpec,

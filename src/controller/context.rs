@@ -43,6 +43,9 @@ pub struct Record {
     not_taken: Option<(String, Drift)>,
     /// Consecutive failures (for the backoff).
     failures: u32,
+    /// The delay already chosen for the current failure, when its status
+    /// said when it is retried (`retryAt`); the error policy takes it.
+    scheduled: Option<Duration>,
     /// The device client kept between reconciliations (connections,
     /// detected dialect), with what it was built from.
     client: Option<KeptClient>,
@@ -103,9 +106,31 @@ impl Records {
         self.backoff.delay(n)
     }
 
+    /// Counts one more failure of `key`, chooses its delay now (so status
+    /// can say when the retry is due) and keeps it for
+    /// [`Self::take_failure_delay`]: the error policy then requeues after
+    /// exactly that delay.
+    pub fn schedule_failure(&self, key: &str) -> Duration {
+        let delay = self.failure_delay(key);
+        self.with_record(key, |r| r.scheduled = Some(delay));
+        delay
+    }
+
+    /// The delay [`Self::schedule_failure`] chose for `key`, once; else
+    /// counts one more failure and chooses one ([`Self::failure_delay`]).
+    pub fn take_failure_delay(&self, key: &str) -> Duration {
+        match self.with_record(key, |r| r.scheduled.take()) {
+            Some(delay) => delay,
+            None => self.failure_delay(key),
+        }
+    }
+
     /// Forgets the failures of `key` (after a success).
     pub fn reset_failures(&self, key: &str) {
-        self.with_record(key, |r| r.failures = 0);
+        self.with_record(key, |r| {
+            r.failures = 0;
+            r.scheduled = None;
+        });
     }
 
     /// Consecutive failures of `key` so far.
@@ -306,6 +331,16 @@ impl Context {
         self.records.failure_delay(key)
     }
 
+    /// See [`Records::schedule_failure`].
+    pub fn schedule_failure(&self, key: &str) -> Duration {
+        self.records.schedule_failure(key)
+    }
+
+    /// See [`Records::take_failure_delay`].
+    pub fn take_failure_delay(&self, key: &str) -> Duration {
+        self.records.take_failure_delay(key)
+    }
+
     /// See [`Records::reset_failures`].
     pub fn reset_failures(&self, key: &str) {
         self.records.reset_failures(key)
@@ -465,5 +500,24 @@ mod tests {
         assert!(!r.alarms_due("ns/kept", Duration::from_secs(300)));
         client_of(&r, "ns/kept", &mut builds);
         assert_eq!(builds, 3, "its client is still kept");
+    }
+
+    /// Issue 14: the delay a status announced as `retryAt` is the one the
+    /// error policy requeues after, and that failure is counted once.
+    #[test]
+    fn a_scheduled_delay_is_the_one_taken_and_counts_once() {
+        let r = records();
+        let chosen = r.schedule_failure("ns/a");
+        assert_eq!(r.failures("ns/a"), 1);
+        assert_eq!(r.take_failure_delay("ns/a"), chosen, "the delay status announced");
+        assert_eq!(r.failures("ns/a"), 1, "not counted twice");
+        // Nothing scheduled: counts and chooses (the second failure).
+        r.take_failure_delay("ns/a");
+        assert_eq!(r.failures("ns/a"), 2);
+        r.schedule_failure("ns/a");
+        r.reset_failures("ns/a");
+        assert_eq!(r.failures("ns/a"), 0);
+        r.take_failure_delay("ns/a");
+        assert_eq!(r.failures("ns/a"), 1, "reset forgot the scheduled delay too");
     }
 }

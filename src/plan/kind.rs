@@ -82,6 +82,15 @@ pub trait KindStatus:
     /// A copy without the fields that change on every check although
     /// nothing happened (`lastSyncTime`, uptime), for "did anything change".
     fn without_clock(&self) -> Self;
+
+    /// Records when the pipeline retries a retryable failure (`at`: the
+    /// requeue the controller schedules, to the second). Kinds whose status
+    /// shows the last error with its retry (LicenseEntitlement's
+    /// `lastError.retryAt`) override this; a permanent failure never gets
+    /// one.
+    fn set_retry_at(&mut self, at: Time) {
+        let _ = at;
+    }
 }
 
 /// A kind of resource the pipeline reconciles. Implemented by a unit type

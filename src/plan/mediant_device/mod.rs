@@ -329,7 +329,7 @@ pub fn facts_of(status: &DeviceStatus) -> api::DeviceFacts {
         serial: status.serial_number.clone(),
         ha_state: status.high_availability.clone(),
         operational_state: status.operational_state.clone(),
-        uptime_seconds: status.system_up_time,
+        uptime_seconds: status.system_up_time.unwrap_or(0),
     }
 }
 
