@@ -5,13 +5,162 @@
 //! way. (`api` holds the types and the checks a schema can express; the
 //! parsing lives here, beside the models of `config` it produces.)
 
+use std::collections::BTreeSet;
+
 use crate::api::{
     self, CliScriptSpec, IniSpec, MediantDeviceSpec, ResolvedSources, SourceRef, ValidationError,
 };
-use crate::config::cli::{CliDefaults, CliDiffOptions, CliError, CliPrune, CliScript};
-use crate::config::ini::{self, DiffOptions, IniDocument};
+use crate::config::cli::{
+    CliChange, CliDefaults, CliDiffOptions, CliError, CliNode, CliPrune, CliScript,
+};
+use crate::config::ini::{self, DiffOptions, IniDiff, IniDocument, RowChange};
+use crate::config::sensitive::MASK;
 
 use super::{DesiredState, IniMode, ResetPermission};
+
+/// What the spec's Secret sources (`secretRefs`) declare: every value
+/// there is secret whatever its name, so plans, outcomes and errors show it
+/// masked. Keys only, never values; `Debug` shows counts.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct FromSecrets {
+    /// INI parameter names, lower case.
+    params: BTreeSet<String>,
+    /// INI cells: table (lower case), row index, short column (lower case).
+    cells: BTreeSet<(String, String, String)>,
+    /// CLI settings: the mode's openers and the key.
+    settings: BTreeSet<(Vec<String>, String)>,
+}
+
+impl std::fmt::Debug for FromSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FromSecrets")
+            .field("params", &self.params.len())
+            .field("cells", &self.cells.len())
+            .field("settings", &self.settings.len())
+            .finish()
+    }
+}
+
+/// `column` without its `<table>_` prefix, lower case.
+fn short_column(table: &str, column: &str) -> String {
+    let head = column.get(..table.len());
+    let short = match head {
+        Some(h) if h.eq_ignore_ascii_case(table) && column[table.len()..].starts_with('_') => {
+            &column[table.len() + 1..]
+        }
+        _ => column,
+    };
+    short.to_ascii_lowercase()
+}
+
+impl FromSecrets {
+    /// Whether no Secret source declared anything.
+    pub fn is_empty(&self) -> bool {
+        self.params.is_empty() && self.cells.is_empty() && self.settings.is_empty()
+    }
+
+    /// Records everything `doc` (from a Secret) declares.
+    fn add_ini(&mut self, doc: &IniDocument) {
+        for p in doc.params() {
+            self.params.insert(p.name.to_ascii_lowercase());
+        }
+        for t in doc.tables() {
+            for (index, _) in t.rows() {
+                for column in t.columns() {
+                    self.cells.insert((
+                        t.name.to_ascii_lowercase(),
+                        index.as_str().to_owned(),
+                        short_column(&t.name, column),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Records every setting `script` (from a Secret) declares.
+    fn add_cli(&mut self, script: &CliScript) {
+        fn walk(path: &mut Vec<String>, nodes: &[CliNode], out: &mut FromSecrets) {
+            for node in nodes {
+                match node {
+                    CliNode::Leaf { key, .. } => {
+                        out.settings.insert((path.clone(), key.clone()));
+                    }
+                    CliNode::Mode { opener, children } => {
+                        path.push(opener.clone());
+                        walk(path, children, out);
+                        path.pop();
+                    }
+                    CliNode::No { .. } => {}
+                }
+            }
+        }
+        walk(&mut Vec::new(), &script.nodes, self);
+    }
+
+    /// Whether parameter `name` came from a Secret.
+    pub fn has_param(&self, name: &str) -> bool {
+        self.params.contains(&name.to_ascii_lowercase())
+    }
+
+    /// Whether cell `column` of row `index` of `table` came from a Secret.
+    pub fn has_cell(&self, table: &str, index: &str, column: &str) -> bool {
+        self.cells.contains(&(
+            table.to_ascii_lowercase(),
+            index.to_owned(),
+            short_column(table, column),
+        ))
+    }
+
+    /// Whether the CLI setting `key` under `path` came from a Secret.
+    pub fn has_setting(&self, path: &[String], key: &str) -> bool {
+        self.settings.contains(&(path.to_vec(), key.to_owned()))
+    }
+
+    /// Whether the value a CLI change shows came from a Secret.
+    pub fn covers_cli(&self, change: &CliChange) -> bool {
+        match change {
+            CliChange::Set { path, key, .. } | CliChange::Reset { path, key, .. } => {
+                self.has_setting(path, key)
+            }
+            CliChange::Create { .. } | CliChange::Delete { .. } => false,
+        }
+    }
+
+    /// A copy of `diff` for people to read: the values from Secrets are
+    /// marked secret (parameters and changed cells) or replaced by the mask
+    /// (cells of added rows), so [`IniDiff::entries`] masks them. The copy
+    /// is never sent: the original is what the device gets.
+    pub fn shown_ini(&self, diff: &IniDiff) -> IniDiff {
+        let mut out = diff.clone();
+        if self.is_empty() {
+            return out;
+        }
+        for p in &mut out.params {
+            p.secret |= self.has_param(&p.name);
+        }
+        for t in &mut out.tables {
+            let table = t.table.clone();
+            for row in &mut t.rows {
+                match row {
+                    RowChange::Add { index, cells, .. } => {
+                        for (column, value) in cells.iter_mut() {
+                            if value.is_some() && self.has_cell(&table, index.as_str(), column) {
+                                *value = Some(MASK.to_owned());
+                            }
+                        }
+                    }
+                    RowChange::Update { index, cells, .. } => {
+                        for c in cells.iter_mut() {
+                            c.secret |= self.has_cell(&table, index.as_str(), &c.column);
+                        }
+                    }
+                    RowChange::Delete { .. } => {}
+                }
+            }
+        }
+        out
+    }
+}
 
 /// The desired state a spec declares. `reset` is the policy's decision for
 /// now (the caller owns the clock).
@@ -23,15 +172,16 @@ pub fn desired_state(
     if spec.ini.is_none() && spec.cli_script.is_none() {
         return Err(ValidationError::NothingDeclared);
     }
+    let mut from_secrets = FromSecrets::default();
     let ini = spec
         .ini
         .as_ref()
-        .map(|i| ini_document(i, resolved))
+        .map(|i| merge_ini(i, resolved, &mut from_secrets))
         .transpose()?;
     let cli = spec
         .cli_script
         .as_ref()
-        .map(|c| cli_script(c, resolved))
+        .map(|c| merge_cli(c, resolved, &mut from_secrets))
         .transpose()?;
     let cli_options = match &spec.cli_script {
         Some(c) => cli_options(c)?,
@@ -48,6 +198,7 @@ pub fn desired_state(
         cli_options,
         reset,
         save_after_apply: spec.save_after_apply,
+        from_secrets,
     })
 }
 
@@ -91,17 +242,34 @@ pub fn ini_document(
     spec: &IniSpec,
     resolved: &ResolvedSources,
 ) -> Result<IniDocument, ValidationError> {
+    merge_ini(spec, resolved, &mut FromSecrets::default())
+}
+
+/// [`ini_document`], recording in `from_secrets` what Secret sources declare.
+fn merge_ini(
+    spec: &IniSpec,
+    resolved: &ResolvedSources,
+    from_secrets: &mut FromSecrets,
+) -> Result<IniDocument, ValidationError> {
     let mut merged: Option<IniDocument> = None;
     let parsed = spec
         .references()
         .into_iter()
         .map(|source| {
             let text = text_of(resolved, &source)?;
-            parse_ini(&source.to_string(), text)
+            let doc = parse_ini(&source.to_string(), text)?;
+            Ok::<_, ValidationError>((matches!(source, SourceRef::Secret(_)), doc))
         })
-        .chain(spec.inline.iter().map(|t| parse_ini("spec.ini.inline", t)));
+        .chain(
+            spec.inline
+                .iter()
+                .map(|t| Ok((false, parse_ini("spec.ini.inline", t)?))),
+        );
     for doc in parsed {
-        let doc = doc?;
+        let (secret, doc) = doc?;
+        if secret {
+            from_secrets.add_ini(&doc);
+        }
         match &mut merged {
             Some(all) => all.apply(&doc),
             None => merged = Some(doc),
@@ -126,21 +294,34 @@ pub fn cli_script(
     spec: &CliScriptSpec,
     resolved: &ResolvedSources,
 ) -> Result<CliScript, ValidationError> {
+    merge_cli(spec, resolved, &mut FromSecrets::default())
+}
+
+/// [`cli_script`], recording in `from_secrets` what Secret sources declare.
+fn merge_cli(
+    spec: &CliScriptSpec,
+    resolved: &ResolvedSources,
+    from_secrets: &mut FromSecrets,
+) -> Result<CliScript, ValidationError> {
     let mut merged: Option<CliScript> = None;
     let parsed = spec
         .references()
         .into_iter()
         .map(|source| {
             let text = text_of(resolved, &source)?;
-            parse_cli(&source.to_string(), text)
+            let script = parse_cli(&source.to_string(), text)?;
+            Ok::<_, ValidationError>((matches!(source, SourceRef::Secret(_)), script))
         })
         .chain(
             spec.inline
                 .iter()
-                .map(|t| parse_cli("spec.cliScript.inline", t)),
+                .map(|t| Ok((false, parse_cli("spec.cliScript.inline", t)?))),
         );
     for script in parsed {
-        let script = script?;
+        let (secret, script) = script?;
+        if secret {
+            from_secrets.add_cli(&script);
+        }
         match &mut merged {
             Some(all) => all.apply(&script),
             None => merged = Some(script),
@@ -417,5 +598,123 @@ mod tests {
         .expect_err("must be rejected")
         .to_string();
         assert!(e.starts_with("spec.cliScript.prune: "), "{e}");
+    }
+
+    // Values from Secrets (`secretRefs`) are masked whatever their names.
+
+    const MARKER: &str = "MARKER-from-secret-7f3a";
+
+    fn secret_ref(name: &str, key: &str) -> crate::api::SecretKeyRef {
+        crate::api::SecretKeyRef::new(name, key)
+    }
+
+    #[test]
+    fn secret_sources_merge_after_config_maps_and_their_values_are_masked_in_plans() {
+        let spec = spec_with(
+            Some(IniSpec {
+                config_map_refs: vec![cm("base", "a.ini")],
+                secret_refs: vec![secret_ref("sbc-secrets", "secret.ini")],
+                ..IniSpec::default()
+            }),
+            Some(CliScriptSpec {
+                secret_refs: vec![secret_ref("sbc-secrets", "secret.cli")],
+                ..CliScriptSpec::default()
+            }),
+        );
+        let mut resolved = ResolvedSources::new();
+        resolved.insert(
+            SourceRef::ConfigMap(cm("base", "a.ini")),
+            "SyslogServerIP = '10.0.0.1'\nGWDebugLevel = 5\n[ WebUsers ]\n\
+             FORMAT WebUsers_Index = WebUsers_Username, WebUsers_UserLevel;\n\
+             WebUsers 5 = \"ops\", 100;\n[ \\WebUsers ]\n"
+                .into(),
+        );
+        // Names that do not look secret: only the source makes them so.
+        resolved.insert(
+            SourceRef::Secret(secret_ref("sbc-secrets", "secret.ini")),
+            format!(
+                "SyslogServerIP = '{MARKER}'\n[ WebUsers ]\nFORMAT WebUsers_Index = WebUsers_Username;\n\
+                 WebUsers 5 = \"{MARKER}\";\n[ \\WebUsers ]\n"
+            ),
+        );
+        resolved.insert(
+            SourceRef::Secret(secret_ref("sbc-secrets", "secret.cli")),
+            format!("configure system\n snmp settings\n  sys-name \"{MARKER}\"\n exit\nexit\n"),
+        );
+        let desired = desired_state(&spec, &resolved, ResetPermission::default()).unwrap();
+        let doc = desired.ini.as_ref().unwrap();
+        assert_eq!(
+            doc.param("SyslogServerIP").unwrap().value,
+            MARKER,
+            "Secret wins"
+        );
+        assert_eq!(doc.param("GWDebugLevel").unwrap().value, "5");
+        let users = doc.table("WebUsers").unwrap();
+        assert_eq!(users.cell(&5.into(), "Username"), Some(MARKER));
+        assert_eq!(users.cell(&5.into(), "UserLevel"), Some("100"));
+        assert!(!format!("{desired:?}").contains(MARKER));
+
+        // Against a device holding other values, and one lacking the row.
+        let observed = super::super::ObservedState {
+            ini: Some(
+                ini::parse(
+                    "SyslogServerIP = '10.9.9.9'\n[ WebUsers ]\n\
+                     FORMAT WebUsers_Index = WebUsers_Username, WebUsers_UserLevel;\n\
+                     WebUsers 4 = \"old\", 50;\n[ \\WebUsers ]\n",
+                )
+                .unwrap(),
+            ),
+            cli: Some(
+                CliScript::parse(
+                    "configure system\n snmp settings\n  sys-name \"before\"\n exit\nexit\n",
+                )
+                .unwrap(),
+            ),
+            ..Default::default()
+        };
+        let plan = super::super::plan(&desired, &observed, &Default::default()).unwrap();
+        let shown: Vec<String> = plan.changes().map(ToString::to_string).collect();
+        let all = format!("{shown:?} {plan:?}");
+        assert!(!all.contains(MARKER), "{all}");
+        assert!(all.contains("SyslogServerIP"), "{all}");
+        assert!(
+            all.contains("GWDebugLevel"),
+            "other values stay shown: {all}"
+        );
+        assert!(
+            all.contains("UserLevel=100"),
+            "other cells stay shown: {all}"
+        );
+        assert!(all.contains("sys-name"), "{all}");
+        // The device gets the real values.
+        let sent: String = plan
+            .steps
+            .iter()
+            .map(|s| match &s.action {
+                super::super::Action::IniIncremental(t)
+                | super::super::Action::CliIncremental(t) => t.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        assert_eq!(sent.matches(MARKER).count(), 3, "{}", sent.len());
+    }
+
+    #[test]
+    fn the_secret_marks_follow_keys_case_insensitively() {
+        let mut from = FromSecrets::default();
+        from.add_ini(
+            &ini::parse("gwdebuglevel = 1\n[ IPGroup ]\nFORMAT IPGroup_Index = IPGroup_Password;\nIPGroup 1 = x;\n[ \\IPGroup ]\n")
+                .unwrap(),
+        );
+        assert!(from.has_param("GWDebugLevel"));
+        assert!(!from.has_param("EnableSyslog"));
+        assert!(from.has_cell("IPGroup", "1", "Password"));
+        assert!(from.has_cell("ipgroup", "1", "IPGroup_Password"));
+        assert!(!from.has_cell("IPGroup", "2", "Password"));
+        assert!(!from.has_cell("IPGroup", "1", "Name"));
+        assert_eq!(
+            format!("{from:?}"),
+            "FromSecrets { params: 1, cells: 1, settings: 0 }"
+        );
     }
 }
