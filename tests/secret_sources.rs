@@ -456,3 +456,33 @@ async fn the_controller_takes_an_ini_password_from_a_secret_converges_and_is_the
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     server.stop().await;
 }
+
+// --------------------------------------------------------------- example
+
+#[tokio::test]
+async fn the_example_applies_and_never_prints_its_password() {
+    let fleet = fleet(1).await;
+    let sim = &fleet.devices()[0];
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/secrets/mediantdevice-ini-secret.yaml");
+    let text = std::fs::read_to_string(&example).expect("example");
+    assert!(text.contains("Example-Only-Pa55"));
+    let dir = temp_dir("example");
+    let file = dir.join("example.yaml");
+    std::fs::write(&file, text.replace("http://127.0.0.1:8080", &sim.base_url))
+        .expect("write copy");
+    let (code, out) = run_cli(&file, Mode::Apply).await;
+    assert_eq!(code, Ok(0), "{out}");
+    assert!(!out.contains("Example-Only-Pa55"), "{out}");
+    assert_eq!(web_user(sim, "Username").as_deref(), Some("noc-operator"));
+    let stored = web_user(sim, "Password").expect("password");
+    assert!(stored.starts_with("$1$"), "{stored}");
+    assert_eq!(
+        sim.device
+            .running()
+            .param("SyslogServerIP")
+            .map(|p| p.value.clone())
+            .as_deref(),
+        Some("10.15.2.3")
+    );
+}
