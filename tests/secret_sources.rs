@@ -32,7 +32,7 @@ use mediant_operator::device::{ClientOptions, Credentials, MediantClient};
 use mediant_operator::plan::{self, DesiredState, MediantDeviceKind, SecretDigests};
 use mediant_operator::simulator::{Fleet, FleetConfig, SimulatedDevice};
 
-use support::apiserver::{ApiServer, ResourceKey, ResourceType};
+use support::apiserver::{ApiServer, ResourceKey, ResourceType, Verb};
 
 const NS: &str = "voice";
 /// Planted in the Secret: a password, and a user name (a column whose name
@@ -451,6 +451,37 @@ async fn the_controller_takes_an_ini_password_from_a_secret_converges_and_is_the
     for marker in [PASSWORD, ROTATED, USER] {
         assert!(!shown.contains(marker), "{marker} in {shown}");
     }
+
+    // Secrets (and ConfigMaps) are listed and watched as metadata only:
+    // their data enters the process only through the reconcile's reads of
+    // what it names.
+    let requests = server.requests();
+    let secret_watches: Vec<_> = requests
+        .iter()
+        .filter(|r| {
+            (r.resource == "secrets" || r.resource == "configmaps")
+                && matches!(r.verb, Verb::List | Verb::Watch)
+        })
+        .collect();
+    assert!(
+        secret_watches.iter().any(|r| r.resource == "secrets")
+            && secret_watches.iter().any(|r| r.resource == "configmaps"),
+        "Secrets and ConfigMaps are watched: {secret_watches:#?}"
+    );
+    assert!(
+        secret_watches.iter().all(|r| r.metadata_only),
+        "{secret_watches:#?}"
+    );
+    let reads = requests
+        .iter()
+        .filter(|r| r.resource == "secrets" && r.verb == Verb::Get)
+        .collect::<Vec<_>>();
+    assert!(
+        reads
+            .iter()
+            .any(|r| r.name.as_deref() == Some("sbc-secrets") && !r.metadata_only),
+        "the reconcile reads the Secret it names: {reads:#?}"
+    );
 
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
