@@ -517,3 +517,49 @@ async fn the_example_applies_and_never_prints_its_password() {
         Some("10.15.2.3")
     );
 }
+
+// -------------------------------------------------------------- CLI text
+
+/// `GET /api/v1/files/cliScript`: the device's running configuration as
+/// the device itself writes it.
+async fn device_cli(sim: &SimulatedDevice) -> String {
+    MediantClient::new(
+        &sim.base_url,
+        Credentials::new("Admin", "Admin"),
+        ClientOptions::default(),
+    )
+    .expect("client")
+    .cli_script()
+    .await
+    .expect("GET cliScript")
+}
+
+#[tokio::test]
+async fn cli_text_from_a_secret_reaches_the_device_and_is_masked_in_output() {
+    const NAME: &str = "MARKER-cli-4b2d";
+    let fleet = fleet(1).await;
+    let sim = &fleet.devices()[0];
+    let dir = temp_dir("cli");
+    let script = format!("configure system\n snmp settings\n  sys-name \"{NAME}\"\n exit\nexit\n");
+    let indented: String = script.lines().map(|l| format!("    {l}\n")).collect();
+    let text = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sbc-admin\n  namespace: {NS}\nstringData:\n  username: Admin\n  password: Admin\n---\n\
+         apiVersion: v1\nkind: Secret\nmetadata:\n  name: sbc-cli\n  namespace: {NS}\nstringData:\n  snmp.cli: |\n{indented}---\n\
+         apiVersion: mediant.io/v1alpha1\nkind: MediantDevice\nmetadata:\n  name: sbc\n  namespace: {NS}\nspec:\n  endpoint: {}\n  credentialsSecretRef:\n    name: sbc-admin\n  cliScript:\n    secretRefs:\n    - name: sbc-cli\n      key: snmp.cli\n",
+        sim.base_url
+    );
+    let file = dir.join("device.yaml");
+    std::fs::write(&file, text).expect("write");
+    assert!(!device_cli(sim).await.contains(NAME));
+
+    let (code, out) = run_cli(&file, Mode::Apply).await;
+    assert_eq!(code, Ok(0), "{out}");
+    assert!(out.contains("sys-name"), "the change is named: {out}");
+    assert!(!out.contains(NAME), "its value is masked: {out}");
+    assert!(device_cli(sim).await.contains(NAME), "the device holds it");
+
+    sim.device.counters.reset();
+    let (code, out) = run_cli(&file, Mode::Diff).await;
+    assert_eq!(code, Ok(0), "in sync: {out}");
+    assert_eq!(sim.device.counters.snapshot().writes, 0);
+}
