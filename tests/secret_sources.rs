@@ -154,9 +154,9 @@ async fn apply_takes_an_ini_password_from_a_secret_and_never_prints_it() {
         Some(("webusers.ini", &secret_ini(USER, PASSWORD))),
     );
 
-    let (code, out) = run_cli(&file, Mode::Diff).await;
-    assert_eq!(code, Ok(1), "the device differs: {out}");
-    assert!(out.contains("WebUsers[5]"), "{out}");
+    let (code, diff_out) = run_cli(&file, Mode::Diff).await;
+    assert_eq!(code, Ok(1), "the device differs: {diff_out}");
+    assert!(diff_out.contains("WebUsers[5]"), "{diff_out}");
     assert_eq!(
         sim.device.counters.snapshot().writes,
         0,
@@ -165,7 +165,7 @@ async fn apply_takes_an_ini_password_from_a_secret_and_never_prints_it() {
 
     let (code, out) = run_cli(&file, Mode::Apply).await;
     assert_eq!(code, Ok(0), "converged: {out}");
-    for shown in [&out] {
+    for shown in [&diff_out, &out] {
         assert!(!shown.contains(PASSWORD), "{shown}");
         assert!(
             !shown.contains(USER),
