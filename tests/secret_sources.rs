@@ -563,3 +563,31 @@ async fn cli_text_from_a_secret_reaches_the_device_and_is_masked_in_output() {
     assert_eq!(code, Ok(0), "in sync: {out}");
     assert_eq!(sim.device.counters.snapshot().writes, 0);
 }
+
+#[tokio::test]
+async fn a_device_error_never_echoes_a_value_from_a_secret() {
+    const NAME: &str = "MARKER-cli-echo-90c1";
+    let fleet = fleet(1).await;
+    let sim = &fleet.devices()[0];
+    let dir = temp_dir("cli-echo");
+    // A mistyped setting: the device refuses the line and quotes it back.
+    let script = format!(
+        "configure system\n snmp settings\n  sys-name \"{NAME}\"\n exit\n no-such-command-here \"{NAME}\"\nexit\n"
+    );
+    let indented: String = script.lines().map(|l| format!("    {l}\n")).collect();
+    let text = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sbc-admin\n  namespace: {NS}\nstringData:\n  username: Admin\n  password: Admin\n---\n\
+         apiVersion: v1\nkind: Secret\nmetadata:\n  name: sbc-cli\n  namespace: {NS}\nstringData:\n  snmp.cli: |\n{indented}---\n\
+         apiVersion: mediant.io/v1alpha1\nkind: MediantDevice\nmetadata:\n  name: sbc\n  namespace: {NS}\nspec:\n  endpoint: {}\n  credentialsSecretRef:\n    name: sbc-admin\n  cliScript:\n    secretRefs:\n    - name: sbc-cli\n      key: snmp.cli\n",
+        sim.base_url
+    );
+    let file = dir.join("device.yaml");
+    std::fs::write(&file, text).expect("write");
+    let (code, out) = run_cli(&file, Mode::Apply).await;
+    let shown = format!("{code:?} {out}");
+    assert!(
+        shown.contains("no-such-command-here"),
+        "the failure is reported: {shown}"
+    );
+    assert!(!shown.contains(NAME), "{shown}");
+}

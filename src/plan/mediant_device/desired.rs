@@ -15,6 +15,7 @@ use crate::config::cli::{
 };
 use crate::config::ini::{self, DiffOptions, IniDiff, IniDocument, RowChange};
 use crate::config::sensitive::MASK;
+use crate::device::DeviceError;
 
 use super::{DesiredState, IniMode, ResetPermission};
 
@@ -29,7 +30,15 @@ pub struct FromSecrets {
     cells: BTreeSet<(String, String, String)>,
     /// CLI settings: the mode's openers and the key.
     settings: BTreeSet<(Vec<String>, String)>,
+    /// The values themselves (at least [`MIN_REDACTED`] characters), to
+    /// mask where the device quotes them back (an error naming the line it
+    /// refused). Never shown.
+    values: BTreeSet<String>,
 }
+
+/// The shortest value from a Secret masked inside device texts: shorter
+/// ones (`0`, `on`) would garble every message, and are no passwords.
+pub const MIN_REDACTED: usize = 4;
 
 impl std::fmt::Debug for FromSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -37,6 +46,7 @@ impl std::fmt::Debug for FromSecrets {
             .field("params", &self.params.len())
             .field("cells", &self.cells.len())
             .field("settings", &self.settings.len())
+            .field("values", &self.values.len())
             .finish()
     }
 }
@@ -59,21 +69,120 @@ impl FromSecrets {
         self.params.is_empty() && self.cells.is_empty() && self.settings.is_empty()
     }
 
+    /// Keeps `value` for [`Self::redact_text`] when long enough to matter.
+    fn add_value(&mut self, value: &str) {
+        let value = value.trim();
+        if value.chars().count() >= MIN_REDACTED {
+            self.values.insert(value.to_owned());
+        }
+    }
+
     /// Records everything `doc` (from a Secret) declares.
     fn add_ini(&mut self, doc: &IniDocument) {
         for p in doc.params() {
             self.params.insert(p.name.to_ascii_lowercase());
+            self.add_value(&p.value);
         }
         for t in doc.tables() {
-            for (index, _) in t.rows() {
-                for column in t.columns() {
+            for (index, row) in t.rows() {
+                for (pos, column) in t.columns().iter().enumerate() {
                     self.cells.insert((
                         t.name.to_ascii_lowercase(),
                         index.as_str().to_owned(),
                         short_column(&t.name, column),
                     ));
+                    if let Some(value) = row.get(pos) {
+                        self.add_value(value);
+                    }
                 }
             }
+        }
+    }
+
+    /// `text` (from the device) with every value from a Secret masked,
+    /// longest first (so a value holding a shorter one goes whole).
+    pub fn redact_text(&self, text: &str) -> String {
+        let mut values: Vec<&String> = self.values.iter().collect();
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        let mut out = text.to_owned();
+        for value in values {
+            if out.contains(value.as_str()) {
+                out = out.replace(value.as_str(), MASK);
+            }
+        }
+        out
+    }
+
+    /// `error` with every value from a Secret masked in the texts the
+    /// device wrote (descriptions, output lines, reasons).
+    pub fn redact_error(&self, error: DeviceError) -> DeviceError {
+        if self.values.is_empty() {
+            return error;
+        }
+        let r = |t: String| self.redact_text(&t);
+        match error {
+            DeviceError::Busy {
+                method,
+                resource,
+                attempts,
+                description,
+            } => DeviceError::Busy {
+                method,
+                resource,
+                attempts,
+                description: r(description),
+            },
+            DeviceError::Rejected {
+                method,
+                resource,
+                description,
+            } => DeviceError::Rejected {
+                method,
+                resource,
+                description: r(description),
+            },
+            DeviceError::Server {
+                method,
+                resource,
+                status,
+                description,
+            } => DeviceError::Server {
+                method,
+                resource,
+                status,
+                description: r(description),
+            },
+            DeviceError::CliFailed {
+                status,
+                description,
+                lines,
+            } => DeviceError::CliFailed {
+                status: r(status),
+                description: r(description),
+                lines: lines.into_iter().map(r).collect(),
+            },
+            DeviceError::InvalidResponse {
+                method,
+                resource,
+                reason,
+            } => DeviceError::InvalidResponse {
+                method,
+                resource,
+                reason: r(reason),
+            },
+            DeviceError::Unconfirmed {
+                endpoint,
+                request,
+                what,
+                reason,
+            } => DeviceError::Unconfirmed {
+                endpoint,
+                request,
+                what,
+                reason: r(reason),
+            },
+            // The others hold nothing the device quoted from an upload.
+            other => other,
         }
     }
 
@@ -82,8 +191,9 @@ impl FromSecrets {
         fn walk(path: &mut Vec<String>, nodes: &[CliNode], out: &mut FromSecrets) {
             for node in nodes {
                 match node {
-                    CliNode::Leaf { key, .. } => {
+                    CliNode::Leaf { key, value } => {
                         out.settings.insert((path.clone(), key.clone()));
+                        out.add_value(value);
                     }
                     CliNode::Mode { opener, children } => {
                         path.push(opener.clone());
@@ -714,7 +824,43 @@ mod tests {
         assert!(!from.has_cell("IPGroup", "1", "Name"));
         assert_eq!(
             format!("{from:?}"),
-            "FromSecrets { params: 1, cells: 1, settings: 0 }"
+            "FromSecrets { params: 1, cells: 1, settings: 0, values: 0 }"
         );
+    }
+
+    #[test]
+    fn values_from_secrets_are_masked_in_what_the_device_writes_back() {
+        let mut from = FromSecrets::default();
+        from.add_ini(
+            &ini::parse(&format!("SyslogServerIP = '{MARKER}'\nGWDebugLevel = 1\n")).unwrap(),
+        );
+        from.add_cli(
+            &CliScript::parse(
+                "configure system\n snmp settings\n  sys-name \"Hunter-22\"\n exit\nexit\n",
+            )
+            .unwrap(),
+        );
+        let e = from.redact_error(DeviceError::CliFailed {
+            status: "failure".into(),
+            description: format!("line refused: {MARKER}"),
+            lines: vec!["Error: unknown command 'sys-nam Hunter-22'".into()],
+        });
+        let shown = e.to_string();
+        assert!(
+            !shown.contains(MARKER) && !shown.contains("Hunter-22"),
+            "{shown}"
+        );
+        assert!(shown.contains("sys-nam ***"), "{shown}");
+        let e = from.redact_error(DeviceError::Rejected {
+            method: "PUT".into(),
+            resource: "files/ini/incremental".into(),
+            description: format!("bad value {MARKER} at line 1"),
+        });
+        assert_eq!(
+            e.to_string(),
+            "PUT files/ini/incremental was rejected by the device (400 Bad Request): bad value *** at line 1"
+        );
+        // Short values are not masked inside texts (they would garble them).
+        assert_eq!(from.redact_text("GWDebugLevel 1"), "GWDebugLevel 1");
     }
 }

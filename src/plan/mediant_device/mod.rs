@@ -450,7 +450,15 @@ impl Kind for MediantDeviceKind {
         observed: &ObservedState,
         action: &Action,
     ) -> Result<StepDone, DeviceError> {
-        execute::run_step(client, desired, observed, action).await
+        // The device may quote a refused line back: mask what came from
+        // Secrets before the error is printed, logged or put in status.
+        let mut done = execute::run_step(client, desired, observed, action)
+            .await
+            .map_err(|e| desired.from_secrets.redact_error(e))?;
+        if !desired.from_secrets.is_empty() {
+            done.output = done.output.map(|o| desired.from_secrets.redact_text(&o));
+        }
+        Ok(done)
     }
 
     fn status(
