@@ -4,6 +4,7 @@
 
 mod desired;
 mod execute;
+mod from_secrets;
 mod secrets;
 
 use std::time::Duration;
@@ -23,10 +24,10 @@ use super::report::CommonStatus;
 use super::{Change, Plan, PlanError, ResetPermission, SideEffect, Step};
 
 pub use desired::{
-    FromSecrets, check_texts, cli_options, cli_prune_rules, cli_script, desired_state,
-    ini_document, ini_options,
+    check_texts, cli_options, cli_prune_rules, cli_script, desired_state, ini_document, ini_options,
 };
 pub use execute::{apply, observe};
+pub use from_secrets::FromSecrets;
 pub use secrets::{SecretDigests, digest, digests_of};
 
 /// How the INI part reaches the device.
