@@ -13,7 +13,7 @@ use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::ListParams;
-use kube::core::DeserializeGuard;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -184,8 +184,9 @@ async fn run_kind<K: Kind>(
 ) {
     let ns = config.namespace.clone();
     let resources: Api<DeserializeGuard<K::Resource>> = scoped(client.clone(), ns.as_deref());
-    let secrets: Api<Secret> = scoped(client.clone(), ns.as_deref());
-    let config_maps: Api<ConfigMap> = scoped(client.clone(), ns.as_deref());
+    // `Api<PartialObjectMeta<_>>` lists and watches metadata only (kube 5).
+    let secrets: Api<PartialObjectMeta<Secret>> = scoped(client.clone(), ns.as_deref());
+    let config_maps: Api<PartialObjectMeta<ConfigMap>> = scoped(client.clone(), ns.as_deref());
     let devices: Api<MediantDevice> = scoped(client.clone(), ns.as_deref());
 
     let ctx = Arc::new(Context::for_kind(
@@ -203,20 +204,28 @@ async fn run_kind<K: Kind>(
     let for_devices = (store, Arc::clone(&ctx));
 
     let controller = controller
-        .watches(secrets, watcher::Config::default(), move |s: Secret| {
-            let (store, ctx) = &for_secrets;
-            let name = s.name_any();
-            triggered(
-                ctx,
-                watches::naming::<K>(store, s.namespace().as_deref(), |r| {
-                    watches::kind_names_secret::<K>(r, &name)
-                }),
-            )
-        })
+        // Metadata only: a Secret's data never enters the watch (nor the
+        // process) — the reconcile reads the one key it needs. The name is
+        // all the mapping uses; a data change bumps the resourceVersion, so
+        // it still triggers.
+        .watches(
+            secrets,
+            watcher::Config::default(),
+            move |s: PartialObjectMeta<Secret>| {
+                let (store, ctx) = &for_secrets;
+                let name = s.name_any();
+                triggered(
+                    ctx,
+                    watches::naming::<K>(store, s.namespace().as_deref(), |r| {
+                        watches::kind_names_secret::<K>(r, &name)
+                    }),
+                )
+            },
+        )
         .watches(
             config_maps,
             watcher::Config::default(),
-            move |cm: ConfigMap| {
+            move |cm: PartialObjectMeta<ConfigMap>| {
                 let (store, ctx) = &for_config_maps;
                 let name = cm.name_any();
                 triggered(

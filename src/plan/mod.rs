@@ -26,9 +26,10 @@ pub use connection::{client_for, retry_for};
 pub use engine::{Outcome, Reconciled, Survey, converge, reconcile_once, survey};
 pub use kind::{Expiry, Kind, KindStatus, Origin, StepDone, Target};
 pub use mediant_device::{
-    Action, DesiredState, IniMode, MediantDeviceKind, ObservedState, PAUSED_ANNOTATION,
-    SecretDigests, apply, check_texts, cli_options, cli_prune_rules, cli_script, desired_state,
-    device_paused, digest, digests_of, facts_of, ini_document, ini_options, observe, plan,
+    Action, DesiredState, FromSecrets, IniMode, MediantDeviceKind, ObservedState,
+    PAUSED_ANNOTATION, SecretDigests, apply, check_texts, cli_options, cli_prune_rules, cli_script,
+    desired_state, device_paused, digest, digests_of, facts_of, ini_document, ini_options, observe,
+    plan,
 };
 pub use sources::{Dereferenced, SourceData, SourceError, Sources, dereference};
 
