@@ -198,6 +198,7 @@ fn observed(
             certificate: cert,
             roots: Some(roots),
         }),
+        ..TlsObserved::default()
     }
 }
 
@@ -212,6 +213,8 @@ fn kinds(plan: &mediant_operator::plan::tls_context::TlsPlan) -> Vec<&'static st
             TlsAction::GenerateSelfSigned(_) => "self-signed",
             TlsAction::ReplaceRoots(_) => "replace-roots",
             TlsAction::AddRoot(_) => "add-root",
+            TlsAction::RequestCertificate(_) => "request",
+            TlsAction::Publish(_) => "publish",
             TlsAction::Save => "save",
         })
         .collect()

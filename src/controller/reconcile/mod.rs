@@ -46,6 +46,7 @@ use crate::plan::{self, Kind, KindStatus, Target};
 use super::backoff::jittered;
 use super::context::Context;
 use super::error::ReconcileError;
+use super::cert_manager::ClusterIssuer;
 use super::sources::ClusterSources;
 
 /// The key of an object in the controller's per-object records.
@@ -262,7 +263,11 @@ async fn pipeline<K: Kind>(
     // One writer per device, whichever resources configure it.
     let _lock = ctx.locks.lock(&refs.device.spec.endpoint).await;
     let now = Timestamp::now();
-    let (desired, decision) = validate::desired::<K>(resource, &refs.device, &refs.resolved, now)?;
+    let (mut desired, decision) =
+        validate::desired::<K>(resource, &refs.device, &refs.resolved, now)?;
+    if K::USES_ISSUER {
+        K::connect(&mut desired, Arc::new(ClusterIssuer::new(ctx.client.clone())));
+    }
     let revision = K::revision(resource, &refs.resolved);
     let client = ctx.clients.get_or_build(
         key,
