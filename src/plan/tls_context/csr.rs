@@ -8,8 +8,9 @@
 //! The device certificate is kept while it is *healthy*: the key is valid
 //! (matches the certificate) and of `keySize` bits, the certificate is not
 //! self-issued (the factory's or a self-signed one), its CN is the declared
-//! one, and it is not due: `now < notAfter - min(renewBefore, lifetime/3)`
-//! (cert-manager's own rule for certificates shorter than renewBefore).
+//! one, and it is not due: `now < notAfter - renewBefore`, or two thirds
+//! into its lifetime when renewBefore is not shorter than it (cert-manager's
+//! rule).
 //! Otherwise the latest CertificateRequest of the TlsContext decides, if it
 //! is *current* (same issuerRef and duration, made to replace the
 //! certificate the device holds now):
@@ -93,10 +94,17 @@ pub fn request_name(csr_pem: &str, step: &RequestStep) -> String {
     format!("{base}-{}", &hex[..10])
 }
 
-/// Whether `cert` is due for renewal at `now`.
+/// Whether `cert` is due for renewal at `now`: `renewBefore` before
+/// notAfter, or, when renewBefore is not shorter than the certificate's
+/// lifetime, at two thirds of it (cert-manager's rule, so a short-lived
+/// certificate is not renewed the moment it arrives).
 fn due(cert: &Certificate, renew_before: i64, now: i64) -> bool {
     let lifetime = cert.not_after.saturating_sub(cert.not_before).max(0);
-    let window = renew_before.min(lifetime / 3);
+    let window = if renew_before < lifetime {
+        renew_before
+    } else {
+        lifetime / 3
+    };
     now >= cert.not_after.saturating_sub(window)
 }
 

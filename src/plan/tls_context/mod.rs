@@ -172,8 +172,8 @@ pub struct DesiredRequest {
     pub usages: Vec<String>,
     /// Requested lifetime (Go-style), if declared.
     pub duration: Option<String>,
-    /// Renew this many seconds before notAfter (at most a third of the
-    /// certificate's lifetime, as cert-manager does for short certificates).
+    /// Renew this many seconds before notAfter (at two thirds of the
+    /// lifetime when that is shorter, as cert-manager does).
     pub renew_before: i64,
     /// Generate a fresh key before each CSR.
     pub rotate_key: bool,
