@@ -389,8 +389,10 @@ impl Kind for TlsContextKind {
                 Some(roots) => u32::try_from(roots.len()).ok(),
                 None => prev.trusted_root_count,
             },
+            // A fresh observation says what is there (nothing, outside the
+            // CSR flow); without one, status keeps what it said.
             certificate_request: match observed {
-                Some(o) if o.request.is_some() || o.published.is_some() => {
+                Some(_) => {
                     request.map(|r| CertificateRequestStatus {
                         name: r.name.clone(),
                         csr_digest: hex_sha256(r.request_pem.trim()),
