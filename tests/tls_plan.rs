@@ -563,4 +563,47 @@ mod csr {
         assert!(matches!(err, TlsPlanError::Issued { .. }), "{err}");
         assert!(err.to_string().contains("voice/tls-0123456789"), "{err}");
     }
+
+    #[test]
+    fn a_request_made_before_the_context_had_a_certificate_is_still_awaited() {
+        // Made while the context did not exist (replaces "none"); observed
+        // again once it exists with its factory certificate.
+        let d = desired(true, true);
+        let factory = Ca::new("00908F000001");
+        let own = pem::parse_certificates(&factory.cert_pem).expect("ca").remove(0);
+        let observed = TlsObserved {
+            request: Some(request(RequestState::Pending, "none")),
+            ..device(Some(own), false)
+        };
+        let plan = plan_tls(&d, &observed, &TlsMemory::default(), 0).expect("plan");
+        assert!(
+            plan.steps.iter().all(|s| matches!(s.action, TlsAction::Publish(_))),
+            "no second key or request: {:?}",
+            kinds(&plan)
+        );
+        assert_eq!(plan.waiting.len(), 1);
+    }
+
+    #[test]
+    fn an_uploaded_certificate_that_is_due_is_spent_and_requested_anew() {
+        let d = desired(false, true);
+        let (cert, _) = issued(90);
+        let observed = TlsObserved {
+            request: Some(request(
+                RequestState::Issued {
+                    certificate: cert.to_pem(),
+                    ca: None,
+                },
+                "none",
+            )),
+            ..device(Some(cert.clone()), true)
+        };
+        let due = cert.not_after - 29 * DAY;
+        let plan = plan_tls(&d, &observed, &TlsMemory::default(), due).expect("plan");
+        assert_eq!(kinds(&plan), ["request"]);
+        let TlsAction::RequestCertificate(step) = &plan.steps[0].action else {
+            panic!("a request")
+        };
+        assert_eq!(step.replaces, cert.fingerprint, "a new request, named apart");
+    }
 }

@@ -182,8 +182,13 @@ pub(super) fn plan_requested(
         return Ok(());
     }
     let qualified = |r: &ObservedRequest| format!("CertificateRequest `{}/{}`", request.namespace, r.name);
+    // "none": made before the context had a certificate (or existed), so a
+    // context created with its factory certificate in the same pass still
+    // finds its request.
     let current = observed.request.as_ref().filter(|r| {
-        r.issuer_ref == request.issuer_ref && r.duration == request.duration && r.replaces == device_fp
+        r.issuer_ref == request.issuer_ref
+            && r.duration == request.duration
+            && (r.replaces == device_fp || r.replaces == "none")
     });
     let wait = |plan: &mut TlsPlan, after: String| {
         plan.waiting.push(Change {
@@ -215,17 +220,11 @@ pub(super) fn plan_requested(
                     )));
                 }
                 if have.is_some_and(|c| c.fingerprint == leaf.fingerprint) {
-                    // Uploaded, yet not healthy (e.g. the issuer signed a
-                    // certificate already due): a new request would be the
-                    // same one. Say so rather than loop.
-                    wait(
-                        plan,
-                        format!(
-                            "{} issued a certificate that is already due for renewal (notAfter {}): lower renewBefore or raise duration",
-                            qualified(r),
-                            leaf.not_after
-                        ),
-                    );
+                    // Uploaded earlier and no longer healthy (due, or the
+                    // key or CN changed): spent; request anew. The new
+                    // request replaces this certificate, so it has another
+                    // name.
+                    return start_over(plan, request, files, exists, context_key, request_step);
                 } else {
                     plan.steps.push(TlsStep {
                         action: TlsAction::UploadCertificate(pem::bundle(&chain)),
@@ -252,27 +251,35 @@ pub(super) fn plan_requested(
                 ),
             ),
         },
-        None => {
-            let size = request.key_size;
-            if request.rotate_key || !exists || files.key.size != size {
-                plan.steps.push(TlsStep {
-                    action: TlsAction::GenerateKey { size },
-                    description: format!(
-                        "generate a fresh {size}-bit private key on {context_key} for the CSR"
-                    ),
-                    changes: vec![Change {
-                        key: format!("{context_key} privateKey"),
-                        before: exists.then(|| format!("{} bits", files.key.size)),
-                        after: Some(format!("{size} bits, generated on the device")),
-                    }],
-                });
-            }
-            plan.steps.push(request_step);
-            // The request step publishes the new CSR itself.
-            return Ok(());
-        }
+        None => return start_over(plan, request, files, exists, context_key, request_step),
     }
     publish(plan, request, observed, in_cluster);
+    Ok(())
+}
+
+/// A fresh key first when `rotateKey` (or the size differs), then the
+/// request step (which publishes the new CSR itself).
+fn start_over(
+    plan: &mut TlsPlan,
+    request: &DesiredRequest,
+    files: &ObservedFiles,
+    exists: bool,
+    context_key: &str,
+    request_step: TlsStep,
+) -> Result<(), TlsPlanError> {
+    let size = request.key_size;
+    if request.rotate_key || !exists || files.key.size != size {
+        plan.steps.push(TlsStep {
+            action: TlsAction::GenerateKey { size },
+            description: format!("generate a fresh {size}-bit private key on {context_key} for the CSR"),
+            changes: vec![Change {
+                key: format!("{context_key} privateKey"),
+                before: exists.then(|| format!("{} bits", files.key.size)),
+                after: Some(format!("{size} bits, generated on the device")),
+            }],
+        });
+    }
+    plan.steps.push(request_step);
     Ok(())
 }
 

@@ -23,7 +23,8 @@ scenario_tls_csr_signed() {
   operator_up
   k get mediantdevice/sbc-teams >/dev/null 2>&1 || example_on_device mediantdevice-ini.yaml 0 | k apply -f -
   k wait mediantdevice/sbc-teams --for=condition=Ready --timeout=120s
-  local pki="$E2E_DIR/pki"
+  # Not $E2E_DIR/pki: the control plane's CA lives there.
+  local pki="$E2E_DIR/test-issuer"
   mkdir -p "$pki"
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$pki/ca.key" -out "$pki/ca.crt" \
     -subj "/CN=e2e voice CA" -days 30 2>/dev/null
