@@ -714,7 +714,10 @@ async fn a_device_csr_is_signed_through_a_certificate_request_uploaded_and_then_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_denied_request_is_named_in_the_conditions_and_nothing_is_uploaded() {
     let h = csr_harness().await;
-    h.create_tls(csr_spec(json!({}))).await;
+    // A context created for it (by name), as in the real-server suite.
+    let mut spec = csr_spec(json!({}));
+    spec["context"] = json!({"name": "Strict"});
+    h.create_tls(spec).await;
     let name = h.wait_requests(1).await[0]
         .metadata
         .name
@@ -744,12 +747,15 @@ async fn a_denied_request_is_named_in_the_conditions_and_nothing_is_uploaded() {
         status.certificate_request.map(|r| r.state),
         Some("Denied".to_string())
     );
+    let id = status.context_index.expect("the context's index");
+    assert_eq!(status.context.as_deref(), Some(format!("{id} (Strict)").as_str()));
     let device = &h.sim().device;
     let counts = device.counters.snapshot();
-    assert_eq!(counts.count("PUT", "/api/v1/files/tls/1/certificate"), 0, "{counts:?}");
-    assert_eq!(counts.count("PUT", "/api/v1/files/tls/1/privateKey"), 0, "{counts:?}");
+    let path = |file: &str| format!("/api/v1/files/tls/{id}/{file}");
+    assert_eq!(counts.count("PUT", &path("certificate")), 0, "{counts:?}");
+    assert_eq!(counts.count("PUT", &path("privateKey")), 0, "{counts:?}");
     assert!(
-        pem::Certificate::from_der(&device.tls.certificate(1).expect("cert"), 0)
+        pem::Certificate::from_der(&device.tls.certificate(id).expect("cert"), 0)
             .expect("x509")
             .is_self_issued(),
         "the factory certificate stays"

@@ -697,7 +697,10 @@ pub fn plan_tls(
     {
         let table = want.ensure_table(TLS_CONTEXTS_TABLE);
         let index = RowIndex::new(&id.to_string());
-        let named = desired.context.name.is_some() || !exists;
+        // The name cell is compared when the INI was read for it
+        // (`needs_ini`): a context found by its name is not renamed, and
+        // without settings its row is not read at all.
+        let named = !exists || (desired.context.name.is_some() && observed.ini.is_some());
         if named {
             table.set_cell(index.clone(), "Name", &name);
         }
