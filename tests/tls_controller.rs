@@ -771,29 +771,39 @@ async fn rotate_key_generates_a_fresh_key_before_each_csr_and_renews_before_expi
     let h = csr_harness().await;
     let ca = Ca::new("Voice CA");
     let device = &h.sim().device;
-    h.create_tls(csr_spec(json!({"keySize": 1024, "rotateKey": true})))
-        .await;
+    // As the example: a context created by name, a fresh key each time.
+    let mut spec = csr_spec(json!({"keySize": 1024, "rotateKey": true}));
+    spec["context"] = json!({"name": "Carrier"});
+    h.create_tls(spec).await;
     let first = h.wait_requests(1).await.remove(0);
+    let id = h
+        .wait("the context's index", || h.tls().status?.context_index)
+        .await;
+    assert_ne!(id, 1, "Carrier is a new context, not Teams");
+    let generate = format!("/api/v1/files/tls/{id}/privateKey/generate");
     let csr1 = String::from_utf8(first.spec.request.0.clone()).expect("PEM");
     let counts = device.counters.snapshot();
     assert_eq!(
-        counts.count("POST", "/api/v1/files/tls/1/privateKey/generate"),
+        counts.count("POST", &generate),
         1,
         "a fresh key before the first CSR: {counts:?}"
     );
-    assert_eq!(device.tls.key_status(1).expect("key").size, 1024);
+    assert_eq!(device.tls.key_status(id).expect("key").size, 1024);
     let name1 = first.metadata.name.clone().expect("name");
     // Valid 10 days (240 h); renewBefore 720h is not shorter than that, so
     // renewal is due at two thirds: not yet.
     let cert1 = h.sign(&ca, &name1, 10).await;
     h.wait("the first certificate on the device", || {
-        (device.tls.certificate(1)? == der_of(&cert1)).then_some(())
+        (device.tls.certificate(id)? == der_of(&cert1)).then_some(())
     })
     .await;
     h.wait_condition(ConditionType::Ready, ConditionStatus::True)
         .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status_writes = h.server.writes("tlscontexts");
+    tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(h.requests().len(), 1, "not due yet");
+    assert_eq!(h.server.writes("tlscontexts"), status_writes, "no status churn: {:#?}", h.tls().status);
 
     // renewBefore just over the time left: due now. A new key first, then
     // a CSR for it.
@@ -814,14 +824,14 @@ async fn rotate_key_generates_a_fresh_key_before_each_csr_and_renews_before_expi
     assert_ne!(csr_public_key(&csr1), csr_public_key(&csr2), "a fresh key");
     let counts = device.counters.snapshot();
     assert_eq!(
-        counts.count("POST", "/api/v1/files/tls/1/privateKey/generate"),
+        counts.count("POST", &generate),
         2,
         "{counts:?}"
     );
     let name2 = second.metadata.name.clone().expect("name");
     let cert2 = h.sign(&ca, &name2, 90).await;
     h.wait("the renewed certificate on the device", || {
-        (device.tls.certificate(1)? == der_of(&cert2)).then_some(())
+        (device.tls.certificate(id)? == der_of(&cert2)).then_some(())
     })
     .await;
     let renewed = pem::Certificate::from_der(&der_of(&cert2), 0).expect("x509");
