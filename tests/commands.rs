@@ -247,7 +247,8 @@ async fn apply_over_the_examples_reaches_every_device_and_a_second_apply_writes_
 }
 
 #[tokio::test]
-async fn apply_simulate_over_the_examples_converges_all_but_the_csr_certificate_with_a_simulated_device_for_each() {
+async fn apply_simulate_over_the_examples_converges_all_but_the_csr_certificate_with_a_simulated_device_for_each()
+ {
     let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
     let (code, out) = run(&args(vec![examples.clone()], true), Mode::Apply).await;
     only_the_csr_waits(code, &out);

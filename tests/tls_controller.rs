@@ -608,30 +608,60 @@ async fn a_device_csr_is_signed_through_a_certificate_request_uploaded_and_then_
     let name = cr.metadata.name.clone().expect("name");
     assert!(name.starts_with("teams-tls-"), "{name}");
     let csr = String::from_utf8(cr.spec.request.0.clone()).expect("PEM");
-    assert!(csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"), "{csr}");
+    assert!(
+        csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"),
+        "{csr}"
+    );
     let parsed = pem::SigningRequest::parse(&csr).expect("a CSR");
-    assert!(parsed.subject.contains("CN=sbc.example.com"), "{}", parsed.subject);
+    assert!(
+        parsed.subject.contains("CN=sbc.example.com"),
+        "{}",
+        parsed.subject
+    );
     assert_eq!(cr.spec.issuer_ref.name, "voice-ca");
     assert_eq!(cr.spec.issuer_ref.kind.as_deref(), Some("Issuer"));
     assert_eq!(cr.spec.duration.as_deref(), Some("2160h"));
     assert_eq!(
         cr.spec.usages,
-        ["digital signature", "key encipherment", "server auth", "client auth"]
+        [
+            "digital signature",
+            "key encipherment",
+            "server auth",
+            "client auth"
+        ]
     );
     let tls = h.tls();
     let owner = &cr.metadata.owner_references.as_ref().expect("owned")[0];
-    assert_eq!((owner.kind.as_str(), owner.name.as_str()), ("TlsContext", "teams-tls"));
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("TlsContext", "teams-tls")
+    );
     assert_eq!(Some(owner.uid.clone()), tls.metadata.uid);
     // The key stayed: the CSR is for the key the device holds (2048 bits,
     // as keySize asks), and no key was generated or uploaded.
     let device = &h.sim().device;
     let factory = device.tls.certificate(1).expect("factory certificate");
     let factory_cert = pem::Certificate::from_der(&factory, 0).expect("x509");
-    assert!(parsed.matches(&factory_cert), "the CSR is for the device's key");
+    assert!(
+        parsed.matches(&factory_cert),
+        "the CSR is for the device's key"
+    );
     let counts = device.counters.snapshot();
-    assert_eq!(counts.count("POST", "/api/v1/files/tls/1/privateKey/generate"), 0, "{counts:?}");
-    assert_eq!(counts.count("PUT", "/api/v1/files/tls/1/privateKey"), 0, "{counts:?}");
-    assert_eq!(counts.count("PUT", "/api/v1/files/tls/1/certificate"), 0, "{counts:?}");
+    assert_eq!(
+        counts.count("POST", "/api/v1/files/tls/1/privateKey/generate"),
+        0,
+        "{counts:?}"
+    );
+    assert_eq!(
+        counts.count("PUT", "/api/v1/files/tls/1/privateKey"),
+        0,
+        "{counts:?}"
+    );
+    assert_eq!(
+        counts.count("PUT", "/api/v1/files/tls/1/certificate"),
+        0,
+        "{counts:?}"
+    );
 
     // While it waits: Ready=False naming the request, published CSR.
     let tls = h.wait_ready_reason("CertificateRequestPending").await;
@@ -640,7 +670,10 @@ async fn a_device_csr_is_signed_through_a_certificate_request_uploaded_and_then_
     assert!(ready.message.contains(&name), "{}", ready.message);
     assert!(find_condition(&status.conditions, ConditionType::Reconciling).is_some());
     let flight = status.certificate_request.clone().expect("in flight");
-    assert_eq!((flight.name.as_str(), flight.state.as_str()), (name.as_str(), "Pending"));
+    assert_eq!(
+        (flight.name.as_str(), flight.state.as_str()),
+        (name.as_str(), "Pending")
+    );
     let published = h.published("teams-tls-csr").expect("published Secret");
     assert_eq!(published.get("tls.csr").map(|c| c.trim()), Some(csr.trim()));
     assert!(!published.contains_key("tls.crt"));
@@ -665,18 +698,26 @@ async fn a_device_csr_is_signed_through_a_certificate_request_uploaded_and_then_
         Some(pem::fingerprint(&der_of(&cert)))
     );
     assert_eq!(
-        status.certificate_request.as_ref().map(|r| r.state.as_str()),
+        status
+            .certificate_request
+            .as_ref()
+            .map(|r| r.state.as_str()),
         Some("Issued")
     );
     let published = h
         .wait("the chain published", || {
-            h.published("teams-tls-csr").filter(|p| p.contains_key("tls.crt"))
+            h.published("teams-tls-csr")
+                .filter(|p| p.contains_key("tls.crt"))
         })
         .await;
     assert_eq!(published.get("tls.crt"), Some(&cert));
     assert_eq!(published.get("ca.crt"), Some(&ca.cert_pem));
     let counts = device.counters.snapshot();
-    assert_eq!(counts.count("PUT", "/api/v1/files/tls/1/certificate"), 1, "{counts:?}");
+    assert_eq!(
+        counts.count("PUT", "/api/v1/files/tls/1/certificate"),
+        1,
+        "{counts:?}"
+    );
     assert!(
         counts.count("POST", "/api/v1/actions/saveConfiguration") >= 1,
         "saved after the upload: {counts:?}"
@@ -741,14 +782,21 @@ async fn a_denied_request_is_named_in_the_conditions_and_nothing_is_uploaded() {
         let c = find_condition(&status.conditions, t).expect("condition");
         assert_eq!(c.reason, "CertificateRequestDenied", "{t}");
         assert!(c.message.contains(&name), "{}", c.message);
-        assert!(c.message.contains("not allowed by approver policy"), "{}", c.message);
+        assert!(
+            c.message.contains("not allowed by approver policy"),
+            "{}",
+            c.message
+        );
     }
     assert_eq!(
         status.certificate_request.map(|r| r.state),
         Some("Denied".to_string())
     );
     let id = status.context_index.expect("the context's index");
-    assert_eq!(status.context.as_deref(), Some(format!("{id} (Strict)").as_str()));
+    assert_eq!(
+        status.context.as_deref(),
+        Some(format!("{id} (Strict)").as_str())
+    );
     let device = &h.sim().device;
     let counts = device.counters.snapshot();
     let path = |file: &str| format!("/api/v1/files/tls/{id}/{file}");
@@ -803,7 +851,12 @@ async fn rotate_key_generates_a_fresh_key_before_each_csr_and_renews_before_expi
     let status_writes = h.server.writes("tlscontexts");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(h.requests().len(), 1, "not due yet");
-    assert_eq!(h.server.writes("tlscontexts"), status_writes, "no status churn: {:#?}", h.tls().status);
+    assert_eq!(
+        h.server.writes("tlscontexts"),
+        status_writes,
+        "no status churn: {:#?}",
+        h.tls().status
+    );
 
     // renewBefore just over the time left: due now. A new key first, then
     // a CSR for it.
@@ -823,11 +876,7 @@ async fn rotate_key_generates_a_fresh_key_before_each_csr_and_renews_before_expi
     let csr2 = String::from_utf8(second.spec.request.0.clone()).expect("PEM");
     assert_ne!(csr_public_key(&csr1), csr_public_key(&csr2), "a fresh key");
     let counts = device.counters.snapshot();
-    assert_eq!(
-        counts.count("POST", &generate),
-        2,
-        "{counts:?}"
-    );
+    assert_eq!(counts.count("POST", &generate), 2, "{counts:?}");
     let name2 = second.metadata.name.clone().expect("name");
     let cert2 = h.sign(&ca, &name2, 90).await;
     h.wait("the renewed certificate on the device", || {
@@ -835,7 +884,11 @@ async fn rotate_key_generates_a_fresh_key_before_each_csr_and_renews_before_expi
     })
     .await;
     let renewed = pem::Certificate::from_der(&der_of(&cert2), 0).expect("x509");
-    assert!(pem::SigningRequest::parse(&csr2).expect("csr").matches(&renewed));
+    assert!(
+        pem::SigningRequest::parse(&csr2)
+            .expect("csr")
+            .matches(&renewed)
+    );
     h.wait_condition(ConditionType::Ready, ConditionStatus::True)
         .await;
     device.counters.reset();

@@ -462,22 +462,40 @@ mod csr {
 
     #[test]
     fn without_a_cluster_the_certificate_is_held_back_and_nothing_is_sent() {
-        let plan = plan_tls(&desired(true, false), &device(None, false), &TlsMemory::default(), 0)
-            .expect("plan");
+        let plan = plan_tls(
+            &desired(true, false),
+            &device(None, false),
+            &TlsMemory::default(),
+            0,
+        )
+        .expect("plan");
         assert!(plan.steps.is_empty(), "{:?}", kinds(&plan));
         assert_eq!(plan.blocked.len(), 1);
         assert_eq!(plan.blocked[0].1, CSR_NEEDS_CLUSTER);
-        assert!(matches!(plan.blocked[0].0.action, TlsAction::RequestCertificate(_)));
+        assert!(matches!(
+            plan.blocked[0].0.action,
+            TlsAction::RequestCertificate(_)
+        ));
         assert!(!plan.is_empty());
     }
 
     #[test]
     fn a_missing_certificate_is_requested_with_a_fresh_key_only_when_rotating() {
-        let keep = plan_tls(&desired(false, true), &device(None, false), &TlsMemory::default(), 0)
-            .expect("plan");
+        let keep = plan_tls(
+            &desired(false, true),
+            &device(None, false),
+            &TlsMemory::default(),
+            0,
+        )
+        .expect("plan");
         assert_eq!(kinds(&keep), ["request"]);
-        let rotate = plan_tls(&desired(true, true), &device(None, false), &TlsMemory::default(), 0)
-            .expect("plan");
+        let rotate = plan_tls(
+            &desired(true, true),
+            &device(None, false),
+            &TlsMemory::default(),
+            0,
+        )
+        .expect("plan");
         assert_eq!(kinds(&rotate), ["generate-key", "request", "save"]);
         let TlsAction::RequestCertificate(step) = &rotate.steps[1].action else {
             panic!("a request")
@@ -500,9 +518,11 @@ mod csr {
         assert_eq!(kinds(&plan), ["generate-key", "request", "save"]);
         // A self-issued certificate (the factory's) is never kept.
         let factory = Ca::new("sbc.example.com");
-        let own = pem::parse_certificates(&factory.cert_pem).expect("ca").remove(0);
-        let plan = plan_tls(&d, &device(Some(own), true), &TlsMemory::default(), now)
-            .expect("plan");
+        let own = pem::parse_certificates(&factory.cert_pem)
+            .expect("ca")
+            .remove(0);
+        let plan =
+            plan_tls(&d, &device(Some(own), true), &TlsMemory::default(), now).expect("plan");
         assert_eq!(kinds(&plan), ["generate-key", "request", "save"]);
     }
 
@@ -528,38 +548,72 @@ mod csr {
             request: Some(r),
             ..base.clone()
         };
-        let pending = plan_tls(&d, &with(request(RequestState::Pending, "none")), &TlsMemory::default(), now)
-            .expect("plan");
-        assert!(pending.steps.iter().all(|s| matches!(s.action, TlsAction::Publish(_))), "{:?}", kinds(&pending));
+        let pending = plan_tls(
+            &d,
+            &with(request(RequestState::Pending, "none")),
+            &TlsMemory::default(),
+            now,
+        )
+        .expect("plan");
+        assert!(
+            pending
+                .steps
+                .iter()
+                .all(|s| matches!(s.action, TlsAction::Publish(_))),
+            "{:?}",
+            kinds(&pending)
+        );
         assert_eq!(pending.waiting.len(), 1);
         assert!(
-            pending.waiting[0].after.as_deref().unwrap_or("").contains("waiting for CertificateRequest `voice/tls-0123456789`"),
+            pending.waiting[0]
+                .after
+                .as_deref()
+                .unwrap_or("")
+                .contains("waiting for CertificateRequest `voice/tls-0123456789`"),
             "{:?}",
             pending.waiting
         );
-        let denied = plan_tls(&d, &with(request(RequestState::Denied, "none")), &TlsMemory::default(), now)
-            .expect("plan");
+        let denied = plan_tls(
+            &d,
+            &with(request(RequestState::Denied, "none")),
+            &TlsMemory::default(),
+            now,
+        )
+        .expect("plan");
         let said = denied.waiting[0].after.clone().unwrap_or_default();
         assert!(said.contains("Denied: policy says no"), "{said}");
-        assert!(!denied.steps.iter().any(|s| matches!(s.action, TlsAction::UploadCertificate(_) | TlsAction::RequestCertificate(_))));
+        assert!(!denied.steps.iter().any(|s| matches!(
+            s.action,
+            TlsAction::UploadCertificate(_) | TlsAction::RequestCertificate(_)
+        )));
         let done = RequestState::Issued {
             certificate: signed.to_pem(),
             ca: None,
         };
-        let upload = plan_tls(&d, &with(request(done.clone(), "none")), &TlsMemory::default(), now)
-            .expect("plan");
+        let upload = plan_tls(
+            &d,
+            &with(request(done.clone(), "none")),
+            &TlsMemory::default(),
+            now,
+        )
+        .expect("plan");
         assert_eq!(kinds(&upload), ["certificate", "publish", "save"]);
         // A request made to replace another certificate is not current: ask anew.
-        let stale = plan_tls(&d, &with(request(done, "ab12")), &TlsMemory::default(), now)
-            .expect("plan");
+        let stale =
+            plan_tls(&d, &with(request(done, "ab12")), &TlsMemory::default(), now).expect("plan");
         assert_eq!(kinds(&stale), ["request"]);
         // An issued certificate that is not PEM: refused before anything is sent.
         let broken = RequestState::Issued {
             certificate: "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n".into(),
             ca: None,
         };
-        let err = plan_tls(&d, &with(request(broken, "none")), &TlsMemory::default(), now)
-            .expect_err("not PEM");
+        let err = plan_tls(
+            &d,
+            &with(request(broken, "none")),
+            &TlsMemory::default(),
+            now,
+        )
+        .expect_err("not PEM");
         assert!(matches!(err, TlsPlanError::Issued { .. }), "{err}");
         assert!(err.to_string().contains("voice/tls-0123456789"), "{err}");
     }
@@ -570,14 +624,18 @@ mod csr {
         // again once it exists with its factory certificate.
         let d = desired(true, true);
         let factory = Ca::new("00908F000001");
-        let own = pem::parse_certificates(&factory.cert_pem).expect("ca").remove(0);
+        let own = pem::parse_certificates(&factory.cert_pem)
+            .expect("ca")
+            .remove(0);
         let observed = TlsObserved {
             request: Some(request(RequestState::Pending, "none")),
             ..device(Some(own), false)
         };
         let plan = plan_tls(&d, &observed, &TlsMemory::default(), 0).expect("plan");
         assert!(
-            plan.steps.iter().all(|s| matches!(s.action, TlsAction::Publish(_))),
+            plan.steps
+                .iter()
+                .all(|s| matches!(s.action, TlsAction::Publish(_))),
             "no second key or request: {:?}",
             kinds(&plan)
         );
@@ -604,6 +662,9 @@ mod csr {
         let TlsAction::RequestCertificate(step) = &plan.steps[0].action else {
             panic!("a request")
         };
-        assert_eq!(step.replaces, cert.fingerprint, "a new request, named apart");
+        assert_eq!(
+            step.replaces, cert.fingerprint,
+            "a new request, named apart"
+        );
     }
 }

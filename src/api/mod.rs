@@ -51,8 +51,8 @@ pub use revision::desired_revision;
 pub use sources::{ConfigMapKeyRef, ResolvedSources, SourceRef};
 pub use tls_context::{
     CellValue, CertificateRequestSpec, CertificateRequestStatus, CertificateSource,
-    CertificateStatus, ContextRef, DeviceRef, GenerateOnDevice, IssuerRef, KEY_SIZES, KeyRef, KeyUsage,
-    PrivateKeyStatus, RootSource, SelfSigned, SignatureAlgorithm, Subject, TlsContext,
+    CertificateStatus, ContextRef, DeviceRef, GenerateOnDevice, IssuerRef, KEY_SIZES, KeyRef,
+    KeyUsage, PrivateKeyStatus, RootSource, SelfSigned, SignatureAlgorithm, Subject, TlsContext,
     TlsContextError, TlsContextSpec, TlsContextStatus, TlsSecretRef, TrustedRoots,
     TrustedRootsMode,
 };

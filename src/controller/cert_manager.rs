@@ -289,7 +289,11 @@ impl Issuer for ClusterIssuer {
                 .iter()
                 .map(|(k, v)| (k.clone(), ByteString(v.clone().into_bytes())))
                 .collect();
-            match api.get_opt(&secret.name).await.map_err(api_error(what.clone()))? {
+            match api
+                .get_opt(&secret.name)
+                .await
+                .map_err(api_error(what.clone()))?
+            {
                 None => {
                     let object = Secret {
                         metadata: ObjectMeta {

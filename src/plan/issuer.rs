@@ -145,7 +145,10 @@ pub fn request_state(
         return (RequestState::Denied, message(find("Denied")));
     }
     if is_true(find("InvalidRequest")) {
-        return (RequestState::InvalidRequest, message(find("InvalidRequest")));
+        return (
+            RequestState::InvalidRequest,
+            message(find("InvalidRequest")),
+        );
     }
     if let Some(r) = ready.filter(|r| r.status == "False") {
         match r.reason.as_str() {
@@ -155,7 +158,9 @@ pub fn request_state(
         }
     }
     match certificate.filter(|c| !c.trim().is_empty()) {
-        Some(certificate) if is_true(ready) => (RequestState::Issued { certificate, ca }, message(ready)),
+        Some(certificate) if is_true(ready) => {
+            (RequestState::Issued { certificate, ca }, message(ready))
+        }
         _ => (RequestState::Pending, message(ready)),
     }
 }
@@ -237,7 +242,8 @@ pub trait Issuer: Send + Sync + Debug {
     ) -> BoxFuture<'a, Result<Option<BTreeMap<String, String>>, IssuerError>>;
 
     /// Creates or updates `secret` so its data is exactly `secret.data`.
-    fn publish<'a>(&'a self, secret: &'a PublishedSecret) -> BoxFuture<'a, Result<(), IssuerError>>;
+    fn publish<'a>(&'a self, secret: &'a PublishedSecret)
+    -> BoxFuture<'a, Result<(), IssuerError>>;
 }
 
 /// The latest of `requests` (by creation time, then name).
@@ -269,7 +275,12 @@ mod tests {
             RequestState::Pending
         );
         assert_eq!(
-            request_state(&[c("Approved", "True", "ok"), c("Ready", "False", "Pending")], None, None).0,
+            request_state(
+                &[c("Approved", "True", "ok"), c("Ready", "False", "Pending")],
+                None,
+                None
+            )
+            .0,
             RequestState::Pending
         );
         let (denied, message) = request_state(
@@ -277,7 +288,10 @@ mod tests {
             None,
             None,
         );
-        assert_eq!((denied, message.as_str()), (RequestState::Denied, "Denied Policy"));
+        assert_eq!(
+            (denied, message.as_str()),
+            (RequestState::Denied, "Denied Policy")
+        );
         assert_eq!(
             request_state(&[c("Ready", "False", "Failed")], None, None).0,
             RequestState::Failed

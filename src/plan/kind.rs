@@ -18,8 +18,8 @@
 //!   and `status` are pure.
 
 use std::fmt::Debug;
-use std::sync::Arc;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::NamespaceResourceScope;

@@ -107,9 +107,10 @@ impl Ca {
         use x509_parser::prelude::FromDer;
         let block = pem::parse(csr_pem).expect("CSR PEM");
         assert_eq!(block.tag(), "CERTIFICATE REQUEST");
-        let (_, csr) =
-            x509_parser::certification_request::X509CertificationRequest::from_der(block.contents())
-                .expect("CSR DER");
+        let (_, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(
+            block.contents(),
+        )
+        .expect("CSR DER");
         let info = &csr.certification_request_info;
         let cn = info
             .subject

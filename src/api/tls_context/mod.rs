@@ -389,7 +389,9 @@ fn default_usages() -> Vec<KeyUsage> {
 
 /// A key usage as cert-manager names it (`KeyUsage` of
 /// cert-manager.io/v1, pkg/apis/certmanager/v1/types.go).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub enum KeyUsage {
     /// `signing`.
     #[serde(rename = "signing")]

@@ -44,9 +44,9 @@ use crate::plan::report::{self, Findings, drift_of, pending_of, summary};
 use crate::plan::{self, Kind, KindStatus, Target};
 
 use super::backoff::jittered;
+use super::cert_manager::ClusterIssuer;
 use super::context::Context;
 use super::error::ReconcileError;
-use super::cert_manager::ClusterIssuer;
 use super::sources::ClusterSources;
 
 /// The key of an object in the controller's per-object records.
@@ -266,7 +266,10 @@ async fn pipeline<K: Kind>(
     let (mut desired, decision) =
         validate::desired::<K>(resource, &refs.device, &refs.resolved, now)?;
     if K::USES_ISSUER {
-        K::connect(&mut desired, Arc::new(ClusterIssuer::new(ctx.client.clone())));
+        K::connect(
+            &mut desired,
+            Arc::new(ClusterIssuer::new(ctx.client.clone())),
+        );
     }
     let revision = K::revision(resource, &refs.resolved);
     let client = ctx.clients.get_or_build(

@@ -44,8 +44,8 @@ use crate::plan::Change;
 use crate::plan::issuer::{ObservedRequest, Owner, PublishedSecret, RequestState};
 
 use super::{
-    CSR_NEEDS_CLUSTER, DesiredRequest, ObservedFiles, TlsAction, TlsDesired, TlsObserved,
-    TlsPlan, TlsPlanError, TlsStep, cert_label,
+    CSR_NEEDS_CLUSTER, DesiredRequest, ObservedFiles, TlsAction, TlsDesired, TlsObserved, TlsPlan,
+    TlsPlanError, TlsStep, cert_label,
 };
 
 /// What the request step sends and creates.
@@ -178,10 +178,12 @@ pub(super) fn plan_requested(
         return Ok(());
     }
     if !in_cluster {
-        plan.blocked.push((request_step, CSR_NEEDS_CLUSTER.to_string()));
+        plan.blocked
+            .push((request_step, CSR_NEEDS_CLUSTER.to_string()));
         return Ok(());
     }
-    let qualified = |r: &ObservedRequest| format!("CertificateRequest `{}/{}`", request.namespace, r.name);
+    let qualified =
+        |r: &ObservedRequest| format!("CertificateRequest `{}/{}`", request.namespace, r.name);
     // "none": made before the context had a certificate (or existed), so a
     // context created with its factory certificate in the same pass still
     // finds its request.
@@ -208,8 +210,9 @@ pub(super) fn plan_requested(
                     name: format!("{}/{}", request.namespace, r.name),
                     reason,
                 };
-                let chain = pem::parse_certificates(certificate)
-                    .map_err(|e| bad(format!("status.certificate is not a PEM certificate: {e}")))?;
+                let chain = pem::parse_certificates(certificate).map_err(|e| {
+                    bad(format!("status.certificate is not a PEM certificate: {e}"))
+                })?;
                 let leaf = &chain[0]; // parse_certificates returns at least one
                 if let Ok(csr) = SigningRequest::parse(&r.request_pem)
                     && !csr.matches(leaf)
@@ -271,7 +274,9 @@ fn start_over(
     if request.rotate_key || !exists || files.key.size != size {
         plan.steps.push(TlsStep {
             action: TlsAction::GenerateKey { size },
-            description: format!("generate a fresh {size}-bit private key on {context_key} for the CSR"),
+            description: format!(
+                "generate a fresh {size}-bit private key on {context_key} for the CSR"
+            ),
             changes: vec![Change {
                 key: format!("{context_key} privateKey"),
                 before: exists.then(|| format!("{} bits", files.key.size)),
@@ -343,7 +348,10 @@ mod tests {
     fn names_are_deterministic_and_differ_per_replaced_certificate() {
         let a = request_name("CSR", &step("none"));
         assert_eq!(a, request_name("CSR", &step("none")));
-        assert!(a.starts_with("teams-tls-") && a.len() == "teams-tls-".len() + 10, "{a}");
+        assert!(
+            a.starts_with("teams-tls-") && a.len() == "teams-tls-".len() + 10,
+            "{a}"
+        );
         assert_ne!(a, request_name("CSR", &step("abcd")));
         assert_ne!(a, request_name("CSR2", &step("none")));
         let mut long = step("none");

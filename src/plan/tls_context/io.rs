@@ -246,13 +246,10 @@ pub(super) async fn run_action(
                 owner: step.owner.clone(),
                 data: BTreeMap::from([("tls.csr".to_string(), csr.pem)]),
             };
-            issuer
-                .publish(&secret)
-                .await
-                .map_err(external(format!(
-                    "publishing the CSR in Secret `{}/{}`",
-                    secret.namespace, secret.name
-                )))
+            issuer.publish(&secret).await.map_err(external(format!(
+                "publishing the CSR in Secret `{}/{}`",
+                secret.namespace, secret.name
+            )))
         }
         TlsAction::Publish(secret) => {
             let Some(issuer) = &desired.issuer else {

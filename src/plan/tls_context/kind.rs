@@ -25,9 +25,9 @@ use crate::api::{
 };
 use crate::config::pem::Certificate;
 use crate::device::{DeviceError, MediantClient};
+use crate::plan::issuer::{Issuer, ObservedRequest, RequestState};
 use crate::plan::kind::{Expiry, Kind, KindStatus, Origin, StepDone, Target};
 use crate::plan::report::CommonStatus;
-use crate::plan::issuer::{Issuer, ObservedRequest, RequestState};
 use crate::plan::{ApplyError, Plan, PlanError, ResetPermission, SecretDigests, SideEffect, Step};
 
 use super::io::{TlsApplyError, observe_tls, run_action};
@@ -132,17 +132,26 @@ fn waiting_conditions(
         ),
         RequestState::Denied => (
             "CertificateRequestDenied",
-            format!("CertificateRequest `{}` was denied: {}; delete it or change the spec to request again", request.name, request.message),
+            format!(
+                "CertificateRequest `{}` was denied: {}; delete it or change the spec to request again",
+                request.name, request.message
+            ),
             true,
         ),
         RequestState::Failed => (
             "CertificateRequestFailed",
-            format!("CertificateRequest `{}` failed: {}; delete it or change the spec to request again", request.name, request.message),
+            format!(
+                "CertificateRequest `{}` failed: {}; delete it or change the spec to request again",
+                request.name, request.message
+            ),
             true,
         ),
         RequestState::InvalidRequest => (
             "CertificateRequestInvalid",
-            format!("the issuer refused CertificateRequest `{}` as invalid: {}", request.name, request.message),
+            format!(
+                "the issuer refused CertificateRequest `{}` as invalid: {}",
+                request.name, request.message
+            ),
             true,
         ),
         RequestState::Issued { .. } => return,
@@ -158,7 +167,10 @@ fn waiting_conditions(
         set_condition(conditions, c(ConditionType::Stalled, ConditionStatus::True));
         remove_condition(conditions, ConditionType::Reconciling);
     } else {
-        set_condition(conditions, c(ConditionType::Reconciling, ConditionStatus::True));
+        set_condition(
+            conditions,
+            c(ConditionType::Reconciling, ConditionStatus::True),
+        );
         remove_condition(conditions, ConditionType::Stalled);
     }
     conditions.sort_by_key(|c| {
@@ -392,14 +404,12 @@ impl Kind for TlsContextKind {
             // A fresh observation says what is there (nothing, outside the
             // CSR flow); without one, status keeps what it said.
             certificate_request: match observed {
-                Some(_) => {
-                    request.map(|r| CertificateRequestStatus {
-                        name: r.name.clone(),
-                        csr_digest: hex_sha256(r.request_pem.trim()),
-                        state: r.state.as_str().to_string(),
-                        message: r.message.chars().take(1024).collect(),
-                    })
-                }
+                Some(_) => request.map(|r| CertificateRequestStatus {
+                    name: r.name.clone(),
+                    csr_digest: hex_sha256(r.request_pem.trim()),
+                    state: r.state.as_str().to_string(),
+                    message: r.message.chars().take(1024).collect(),
+                }),
                 _ => prev.certificate_request,
             },
             last_sync_time: common.last_sync_time,

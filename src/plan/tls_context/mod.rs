@@ -31,8 +31,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::api::{
-    ConfigMapKeyRef, IssuerRef, SecretKeyRef, SourceRef, Subject, TlsContextSpec,
-    TrustedRootsMode,
+    ConfigMapKeyRef, IssuerRef, SecretKeyRef, SourceRef, Subject, TlsContextSpec, TrustedRootsMode,
 };
 use crate::config::ini::{self, DiffOptions, IniDocument, RowIndex};
 use crate::config::pem::{self, Certificate, PemError, PrivateKey};
