@@ -25,7 +25,7 @@ use crate::api::{
 };
 use crate::config::pem::Certificate;
 use crate::device::{DeviceError, MediantClient};
-use crate::plan::issuer::{Issuer, ObservedRequest, RequestState};
+use crate::plan::issuer::{Issuer, IssuerError, ObservedRequest, RequestState};
 use crate::plan::kind::{Expiry, Kind, KindStatus, Origin, StepDone, Target};
 use crate::plan::report::CommonStatus;
 use crate::plan::{ApplyError, Plan, PlanError, ResetPermission, SecretDigests, SideEffect, Step};
@@ -265,6 +265,11 @@ impl Kind for TlsContextKind {
                 what: what.to_string(),
                 reason: source.to_string(),
             },
+            // The API server failed a read: retried with backoff
+            // (KubeApiError). cert-manager missing needs the user.
+            TlsApplyError::Issuer(IssuerError::Api { what, reason }) => {
+                ApplyError::Observe(DeviceError::External { what, reason })
+            }
             other => ApplyError::Plan(PlanError::Unplannable(other.to_string())),
         })
     }
