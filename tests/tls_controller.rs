@@ -46,12 +46,19 @@ struct Harness {
 
 impl Harness {
     async fn start(interval: Duration) -> Harness {
+        Harness::start_with(interval, true).await
+    }
+
+    /// `cert_manager`: whether the server serves cert-manager's
+    /// CertificateRequest (the CSR flow), as its CRD declares it: with a
+    /// status subresource.
+    async fn start_with(interval: Duration, cert_manager: bool) -> Harness {
         let server = ApiServer::start().await;
         server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
         server.register(ResourceType::custom::<TlsContext>().with_status_subresource());
-        // cert-manager's CertificateRequest (the CSR flow), served as its
-        // CRD declares: with a status subresource.
-        server.register(ResourceType::custom::<CertificateRequest>().with_status_subresource());
+        if cert_manager {
+            server.register(ResourceType::custom::<CertificateRequest>().with_status_subresource());
+        }
         let fleet = Fleet::start(FleetConfig {
             devices: 1,
             reset_time: Duration::from_millis(300),
@@ -584,7 +591,11 @@ fn csr_spec(extra: serde_json::Value) -> serde_json::Value {
 }
 
 async fn csr_harness() -> Harness {
-    let h = Harness::start(Duration::from_millis(700)).await;
+    csr_harness_with(true).await
+}
+
+async fn csr_harness_with(cert_manager: bool) -> Harness {
+    let h = Harness::start_with(Duration::from_millis(700), cert_manager).await;
     h.put_secret(
         "sbc-admin",
         "Opaque",
@@ -895,5 +906,30 @@ async fn rotate_key_generates_a_fresh_key_before_each_csr_and_renews_before_expi
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(device.counters.snapshot().writes, 0);
     assert_eq!(h.requests().len(), 2);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_cert_manager_the_csr_flow_says_so_and_retries() {
+    let h = csr_harness_with(false).await;
+    h.create_tls(csr_spec(json!({}))).await;
+    let tls = h
+        .wait_condition(ConditionType::Reconciling, ConditionStatus::True)
+        .await;
+    let status = tls.status.expect("status");
+    let c = find_condition(&status.conditions, ConditionType::Reconciling).expect("Reconciling");
+    assert_eq!(c.reason, "KubeApiError");
+    assert!(c.message.contains("install cert-manager"), "{}", c.message);
+    assert!(find_condition(&status.conditions, ConditionType::Stalled).is_none());
+    let counts = h.sim().device.counters.snapshot();
+    let tls_writes: Vec<&String> = counts
+        .requests
+        .keys()
+        .filter(|k| k.contains("/files/tls") && !k.starts_with("GET "))
+        .collect();
+    assert!(
+        tls_writes.is_empty(),
+        "nothing sent for the context: {counts:?}"
+    );
     h.stop().await;
 }

@@ -265,11 +265,19 @@ impl Kind for TlsContextKind {
                 what: what.to_string(),
                 reason: source.to_string(),
             },
-            // The API server failed a read: retried with backoff
-            // (KubeApiError). cert-manager missing needs the user.
-            TlsApplyError::Issuer(IssuerError::Api { what, reason }) => {
-                ApplyError::Observe(DeviceError::External { what, reason })
-            }
+            // The API server failed a read, or does not serve
+            // CertificateRequests yet: retried with backoff (KubeApiError),
+            // so installing cert-manager is enough.
+            TlsApplyError::Issuer(e) => ApplyError::Observe(DeviceError::External {
+                what: match &e {
+                    IssuerError::Api { what, .. } => what.clone(),
+                    IssuerError::NotInstalled => "listing cert-manager CertificateRequests".into(),
+                },
+                reason: match e {
+                    IssuerError::Api { reason, .. } => reason,
+                    other => other.to_string(),
+                },
+            }),
             other => ApplyError::Plan(PlanError::Unplannable(other.to_string())),
         })
     }
