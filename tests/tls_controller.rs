@@ -822,6 +822,44 @@ async fn a_denied_request_is_named_in_the_conditions_and_nothing_is_uploaded() {
     // Denied is final: no second request while it stands.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(h.requests().len(), 1);
+
+    // Deleting it asks again, for the same key (rotateKey is false).
+    let first_csr = h.requests()[0].spec.request.0.clone();
+    Api::<CertificateRequest>::namespaced(h.server.client(), NS)
+        .delete(&name, &Default::default())
+        .await
+        .expect("deleted");
+    let again = h
+        .wait("a new request", || {
+            let all = h.requests();
+            all.iter()
+                .find(|r| r.status.is_none())
+                .and_then(|r| r.metadata.name.clone())
+        })
+        .await;
+    let second = h
+        .requests()
+        .into_iter()
+        .find(|r| r.metadata.name.as_deref() == Some(again.as_str()))
+        .expect("the new request");
+    assert_eq!(
+        csr_public_key(&String::from_utf8(second.spec.request.0).expect("PEM")),
+        csr_public_key(&String::from_utf8(first_csr).expect("PEM")),
+        "the same device key"
+    );
+    let cert = h.sign(&Ca::new("Voice CA"), &again, 90).await;
+    h.wait("the certificate on the device", || {
+        (device.tls.certificate(id)? == der_of(&cert)).then_some(())
+    })
+    .await;
+    let tls = h
+        .wait_condition(ConditionType::Ready, ConditionStatus::True)
+        .await;
+    let conditions = tls.status.expect("status").conditions;
+    assert!(
+        find_condition(&conditions, ConditionType::Stalled).is_none(),
+        "{conditions:?}"
+    );
     h.stop().await;
 }
 
