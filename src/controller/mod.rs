@@ -36,6 +36,7 @@
 //!   MediantDevice leaves the device's configuration as it is.
 
 mod backoff;
+pub mod cert_manager;
 mod clients;
 mod config;
 mod context;

@@ -21,8 +21,10 @@ use kube::{Api, ResourceExt};
 
 use crate::api::MediantDevice;
 use crate::plan::Kind;
+use crate::plan::issuer::OWNER_LABEL;
 use crate::plan::kinds::{KindVisitor, for_each_kind};
 
+use super::cert_manager::CertificateRequest;
 use super::config::ControllerConfig;
 use super::context::Context;
 use super::error::ControllerError;
@@ -188,6 +190,11 @@ async fn run_kind<K: Kind>(
     let secrets: Api<PartialObjectMeta<Secret>> = scoped(client.clone(), ns.as_deref());
     let config_maps: Api<PartialObjectMeta<ConfigMap>> = scoped(client.clone(), ns.as_deref());
     let devices: Api<MediantDevice> = scoped(client.clone(), ns.as_deref());
+    let requests: Option<Api<CertificateRequest>> = if K::USES_ISSUER {
+        certificate_requests(client.clone(), ns.as_deref()).await
+    } else {
+        None
+    };
 
     let ctx = Arc::new(Context::for_kind(
         K::KIND,
@@ -256,6 +263,29 @@ async fn run_kind<K: Kind>(
         )
     };
 
+    // A kind that requests certificates follows its CertificateRequests, so
+    // a signed certificate reaches the device within seconds.
+    let controller = match requests {
+        None => controller,
+        Some(requests) => {
+            let ctx = Arc::clone(&ctx);
+            controller.watches(
+                requests,
+                watcher::Config::default().labels(OWNER_LABEL),
+                move |cr: CertificateRequest| {
+                    let namespace = cr.namespace().unwrap_or_default();
+                    let refs: Vec<_> = cr
+                        .labels()
+                        .get(OWNER_LABEL)
+                        .map(|owner| ObjectRef::new(owner).within(&namespace))
+                        .into_iter()
+                        .collect();
+                    triggered(&ctx, refs)
+                },
+            )
+        }
+    };
+
     controller
         .graceful_shutdown_on(shutdown)
         .run(reconcile::<K>, error_policy::<K>, Arc::clone(&ctx))
@@ -281,6 +311,25 @@ async fn run_kind<K: Kind>(
         })
         .await;
     tracing::info!("{} controller stopped", K::KIND);
+}
+
+/// The CertificateRequests API in the watched scope, when the cluster
+/// serves it (cert-manager installed); `None` otherwise, and the CSR flow
+/// then reports cert-manager missing on each reconciliation.
+async fn certificate_requests(
+    client: kube::Client,
+    namespace: Option<&str>,
+) -> Option<Api<CertificateRequest>> {
+    let api: Api<CertificateRequest> = scoped(client, namespace);
+    match api.list(&ListParams::default().limit(1)).await {
+        Ok(_) => Some(api),
+        Err(e) => {
+            tracing::warn!(
+                "cert-manager.io/v1 CertificateRequests cannot be listed ({e}): TlsContexts with generateOnDevice.certificateRequest are not triggered by their requests (install cert-manager and restart the operator)"
+            );
+            None
+        }
+    }
 }
 
 /// Marks the resources a Secret, ConfigMap or device change concerns, so

@@ -10,6 +10,7 @@
 mod category;
 mod connection;
 pub mod engine;
+pub mod issuer;
 pub mod kind;
 pub mod kinds;
 pub mod license_entitlement;
@@ -24,6 +25,7 @@ use crate::device::DeviceError;
 pub use category::Category;
 pub use connection::{client_for, retry_for};
 pub use engine::{Outcome, Reconciled, Survey, converge, reconcile_once, survey};
+pub use issuer::{Issuer, IssuerError};
 pub use kind::{Expiry, Kind, KindStatus, Origin, StepDone, Target};
 pub use mediant_device::{
     Action, DesiredState, FromSecrets, IniMode, MediantDeviceKind, ObservedState,

@@ -44,6 +44,7 @@ use crate::plan::report::{self, Findings, drift_of, pending_of, summary};
 use crate::plan::{self, Kind, KindStatus, Target};
 
 use super::backoff::jittered;
+use super::cert_manager::ClusterIssuer;
 use super::context::Context;
 use super::error::ReconcileError;
 use super::sources::ClusterSources;
@@ -279,7 +280,14 @@ async fn pipeline<K: Kind>(
     // One writer per device, whichever resources configure it.
     let _lock = ctx.locks.lock(refs.lock_key()).await;
     let now = Timestamp::now();
-    let (desired, decision) = validate::desired::<K>(resource, &refs.device, &refs.resolved, now)?;
+    let (mut desired, decision) =
+        validate::desired::<K>(resource, &refs.device, &refs.resolved, now)?;
+    if K::USES_ISSUER {
+        K::connect(
+            &mut desired,
+            Arc::new(ClusterIssuer::new(ctx.client.clone())),
+        );
+    }
     let revision = K::revision(resource, &refs.resolved);
     let client = ctx.client(
         key,
