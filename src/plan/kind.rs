@@ -122,7 +122,7 @@ pub trait Kind: Send + Sync + 'static {
     const KIND: &'static str;
 
     /// Whether the kind exchanges with cert-manager CertificateRequests
-    /// ([`Kind::connect`]): its controller then watches the ones it labels.
+    /// ([`Kind::attach_issuer`]): its controller then watches the ones it labels.
     const USES_ISSUER: bool = false;
 
     /// The device this resource configures.
@@ -202,7 +202,7 @@ pub trait Kind: Send + Sync + 'static {
     /// CertificateRequests, the published Secret) for kinds whose steps
     /// exchange with it. Called by the controller only: `diff`/`apply -f`
     /// have no cluster. Default: not needed.
-    fn connect(desired: &mut Self::Desired, issuer: Arc<dyn Issuer>) {
+    fn attach_issuer(desired: &mut Self::Desired, issuer: Arc<dyn Issuer>) {
         let _ = (desired, issuer);
     }
 

@@ -283,7 +283,7 @@ async fn pipeline<K: Kind>(
     let (mut desired, decision) =
         validate::desired::<K>(resource, &refs.device, &refs.resolved, now)?;
     if K::USES_ISSUER {
-        K::connect(
+        K::attach_issuer(
             &mut desired,
             Arc::new(ClusterIssuer::new(ctx.client.clone())),
         );

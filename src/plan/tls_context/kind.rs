@@ -210,7 +210,7 @@ impl Kind for TlsContextKind {
             .map_err(|e| ValidationError::TlsContext(e.to_string()))
     }
 
-    fn connect(desired: &mut TlsDesired, issuer: Arc<dyn Issuer>) {
+    fn attach_issuer(desired: &mut TlsDesired, issuer: Arc<dyn Issuer>) {
         desired.issuer = Some(issuer);
     }
 

@@ -218,7 +218,7 @@ pub struct TlsDesired {
     /// Save after changes.
     pub save_after_apply: bool,
     /// The cluster's CertificateRequests and Secrets (the CSR flow), when
-    /// running in a cluster ([`crate::plan::Kind::connect`]).
+    /// running in a cluster ([`crate::plan::Kind::attach_issuer`]).
     pub issuer: Option<Arc<dyn Issuer>>,
 }
 
