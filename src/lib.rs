@@ -20,8 +20,9 @@
 //!   no Kubernetes, no tokio or HTTP.
 //! - [`device`] (clients) uses `config`, never `plan`, `api` or
 //!   `controller`: clients execute steps, they do not decide them.
-//! - [`api`] (CRD types, schema, validation) uses neither `device`, `plan`
-//!   nor `controller`.
+//! - [`api`] (CRD types, schema, CEL, validation) uses nothing of ours:
+//!   not `config` either, since parsing and merging the texts a spec names
+//!   is `plan`'s.
 //! - [`plan`] (the kind seam, the engine, each kind's plan) uses `config`,
 //!   `device`, `api`; never `controller` or `cmd`: both front ends share it.
 //! - [`controller`] uses `plan`, `api`, `device`; never `cmd`.

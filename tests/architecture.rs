@@ -328,7 +328,12 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         ],
     ),
     ("device", &["api", "cmd", "controller", "plan", "simulator"]),
-    ("api", &["cmd", "controller", "device", "plan", "simulator"]),
+    // Issue 9: `api` is types, schema, CEL and validation only; parsing
+    // and merging the texts a spec names is the plan's.
+    (
+        "api",
+        &["cmd", "config", "controller", "device", "plan", "simulator"],
+    ),
     ("plan", &["cmd", "controller", "simulator"]),
     ("controller", &["cmd", "simulator"]),
     ("simulator", &["api", "cmd", "controller", "device", "plan"]),

@@ -470,3 +470,72 @@ async fn the_json_409_of_an_ha_device_is_permanent_and_sent_once() {
     );
     assert_eq!(device.reset_count(), 0);
 }
+
+#[test]
+fn the_public_crd_offers_only_working_providers() {
+    // The provider registry's test-only entry (`testOnly`, compiled into the
+    // library's own unit tests) never reaches the CRD users install.
+    let yaml = mediant_operator::api::crd_yaml().expect("CRDs render");
+    let start = yaml
+        .find("name: licenseentitlements.mediant.io")
+        .expect("the LicenseEntitlement CRD");
+    let crd = &yaml[start..];
+    assert!(crd.contains("mediant:"), "the mediant provider key");
+    assert!(!crd.contains("testOnly"), "no placeholder provider key");
+    let checked_in = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crds/mediant.io_licenseentitlements.yaml"
+    ))
+    .expect("the checked-in CRD");
+    assert!(checked_in.contains("mediant:") && !checked_in.contains("testOnly"));
+}
+
+#[tokio::test]
+async fn a_2015_device_without_uptime_is_awaited_through_its_unreachable_window() {
+    // Firmware 7.00: /status has no systemUpTime (the 2015 document's
+    // example), and the device keeps answering for a while after "Device
+    // will reset now" before it goes down.
+    let fleet = Fleet::start(FleetConfig {
+        dialect: SimDialect::V2015,
+        firmware: Some("7.00A.018.005".into()),
+        reset_time: Duration::from_millis(1_000),
+        faults: mediant_operator::simulator::faults::FaultPlan {
+            reset_delay_ms: 2_200,
+            ..Default::default()
+        },
+        ..FleetConfig::default()
+    })
+    .await
+    .expect("simulator starts");
+    let device = &fleet.devices()[0].device;
+    let client = client_for(&fleet, 0, "Admin");
+    let status = client.status().await.expect("status");
+    assert_eq!(status.system_up_time, None, "no uptime to compare");
+    assert_eq!(status.version_id, "7.00A.018.005");
+
+    let started = std::time::Instant::now();
+    let done = once(&client, &key_only(MARKER)).await.expect("reconcile");
+    let outcome = done.outcome.expect("applied");
+    assert_eq!(outcome.steps.len(), 1);
+    // Not taken for back while it still answered before going down: the
+    // reset had happened and ended when the apply returned.
+    assert_eq!(device.reset_count(), 1, "the device went down once");
+    assert!(!device.is_resetting(), "and was back");
+    assert!(
+        started.elapsed() >= Duration::from_millis(3_200),
+        "returned after {:?}, before the reset could have ended",
+        started.elapsed()
+    );
+    assert!(outcome.remaining.is_empty(), "verified after the reset");
+    assert_eq!(device.license.key(), MARKER, "read back from the device");
+    assert_eq!(
+        device.counters.snapshot().count("PUT", "/api/v1/license"),
+        1,
+        "sent once"
+    );
+    // In sync afterwards: zero writes.
+    let writes_before = writes(&fleet, 0);
+    let again = once(&client, &key_only(MARKER)).await.expect("in sync");
+    assert!(again.survey.plan.is_empty());
+    assert_eq!(writes(&fleet, 0), writes_before);
+}

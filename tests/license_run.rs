@@ -247,3 +247,152 @@ async fn run_holds_the_licence_until_the_gate_opens_then_installs_verifies_and_s
     let _ = stop.send(());
     task.abort();
 }
+
+/// `k8s Time` → `SystemTime`.
+fn system_time(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(t.0.as_second()).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_error_says_when_the_controller_retries_and_a_permanent_error_has_no_retry() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = ApiServer::start().await;
+    server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
+    server.register(ResourceType::custom::<LicenseEntitlement>().with_status_subresource());
+    let fleet = Fleet::start(FleetConfig::default())
+        .await
+        .expect("simulator");
+    let sim = &fleet.devices()[0];
+    // Every request answers 500 until the faults are cleared: retryable.
+    sim.device.faults.update(|f| f.server_errors = u32::MAX);
+    server
+        .insert(&secret(
+            "sbc-admin",
+            &[("username", "Admin"), ("password", "Admin")],
+        ))
+        .expect("credentials");
+    server
+        .insert(&secret("sbc-licence", &[("license.key", MARKER)]))
+        .expect("licence secret");
+    let mut device = MediantDevice::new("sbc", MediantDeviceSpec::new(&sim.base_url, "sbc-admin"));
+    device.metadata.namespace = Some(NS.into());
+    server.insert(&device).expect("device");
+    let mut m = MediantLicenseSpec::for_device("sbc");
+    m.license_key = Some(SecretKeyRef::new("sbc-licence", "license.key"));
+    let mut licence = LicenseEntitlement::new(
+        "sbc-licence",
+        LicenseEntitlementSpec::new(ProviderSpec::Mediant(m)),
+    );
+    licence.metadata = meta("sbc-licence");
+    server.insert(&licence).expect("licence");
+
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(run_controller(
+        server.client(),
+        ControllerConfig {
+            interval_override: Some(Duration::from_secs(60)),
+            // Delays of 1 to 2 s (equal jitter on a 2 s ceiling).
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(2),
+            ..ControllerConfig::default()
+        },
+        Metrics::new(),
+        Arc::new(AtomicBool::new(false)),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    let retry_at = |s: &LicenseEntitlementStatus| {
+        s.last_error
+            .as_ref()
+            .filter(|e| e.retryable)
+            .and_then(|e| e.retry_at.clone())
+    };
+    let reads = || {
+        sim.device
+            .counters
+            .snapshot()
+            .count("GET", "/api/v1/license")
+    };
+    // Skip the first failure: the MediantDevice's own first status write
+    // also triggers the licence (its deviceRef is watched).
+    wait_for("a first retryable failure", || {
+        status(&server).is_some_and(|s| retry_at(&s).is_some())
+    })
+    .await;
+    let first = status(&server).and_then(|s| retry_at(&s)).unwrap();
+    let mut checked = 0;
+    let mut previous = first;
+    while checked < 2 {
+        wait_for("the next failure's retryAt", || {
+            status(&server)
+                .and_then(|s| retry_at(&s))
+                .is_some_and(|t| t != previous)
+        })
+        .await;
+        let s = status(&server).expect("status");
+        let error = s.last_error.as_ref().unwrap();
+        assert!(error.retryable);
+        assert_eq!(error.reason, "DeviceError", "{error:?}");
+        let at = system_time(error.retry_at.as_ref().unwrap());
+        let seen = std::time::SystemTime::now();
+        // Announced 1 to 2 s after the failure (rounded up to the second).
+        assert!(at > seen, "{at:?} is not in the future ({seen:?})");
+        assert!(
+            at <= seen + Duration::from_secs(3),
+            "{at:?} is beyond the 2 s backoff ceiling"
+        );
+        // The controller's next attempt comes when announced: not before
+        // (less the rounding to the second), not much after.
+        let before = reads();
+        wait_for("the retry", || reads() > before).await;
+        let retried = std::time::SystemTime::now();
+        assert!(
+            retried + Duration::from_secs(1) >= at,
+            "retried at {retried:?}, before the announced {at:?}"
+        );
+        assert!(
+            retried <= at + Duration::from_millis(1500),
+            "retried at {retried:?}, long after the announced {at:?}"
+        );
+        previous = error.retry_at.clone().unwrap();
+        checked += 1;
+    }
+
+    // A permanent error: not retried, so no retryAt.
+    sim.device.faults.clear();
+    server
+        .modify::<LicenseEntitlement>(Some(NS), "sbc-licence", |l| {
+            let ProviderSpec::Mediant(m) = &mut l.spec.provider;
+            m.serial_number = Some("999".into());
+        })
+        .expect("a wrong serial number");
+    let started = Instant::now();
+    while status(&server)
+        .and_then(|s| s.last_error)
+        .is_none_or(|e| e.retryable)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no permanent failure: {:#?}",
+            server
+                .get::<LicenseEntitlement>(Some(NS), "sbc-licence")
+                .map(|l| (l.metadata, l.spec))
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let s = status(&server).expect("status");
+    let error = s.last_error.as_ref().unwrap();
+    assert!(
+        error.message.contains("serial number mismatch"),
+        "{error:?}"
+    );
+    assert_eq!(error.retry_at, None, "a permanent error has no retryAt");
+    assert_eq!(
+        find_condition(&s.conditions, ConditionType::Stalled).map(|c| c.status),
+        Some(ConditionStatus::True)
+    );
+    let _ = stop.send(());
+    task.abort();
+}

@@ -22,17 +22,39 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
                 .as_mut()
                 .and_then(|s| s.open_api_v3_schema.as_mut())
             {
-                unwrap_descriptions(schema);
+                normalise(schema);
             }
         }
     }
     crds
 }
 
-/// Doc comments are hard-wrapped at source width; `kubectl explain` wraps
-/// text itself, so lines of a paragraph are joined (blank-line paragraph
-/// breaks stay).
-fn unwrap_descriptions(schema: &mut JSONSchemaProps) {
+/// Two repairs on every schema node:
+///
+/// - Doc comments are hard-wrapped at source width; `kubectl explain` wraps
+///   text itself, so lines of a paragraph are joined (blank-line paragraph
+///   breaks stay).
+/// - schemars names Rust's unsigned types (`format: uint32`), which the API
+///   server does not know and warns about on every apply; integer formats
+///   become the OpenAPI ones Kubernetes knows (`int32`/`int64`), keeping the
+///   range through `minimum`/`maximum`.
+fn normalise(schema: &mut JSONSchemaProps) {
+    if schema.type_.as_deref() == Some("integer") {
+        let (format, max) = match schema.format.as_deref() {
+            Some("uint8") => (Some("int32"), Some(f64::from(u8::MAX))),
+            Some("uint16") => (Some("int32"), Some(f64::from(u16::MAX))),
+            Some("uint32") => (Some("int64"), Some(f64::from(u32::MAX))),
+            Some("uint64" | "uint") => (Some("int64"), None),
+            _ => (None, None),
+        };
+        if let Some(format) = format {
+            schema.format = Some(format.to_owned());
+            schema.minimum = Some(schema.minimum.map_or(0.0, |m| m.max(0.0)));
+            if schema.maximum.is_none() {
+                schema.maximum = max;
+            }
+        }
+    }
     if let Some(text) = &mut schema.description {
         *text = text
             .split("\n\n")
@@ -58,7 +80,7 @@ fn unwrap_descriptions(schema: &mut JSONSchemaProps) {
             _ => None,
         });
     for child in children {
-        unwrap_descriptions(child);
+        normalise(child);
     }
 }
 

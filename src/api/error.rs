@@ -1,8 +1,6 @@
 //! Why a resource's spec cannot be used. Messages name the field and what to
 //! change; they never quote a value that could be a secret.
 
-use crate::config::cli::CliError;
-
 /// A spec the operator cannot act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
@@ -17,7 +15,7 @@ pub enum ValidationError {
     #[error("declare the desired configuration in spec.ini and/or spec.cliScript")]
     NothingDeclared,
     /// A configuration block names no source.
-    #[error("{field}: name at least one source: inline, configMapRefs or files")]
+    #[error("{field}: name at least one source: inline, configMapRefs, secretRefs or files")]
     NoSource {
         /// `spec.ini` or `spec.cliScript`.
         field: &'static str,
@@ -42,18 +40,20 @@ pub enum ValidationError {
         reason: String,
     },
     /// CLI text does not parse.
-    #[error("{origin}: {source}")]
+    #[error("{origin}: {reason}")]
     Cli {
         /// Where the text came from.
         origin: String,
-        /// The parser's error (it names the line and keywords, never values).
-        source: CliError,
+        /// The parser's explanation (it names the line and keywords, never
+        /// values). Text, not the parser's error type: `api` does not use
+        /// `config`.
+        reason: String,
     },
-    /// A CLI prune path is malformed.
-    #[error("spec.cliScript.prune: {source}")]
+    /// A CLI prune path or default is malformed.
+    #[error("spec.cliScript.prune: {reason}")]
     CliPrune {
         /// The engine's explanation.
-        source: CliError,
+        reason: String,
     },
     /// A referenced ConfigMap key or file was not loaded.
     #[error("{reference} was not loaded: it is missing, or lacks the key")]

@@ -1,6 +1,9 @@
 //! The custom resources: their types (which double as the desired state the
 //! command line reads from manifests), the shared condition type, the
-//! checks a schema cannot express, and the CRDs generated from them.
+//! checks that mirror the schema and its CEL rules, and the CRDs generated
+//! from them. Nothing here parses the INI or CLI texts a spec names: that,
+//! and the checks needing it, is `crate::plan`'s (`api` uses nothing of
+//! ours).
 //!
 //! Group `mediant.io`, version `v1alpha1`. One kind so far:
 //! [`MediantDevice`]. Field documentation here becomes the CRD's
@@ -35,12 +38,15 @@ pub use condition::{
 };
 pub use crd::{crd_files, crd_yaml, crds};
 pub use error::ValidationError;
+pub(crate) use license_entitlement::with_providers;
 pub use license_entitlement::{
     Disruption, EntitlementSpecError, HOW_TO_ALLOW_DISRUPTION, LastError, LicenseEntitlement,
     LicenseEntitlementSpec, LicenseEntitlementStatus, MAX_DRIFT, MediantDeviceRef,
     MediantLicenseFacts, MediantLicenseSpec, PendingDisruption, ProviderFacts, ProviderSpec,
-    SecretKeyRef,
+    ProviderSpecType, SecretKeyRef,
 };
+#[cfg(test)]
+pub use license_entitlement::{TestOnlyFacts, TestOnlySpec};
 pub use mediant_device::{
     CaBundleKeyRef, CaBundleSource, CliDefault, CliScriptSpec, CredentialsSecretRef,
     DeletionPolicy, DeviceFacts, Dialect, Drift, HOW_TO_ALLOW_RESETS, IniMode, IniSpec,
@@ -52,7 +58,7 @@ pub use sources::{ConfigMapKeyRef, ResolvedSources, SourceRef};
 pub use tls_context::{
     CellValue, CertificateRequestSpec, CertificateRequestStatus, CertificateSource,
     CertificateStatus, ContextRef, DeviceRef, GenerateOnDevice, IssuerRef, KEY_SIZES, KeyRef,
-    PrivateKeyStatus, RootSource, SelfSigned, SignatureAlgorithm, Subject, TlsContext,
+    KeyUsage, PrivateKeyStatus, RootSource, SelfSigned, SignatureAlgorithm, Subject, TlsContext,
     TlsContextError, TlsContextSpec, TlsContextStatus, TlsSecretRef, TrustedRoots,
     TrustedRootsMode,
 };

@@ -41,8 +41,8 @@ pub enum Command {
     /// leader election, /metrics, /healthz and /readyz.
     Run(run::RunArgs),
     /// Print every CustomResourceDefinition as multi-document YAML (the
-    /// source of `crds/*.yaml`).
-    Crd,
+    /// source of `crds/*.yaml`), or write one file per CRD with `--out-dir`.
+    Crd(CrdArgs),
     /// Serve simulated Mediant devices on loopback (prints one base URL per
     /// device, then serves until Ctrl-C).
     Simulate(crate::simulator::SimulateArgs),
@@ -50,6 +50,15 @@ pub enum Command {
     /// and print the changes and the incremental INI that applies them.
     /// Exit code: 0 no differences, 1 differences, 2 error.
     IniDiff(ini_diff::IniDiffArgs),
+}
+
+/// Arguments of `crd`.
+#[derive(Debug, clap::Args)]
+pub struct CrdArgs {
+    /// Write `<group>_<plural>.yaml` per CRD into this directory (e.g.
+    /// `crds/`) instead of printing them.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<std::path::PathBuf>,
 }
 
 /// Runs the parsed command line; errors are printed, exit code 2.
@@ -73,8 +82,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Crd => {
+        Command::Crd(CrdArgs { out_dir: None }) => {
             print!("{}", crate::api::crd_yaml().map_err(|e| e.to_string())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Crd(CrdArgs { out_dir: Some(dir) }) => {
+            for (name, text) in crate::api::crd_files().map_err(|e| e.to_string())? {
+                let path = dir.join(&name);
+                std::fs::write(&path, text)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Simulate(args) => {

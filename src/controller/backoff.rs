@@ -1,19 +1,18 @@
 //! When to look at a device again: after a failure (exponential, per
 //! object) and when all is well (the drift-check interval).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
-/// Consecutive failures per object, and the delay they earn: `base · 2^(n-1)`
+/// The delay consecutive failures of one object earn: `base · 2^(n-1)`
 /// capped at `max`, with "equal jitter" (half fixed, half random), so one
 /// failing device backs off alone and a fleet failing together (an outage)
-/// does not come back in lock step.
-#[derive(Debug)]
+/// does not come back in lock step. The count itself is per object, in the
+/// controller's record of it (`Context`), so forgetting a deleted object
+/// forgets its failures with everything else.
+#[derive(Clone, Copy, Debug)]
 pub struct FailureBackoff {
     base: Duration,
     max: Duration,
-    failures: Mutex<HashMap<String, u32>>,
 }
 
 impl FailureBackoff {
@@ -22,41 +21,19 @@ impl FailureBackoff {
         FailureBackoff {
             base,
             max: max.max(base),
-            failures: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Counts one more failure of `key` and returns how long to wait.
-    pub fn next_delay(&self, key: &str) -> Duration {
-        let n = {
-            let mut map = self.map();
-            let n = map.entry(key.to_owned()).or_insert(0);
-            *n = n.saturating_add(1);
-            *n
-        };
+    /// How long to wait after the `n`th consecutive failure (`n` ≥ 1).
+    pub fn delay(&self, n: u32) -> Duration {
         let half = self.ceiling(n) / 2;
         half + half.mul_f64(fastrand::f64())
-    }
-
-    /// Forgets the failures of `key` (after a success, or when it is deleted).
-    pub fn reset(&self, key: &str) {
-        self.map().remove(key);
-    }
-
-    /// Consecutive failures of `key` so far.
-    pub fn failures(&self, key: &str) -> u32 {
-        self.map().get(key).copied().unwrap_or(0)
     }
 
     /// The delay before jitter after the `n`th consecutive failure.
     fn ceiling(&self, n: u32) -> Duration {
         let doublings = n.saturating_sub(1).min(20);
         self.base.saturating_mul(1u32 << doublings).min(self.max)
-    }
-
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
-        // Each operation is one insert or remove: a poisoned map is whole.
-        crate::sync::lock(&self.failures)
     }
 }
 
@@ -70,11 +47,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn delays_double_per_failure_up_to_the_cap_and_reset_on_success() {
+    fn delays_double_per_failure_up_to_the_cap() {
         let b = FailureBackoff::new(Duration::from_secs(5), Duration::from_secs(300));
         let mut ceilings = Vec::new();
         for n in 1..=10 {
-            let d = b.next_delay("ns/a");
+            let d = b.delay(n);
             let ceiling = b.ceiling(n);
             assert!(
                 d >= ceiling / 2 && d <= ceiling,
@@ -83,12 +60,6 @@ mod tests {
             ceilings.push(ceiling.as_secs());
         }
         assert_eq!(ceilings, [5, 10, 20, 40, 80, 160, 300, 300, 300, 300]);
-        assert_eq!(b.failures("ns/a"), 10);
-        // Another object is not slowed down by this one.
-        assert!(b.next_delay("ns/b") <= Duration::from_secs(5));
-        b.reset("ns/a");
-        assert_eq!(b.failures("ns/a"), 0);
-        assert!(b.next_delay("ns/a") <= Duration::from_secs(5));
     }
 
     #[test]

@@ -9,16 +9,14 @@
 //! bundle. Any change (a rotated password in the Secret, a new CA) builds a
 //! new one. Kept clients also remember the detected upload dialect.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::api::{Dialect, MediantDevice, Timeouts, TlsSpec};
 use crate::device::{Credentials, MediantClient};
-use crate::sync::lock;
 
 /// What a client was built from; equal inputs give an equivalent client.
 #[derive(Clone, PartialEq, Eq)]
-struct Inputs {
+pub struct ClientInputs {
     endpoint: String,
     tls: Option<TlsSpec>,
     dialect: Option<Dialect>,
@@ -27,60 +25,50 @@ struct Inputs {
     ca_bundle: Option<String>,
 }
 
-/// One kept client per object key (`namespace/name`).
-#[derive(Default)]
-pub struct DeviceClients {
-    kept: Mutex<HashMap<String, (Inputs, Arc<MediantClient>)>>,
-}
-
-impl DeviceClients {
-    /// An empty cache.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The client kept for `key` if it was built from the same inputs,
-    /// else one from `build`, kept for next time (replacing the old one).
-    pub fn get_or_build<E>(
-        &self,
-        key: &str,
-        device: &MediantDevice,
-        credentials: &Credentials,
-        ca_bundle: Option<&str>,
-        build: impl FnOnce() -> Result<MediantClient, E>,
-    ) -> Result<Arc<MediantClient>, E> {
-        let inputs = Inputs {
+impl ClientInputs {
+    /// The inputs of a client for `device` with these credentials and CA.
+    pub fn of(device: &MediantDevice, credentials: &Credentials, ca_bundle: Option<&str>) -> Self {
+        ClientInputs {
             endpoint: device.spec.endpoint.clone(),
             tls: device.spec.tls.clone(),
             dialect: device.spec.dialect,
             timeouts: device.spec.timeouts.clone(),
             credentials: credentials.clone(),
             ca_bundle: ca_bundle.map(str::to_owned),
-        };
-        if let Some((kept, client)) = lock(&self.kept).get(key)
-            && *kept == inputs
-        {
-            return Ok(Arc::clone(client));
         }
-        // Built outside the lock: it takes milliseconds.
-        let client = Arc::new(build()?);
-        lock(&self.kept).insert(key.to_owned(), (inputs, Arc::clone(&client)));
-        Ok(client)
+    }
+}
+
+/// The client kept for one object, in the controller's record of it: one
+/// per object (not per device) because each kind's controller has its own
+/// records, and a client's inputs (credentials, CA bundle) are read for
+/// that object; the object's record is forgotten, client included, when it
+/// is deleted.
+#[derive(Clone)]
+pub struct KeptClient {
+    inputs: ClientInputs,
+    client: Arc<MediantClient>,
+}
+
+impl KeptClient {
+    /// Keeps `client`, built from `inputs`.
+    pub fn new(inputs: ClientInputs, client: Arc<MediantClient>) -> Self {
+        KeptClient { inputs, client }
     }
 
-    /// Drops the client of a deleted object.
-    pub fn forget(&self, key: &str) {
-        lock(&self.kept).remove(key);
+    /// The kept client if it was built from `inputs`; `None` when anything
+    /// changed (then a new one must be built).
+    pub fn reuse(&self, inputs: &ClientInputs) -> Option<Arc<MediantClient>> {
+        (self.inputs == *inputs).then(|| Arc::clone(&self.client))
     }
+}
 
-    /// How many clients are kept.
-    pub fn len(&self) -> usize {
-        lock(&self.kept).len()
-    }
-
-    /// Whether no client is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+impl std::fmt::Debug for KeptClient {
+    /// The inputs hold credentials: only the endpoint is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeptClient")
+            .field("endpoint", &self.inputs.endpoint)
+            .finish_non_exhaustive()
     }
 }
 
@@ -99,53 +87,30 @@ mod tests {
         MediantDevice::new("sbc", spec)
     }
 
-    fn build(d: &MediantDevice, c: &Credentials) -> Result<MediantClient, String> {
-        MediantClient::new(&d.spec.endpoint, c.clone(), ClientOptions::default())
-            .map_err(|e| e.to_string())
-    }
-
     #[test]
-    fn the_same_inputs_reuse_the_client_and_any_change_rebuilds_it() {
-        let cache = DeviceClients::new();
+    fn the_same_inputs_reuse_the_client_and_any_change_does_not() {
         let d = device("http://127.0.0.1:8080");
         let admin = Credentials::new("Admin", "Admin");
-        let mut builds = 0;
-        let mut get = |d: &MediantDevice, c: &Credentials, ca: Option<&str>| {
-            cache
-                .get_or_build("voice/sbc", d, c, ca, || {
-                    builds += 1;
-                    build(d, c)
-                })
-                .expect("client")
-        };
-        let first = get(&d, &admin, None);
-        let again = get(&d, &admin, None);
-        assert!(Arc::ptr_eq(&first, &again), "unchanged inputs reuse");
-
-        let rotated = get(&d, &Credentials::new("Admin", "N3w-secret"), None);
-        assert!(!Arc::ptr_eq(&first, &rotated), "a new password rebuilds");
-        let with_ca = get(&d, &Credentials::new("Admin", "N3w-secret"), Some("PEM"));
-        assert!(!Arc::ptr_eq(&rotated, &with_ca), "a new CA bundle rebuilds");
-        let moved = get(&device("http://127.0.0.1:8081"), &admin, None);
-        assert_eq!(moved.endpoint(), "http://127.0.0.1:8081");
-        assert_eq!(builds, 4);
-        assert_eq!(cache.len(), 1, "one client per object");
-        cache.forget("voice/sbc");
-        assert!(cache.is_empty());
-    }
-
-    #[test]
-    fn a_failed_build_keeps_nothing() {
-        let cache = DeviceClients::new();
-        let d = device("http://127.0.0.1:8080");
-        let r: Result<_, String> = cache.get_or_build(
-            "voice/sbc",
-            &d,
-            &Credentials::new("Admin", "Admin"),
-            None,
-            || Err("no".into()),
+        let client = MediantClient::new(&d.spec.endpoint, admin.clone(), ClientOptions::default())
+            .expect("client");
+        let kept = KeptClient::new(ClientInputs::of(&d, &admin, None), Arc::new(client));
+        let again = kept.reuse(&ClientInputs::of(&d, &admin, None));
+        assert!(again.is_some(), "unchanged inputs reuse");
+        let rotated = Credentials::new("Admin", "N3w-secret");
+        assert!(kept.reuse(&ClientInputs::of(&d, &rotated, None)).is_none());
+        assert!(
+            kept.reuse(&ClientInputs::of(&d, &admin, Some("PEM")))
+                .is_none()
         );
-        assert!(r.is_err());
-        assert!(cache.is_empty());
+        let moved = device("http://127.0.0.1:8081");
+        assert!(
+            kept.reuse(&ClientInputs::of(&moved, &admin, None))
+                .is_none()
+        );
+        let shown = format!("{kept:?}");
+        assert!(
+            !shown.contains("Admin") && shown.contains("8080"),
+            "{shown}"
+        );
     }
 }

@@ -187,8 +187,10 @@ pub struct DeviceStatus {
     pub serial_number: String,
     /// The device MAC address.
     pub mac_address: String,
-    /// Seconds since the device started.
-    pub system_up_time: u64,
+    /// Seconds since the device started. `None` when `/status` has no
+    /// `systemUpTime`: the 2015 document's examples (firmware 7.00A) end at
+    /// `highAvailability`.
+    pub system_up_time: Option<u64>,
     /// The management IP address.
     pub ip_address: String,
 }
@@ -589,22 +591,43 @@ impl MediantClient {
         .map(drop)
     }
 
-    /// Waits until the device answers `/status` again with an uptime showing it
-    /// restarted after `started` (its uptime then).
+    /// Waits until the device is back after a reset it was asked for, and
+    /// returns its `/status` then. With an uptime before (`uptime_before`)
+    /// and after, "back" is an uptime showing it restarted since. Without
+    /// one (firmware whose `/status` has no `systemUpTime`, as in the 2015
+    /// document's examples), it is the reset's unreachable window: `/status`
+    /// failed to connect (or timed out) at least once, then answered — the
+    /// device may keep answering for a while after "Device will reset now",
+    /// so an answer before it went away is not taken for its return. Polls
+    /// are at most 1 s apart then, so a window is not missed (a real reset
+    /// keeps the device away for far longer).
     pub async fn wait_for_restart(
         &self,
-        uptime_before: u64,
+        uptime_before: Option<u64>,
         timeout: Duration,
     ) -> Result<DeviceStatus, DeviceError> {
         let started = Instant::now();
         let mut delay = Duration::from_millis(100);
+        let mut went_away = false;
+        let mut longest = Duration::from_secs(2);
         loop {
             // One attempt per poll: the loop itself is the retry.
-            if let Ok(status) = self.status_once().await {
-                let elapsed = started.elapsed().as_secs();
-                if status.system_up_time < uptime_before.saturating_add(elapsed) {
-                    return Ok(status);
+            match self.status_once().await {
+                Ok(status) => {
+                    let elapsed = started.elapsed().as_secs();
+                    let restarted = match (uptime_before, status.system_up_time) {
+                        (Some(before), Some(now)) => now < before.saturating_add(elapsed),
+                        _ => went_away,
+                    };
+                    if restarted {
+                        return Ok(status);
+                    }
+                    if status.system_up_time.is_none() {
+                        longest = Duration::from_secs(1);
+                    }
                 }
+                Err(e) if e.is_unreachable() => went_away = true,
+                Err(_) => {}
             }
             if started.elapsed() >= timeout {
                 return Err(DeviceError::ResetTimeout {
@@ -613,7 +636,7 @@ impl MediantClient {
                 });
             }
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(2));
+            delay = (delay * 2).min(longest);
         }
     }
 

@@ -19,6 +19,7 @@
 
 use std::fmt::Debug;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::NamespaceResourceScope;
@@ -31,6 +32,7 @@ use crate::api::{MediantDevice, ResetDecision, ResolvedSources, SourceRef, Valid
 use crate::device::{DeviceError, MediantClient};
 use k8s_openapi::jiff::Timestamp;
 
+use super::issuer::Issuer;
 use super::report::CommonStatus;
 use super::{ApplyError, Plan, PlanError, ResetPermission, SecretDigests};
 
@@ -96,6 +98,15 @@ pub trait KindStatus:
         let _ = pending;
         self
     }
+
+    /// Records when the pipeline retries a retryable failure (`at`: the
+    /// requeue the controller schedules, to the second). Kinds whose status
+    /// shows the last error with its retry (LicenseEntitlement's
+    /// `lastError.retryAt`) override this; a permanent failure never gets
+    /// one.
+    fn set_retry_at(&mut self, at: Time) {
+        let _ = at;
+    }
 }
 
 /// A kind of resource the pipeline reconciles. Implemented by a unit type
@@ -123,6 +134,10 @@ pub trait Kind: Send + Sync + 'static {
 
     /// The kind's name, for metric labels, logs and messages.
     const KIND: &'static str;
+
+    /// Whether the kind exchanges with cert-manager CertificateRequests
+    /// ([`Kind::attach_issuer`]): its controller then watches the ones it labels.
+    const USES_ISSUER: bool = false;
 
     /// The device this resource configures.
     fn target(resource: &Self::Resource) -> Target<'_>;
@@ -205,6 +220,14 @@ pub trait Kind: Send + Sync + 'static {
         observed: &Self::Observed,
         action: &Self::Action,
     ) -> impl Future<Output = Result<StepDone, DeviceError>> + Send;
+
+    /// Gives the desired state the cluster's [`Issuer`] (cert-manager
+    /// CertificateRequests, the published Secret) for kinds whose steps
+    /// exchange with it. Called by the controller only: `diff`/`apply -f`
+    /// have no cluster. Default: not needed.
+    fn attach_issuer(desired: &mut Self::Desired, issuer: Arc<dyn Issuer>) {
+        let _ = (desired, issuer);
+    }
 
     /// The device certificate the resource keeps, as `status` shows it
     /// (`None` for kinds without one).

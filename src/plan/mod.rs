@@ -10,6 +10,7 @@
 mod category;
 mod connection;
 pub mod engine;
+pub mod issuer;
 pub mod kind;
 pub mod kinds;
 pub mod license_entitlement;
@@ -27,10 +28,12 @@ pub use connection::{client_for, retry_for};
 pub use engine::{
     Outcome, Reconciled, Survey, converge, converge_recording, reconcile_once, save_pending, survey,
 };
+pub use issuer::{Issuer, IssuerError};
 pub use kind::{Expiry, Kind, KindStatus, Origin, StepDone, Target};
 pub use mediant_device::{
-    Action, DesiredState, FULL_UPLOAD_ENTRY, IniMode, MediantDeviceKind, ObservedState,
-    PAUSED_ANNOTATION, apply, desired_state, device_paused, digests_of, facts_of, observe, plan,
+    Action, DesiredState, FULL_UPLOAD_ENTRY, FromSecrets, IniMode, MediantDeviceKind,
+    ObservedState, PAUSED_ANNOTATION, apply, check_texts, cli_options, cli_prune_rules, cli_script,
+    desired_state, device_paused, digests_of, facts_of, ini_document, ini_options, observe, plan,
 };
 pub use memory::{DigestKey, KeyError, SecretDigests, digest};
 pub use sources::{Dereferenced, SourceData, SourceError, Sources, dereference};

@@ -264,6 +264,14 @@ impl std::fmt::Debug for Dereferenced {
 }
 
 impl Dereferenced {
+    /// What the single-writer lock is taken on: the target's endpoint (one
+    /// writer per device, whichever resources and kinds configure it). The
+    /// one place a target other than a MediantDevice will give its own
+    /// (ARCHITECTURE.md, "Targets other than a MediantDevice").
+    pub fn lock_key(&self) -> &str {
+        &self.device.spec.endpoint
+    }
+
     /// The key of the target device (`namespace/name`), which the
     /// single-writer lock and the reset policy belong to.
     pub fn device_key(&self) -> String {

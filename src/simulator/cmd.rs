@@ -56,6 +56,16 @@ pub struct SimulateArgs {
     /// Fault: the first N API requests of each device lose their connection.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub drop_connections: u32,
+    /// Fault: milliseconds a device keeps answering after a request that
+    /// resets it, before it goes down.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub reset_delay_ms: u64,
+    /// The software version devices report (`versionID`); by default
+    /// 7.40A.500.001 (v7.4) or 7.20A.200.014 (2015). A 2015 device of 7.00
+    /// firmware (e.g. 7.00A.018.005) shows the nine `/status` fields of the
+    /// 2015 document's example: no serialNumber, macAddress, systemUpTime.
+    #[arg(long, value_name = "VERSION")]
+    pub firmware: Option<String>,
 }
 
 impl SimulateArgs {
@@ -85,7 +95,9 @@ impl SimulateArgs {
                 latency_ms: self.latency_ms,
                 server_errors: self.server_errors,
                 drop_connections: self.drop_connections,
+                reset_delay_ms: self.reset_delay_ms,
             },
+            firmware: self.firmware.clone(),
         })
     }
 }

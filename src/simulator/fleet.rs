@@ -78,6 +78,10 @@ pub struct FleetConfig {
     pub reset_time: Duration,
     /// Faults armed on every device at start.
     pub faults: FaultPlan,
+    /// The software version every device reports (`versionID`); `None`:
+    /// the dialect's default. A 2015 device of 7.00 firmware serves the
+    /// 2015 document's nine-field `/status` (see `resources::status`).
+    pub firmware: Option<String>,
 }
 
 impl Default for FleetConfig {
@@ -91,6 +95,7 @@ impl Default for FleetConfig {
             seed: None,
             reset_time: Duration::from_secs(3),
             faults: FaultPlan::default(),
+            firmware: None,
         }
     }
 }
@@ -178,7 +183,10 @@ impl Fleet {
             let addr = listener
                 .local_addr()
                 .map_err(|source| SimError::Bind { addr, source })?;
-            let info = DeviceInfo::numbered(i, config.dialect, config.ha);
+            let mut info = DeviceInfo::numbered(i, config.dialect, config.ha);
+            if let Some(version) = &config.firmware {
+                info.software_version = version.clone();
+            }
             let device = Arc::new(Device::new(info, Arc::clone(&seed), config.reset_time));
             device.faults.set(config.faults.clone());
             let task = tokio::spawn(server::run(

@@ -5,7 +5,9 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::EntitlementSpecError;
+use std::collections::BTreeMap;
+
+use super::{EntitlementSpecError, ProviderSpecType};
 
 /// The licence of one Mediant device.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
@@ -49,7 +51,7 @@ pub struct MediantDeviceRef {
     pub name: String,
 }
 
-/// One key of a Secret in the LicenseEntitlement's namespace.
+/// One key of a Secret in the resource's namespace.
 #[derive(
     Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
@@ -126,7 +128,7 @@ impl MediantLicenseSpec {
     }
 
     /// Checks the schema's rules.
-    pub fn validate(&self) -> Result<(), EntitlementSpecError> {
+    fn check(&self) -> Result<(), EntitlementSpecError> {
         let name = |field, value: &str| {
             if is_dns_subdomain(value) {
                 Ok(())
@@ -171,4 +173,37 @@ impl MediantLicenseSpec {
         }
         Ok(())
     }
+}
+
+impl ProviderSpecType for MediantLicenseSpec {
+    fn validate(&self) -> Result<(), EntitlementSpecError> {
+        self.check()
+    }
+}
+
+/// A Mediant device's licence as `GET /license` and `GET /status` show it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MediantLicenseFacts {
+    /// The device's serial number (the licence is bound to it).
+    #[serde(default)]
+    pub serial_number: String,
+    /// Product, e.g. `Mediant 800`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub product: String,
+    /// High-availability state from `/status` (`Not Operational`, `Stand
+    /// Alone`: standalone; `Active`, `Redundant` …: one of a pair).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ha_state: String,
+    /// How the licence is (or would be) sent: `key` (JSON) or `file`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub form: String,
+    /// The installed key's features, parsed from `keyDescription` (e.g.
+    /// `Board Type: [Mediant 800]`, `Coders: [G729, AMR …]`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 64))]
+    pub features: BTreeMap<String, Vec<String>>,
+    /// With a licence file: how many serial numbers it holds keys for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_serials: Option<u32>,
 }

@@ -21,6 +21,8 @@
 mod disruption;
 mod mediant;
 mod status;
+#[cfg(test)]
+mod test_only;
 
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -29,11 +31,10 @@ use serde::{Deserialize, Serialize};
 use crate::api::{DeletionPolicy, MaintenanceWindow};
 
 pub use disruption::{Disruption, HOW_TO_ALLOW_DISRUPTION};
-pub use mediant::{MediantDeviceRef, MediantLicenseSpec, SecretKeyRef};
-pub use status::{
-    LastError, LicenseEntitlementStatus, MAX_DRIFT, MediantLicenseFacts, PendingDisruption,
-    ProviderFacts,
-};
+pub use mediant::{MediantDeviceRef, MediantLicenseFacts, MediantLicenseSpec, SecretKeyRef};
+pub use status::{LastError, LicenseEntitlementStatus, MAX_DRIFT, PendingDisruption};
+#[cfg(test)]
+pub use test_only::{TestOnlyFacts, TestOnlySpec};
 
 /// A licence or entitlement set the operator keeps as declared, through one
 /// provider.
@@ -108,23 +109,91 @@ pub struct LicenseEntitlementSpec {
     pub deletion_policy: DeletionPolicy,
 }
 
-/// The provider of a licence: a union with exactly one key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum ProviderSpec {
-    /// The licence key of an AudioCodes Mediant device (REST `/license`),
-    /// from a licence key or a licence file in a Secret.
-    Mediant(MediantLicenseSpec),
+/// The registry of providers: the one list a provider is added to. Each
+/// entry is one line, `key => module::Variant(SpecType, FactsType),` under
+/// the provider's doc comment (its schema description), where
+/// - `key` is the union key under `spec.provider` (and `status.provider`),
+/// - `module` names the provider's file both here
+///   (`src/api/license_entitlement/<module>.rs`, holding `SpecType` and
+///   `FactsType`) and in `crate::plan::license_entitlement`
+///   (`<module>.rs`: a unit struct `Variant` implementing
+///   `crate::plan::license_entitlement::Provider`),
+/// - `Variant` is the variant of [`ProviderSpec`] and [`ProviderFacts`].
+///
+/// `callback!` is invoked with the list: here it generates the
+/// externally tagged [`ProviderSpec`] (which serde and schemars need as
+/// one enum) and [`ProviderFacts`]; the plan layer generates its dispatch
+/// from the same list, so nothing else lists providers. An entry may carry
+/// `#[cfg(...)]` after its doc comment (the test-only provider does).
+macro_rules! with_providers {
+    ($callback:ident) => {
+        $callback! {
+            /// The licence key of an AudioCodes Mediant device (REST
+            /// `/license`), from a licence key or a licence file in a Secret.
+            "mediant" => mediant::Mediant(MediantLicenseSpec, MediantLicenseFacts),
+            /// Test builds only: an in-memory licence store proving a
+            /// provider is new files plus this line.
+            #[cfg(test)]
+            "testOnly" => test_only::TestOnly(TestOnlySpec, TestOnlyFacts),
+        }
+    };
+}
+pub(crate) use with_providers;
+
+/// What the resource needs of every provider's spec type (the provider's
+/// own file implements it).
+pub trait ProviderSpecType {
+    /// Checks what the schema and its CEL rules check for this provider.
+    fn validate(&self) -> Result<(), EntitlementSpecError>;
 }
 
-impl ProviderSpec {
-    /// The union key (`mediant`), as status.provider and metrics show it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ProviderSpec::Mediant(_) => "mediant",
+macro_rules! define_api {
+    ($(
+        $(#[doc = $doc:literal])*
+        $(#[cfg($cfg:meta)])?
+        $key:literal => $module:ident :: $variant:ident ($spec:ident, $facts:ident),
+    )*) => {
+        /// The provider of a licence: a union with exactly one key.
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+        pub enum ProviderSpec {
+            $(
+                $(#[doc = $doc])*
+                $(#[cfg($cfg)])?
+                #[serde(rename = $key)]
+                $variant($module::$spec),
+            )*
         }
-    }
+
+        /// Facts a provider reports: one key, the provider's.
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+        pub enum ProviderFacts {
+            $(
+                #[doc = concat!("What provider `", $key, "` reports about the licence.")]
+                $(#[cfg($cfg)])?
+                #[serde(rename = $key)]
+                $variant($module::$facts),
+            )*
+        }
+
+        impl ProviderSpec {
+            /// The union key (`mediant`), as status.provider and metrics
+            /// show it.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( $(#[cfg($cfg)])? ProviderSpec::$variant(_) => $key, )*
+                }
+            }
+
+            /// The provider's own checks.
+            fn validate(&self) -> Result<(), EntitlementSpecError> {
+                match self {
+                    $( $(#[cfg($cfg)])? ProviderSpec::$variant(s) => ProviderSpecType::validate(s), )*
+                }
+            }
+        }
+    };
 }
+with_providers!(define_api);
 
 /// Why a LicenseEntitlement spec cannot be used. Messages name the field,
 /// never a value read from a Secret.
@@ -176,9 +245,7 @@ impl LicenseEntitlementSpec {
     /// Checks what the schema and its CEL rules check, so the command line
     /// rejects the manifests a cluster rejects. Returns the first problem.
     pub fn validate(&self) -> Result<(), EntitlementSpecError> {
-        match &self.provider {
-            ProviderSpec::Mediant(m) => m.validate()?,
-        }
+        self.provider.validate()?;
         if self.disruption == Disruption::MaintenanceWindow && self.maintenance_window.is_none() {
             return Err(EntitlementSpecError::MaintenanceWindowMissing);
         }

@@ -2,14 +2,14 @@
 //! provider. Never a licence key: drift shows keyed digests, facts show
 //! feature names.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::api::condition::{Condition, date_time_schema};
+
+use super::ProviderFacts;
 
 /// The most drift entries status keeps.
 pub const MAX_DRIFT: usize = 16;
@@ -70,41 +70,6 @@ pub struct LicenseEntitlementStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "optional_date_time_schema")]
     pub last_sync_time: Option<Time>,
-}
-
-/// Facts a provider reports: one key, the provider's.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum ProviderFacts {
-    /// What a Mediant device reports about its licence.
-    Mediant(MediantLicenseFacts),
-}
-
-/// A Mediant device's licence as `GET /license` and `GET /status` show it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MediantLicenseFacts {
-    /// The device's serial number (the licence is bound to it).
-    #[serde(default)]
-    pub serial_number: String,
-    /// Product, e.g. `Mediant 800`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub product: String,
-    /// High-availability state from `/status` (`Not Operational`, `Stand
-    /// Alone`: standalone; `Active`, `Redundant` …: one of a pair).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub ha_state: String,
-    /// How the licence is (or would be) sent: `key` (JSON) or `file`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub form: String,
-    /// The installed key's features, parsed from `keyDescription` (e.g.
-    /// `Board Type: [Mediant 800]`, `Coders: [G729, AMR …]`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 64))]
-    pub features: BTreeMap<String, Vec<String>>,
-    /// With a licence file: how many serial numbers it holds keys for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_serials: Option<u32>,
 }
 
 /// The last failure.

@@ -1,21 +1,19 @@
-//! The desired configuration of a device: INI parameters and tables, and a
-//! CLI script, each inline, from ConfigMaps, or (for the command line only)
-//! from files; and how the text they name becomes one model.
+//! The desired configuration of a device as the spec declares it: INI
+//! parameters and tables, and a CLI script, each inline, from ConfigMaps,
+//! or (for the command line only) from files. Types and references only:
+//! how the texts become one model is `crate::plan`'s (its
+//! `mediant_device::desired`).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::api::sources::{ConfigMapKeyRef, ResolvedSources, SourceRef};
+use crate::api::SecretKeyRef;
+use crate::api::sources::{ConfigMapKeyRef, SourceRef};
 
 use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-use crate::config::cli::{CliDefaults, CliDiffOptions, CliPrune, CliScript};
-use crate::config::ini::{self, DiffOptions, IniDocument};
-
-use crate::api::ValidationError;
 
 /// Desired INI parameters and tables. Only what these sources declare is
 /// managed; everything else on the device is left alone unless pruneTables
@@ -23,13 +21,13 @@ use crate::api::ValidationError;
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new(
-    "has(self.inline) || (has(self.configMapRefs) && size(self.configMapRefs) > 0) || (has(self.files) && size(self.files) > 0)"
-).message("ini needs at least one source: inline, configMapRefs or files"))]
+    "has(self.inline) || (has(self.configMapRefs) && size(self.configMapRefs) > 0) || (has(self.secretRefs) && size(self.secretRefs) > 0) || (has(self.files) && size(self.files) > 0)"
+).message("ini needs at least one source: inline, configMapRefs, secretRefs or files"))]
 pub struct IniSpec {
     /// INI text in the device's format (`Name = value` lines under
     /// `[Section]` headers, tables with FORMAT lines). Merged last, so it
-    /// overrides the ConfigMaps. Hold no passwords here: a manifest is not a
-    /// Secret.
+    /// overrides the ConfigMaps and Secrets. Hold no passwords here: a
+    /// manifest is not a Secret (use secretRefs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1048576))]
     pub inline: Option<String>,
@@ -38,6 +36,16 @@ pub struct IniSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
     pub config_map_refs: Vec<ConfigMapKeyRef>,
+    /// Keys of Secrets, in the MediantDevice's namespace, holding INI text
+    /// with values that must not sit in a ConfigMap or the spec (passwords,
+    /// shared keys): e.g. `[ WebUsers ]`, a FORMAT line naming only the
+    /// index and `WebUsers_Password`, and one row per password. Merged
+    /// after the ConfigMaps in list order, cell by cell, so a Secret can
+    /// supply just the secret columns of rows declared elsewhere. Every
+    /// value from a Secret is shown masked in plans, outcomes and errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub secret_refs: Vec<SecretKeyRef>,
     /// INI files, for `mediant-operator diff/apply -f` only: paths relative
     /// to the manifest's directory, merged before the ConfigMaps. The
     /// controller rejects resources that set this field (a cluster has no
@@ -100,11 +108,12 @@ pub enum IniMode {
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new(
-    "has(self.inline) || (has(self.configMapRefs) && size(self.configMapRefs) > 0) || (has(self.files) && size(self.files) > 0)"
-).message("cliScript needs at least one source: inline, configMapRefs or files"))]
+    "has(self.inline) || (has(self.configMapRefs) && size(self.configMapRefs) > 0) || (has(self.secretRefs) && size(self.secretRefs) > 0) || (has(self.files) && size(self.files) > 0)"
+).message("cliScript needs at least one source: inline, configMapRefs, secretRefs or files"))]
 pub struct CliScriptSpec {
-    /// The script text. Merged last, so it overrides the ConfigMaps. Hold no
-    /// passwords here: a manifest is not a Secret.
+    /// The script text. Merged last, so it overrides the ConfigMaps and
+    /// Secrets. Hold no passwords here: a manifest is not a Secret (use
+    /// secretRefs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1048576))]
     pub inline: Option<String>,
@@ -113,6 +122,14 @@ pub struct CliScriptSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
     pub config_map_refs: Vec<ConfigMapKeyRef>,
+    /// Keys of Secrets, in the MediantDevice's namespace, holding script
+    /// text with values that must not sit in a ConfigMap or the spec (e.g.
+    /// a `configure` mode setting one password). Merged after the
+    /// ConfigMaps in list order. Every value from a Secret is shown masked
+    /// in plans, outcomes and errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub secret_refs: Vec<SecretKeyRef>,
     /// Script files, for `mediant-operator diff/apply -f` only: paths
     /// relative to the manifest's directory, merged before the ConfigMaps.
     /// The controller rejects resources that set this field; use
@@ -163,179 +180,35 @@ pub struct PrunePath(
     pub String,
 );
 
-/// The references of one source list, in merge order: files, ConfigMaps.
-fn references(files: &[String], config_maps: &[ConfigMapKeyRef]) -> Vec<SourceRef> {
+/// The references of one source list, in merge order: files, ConfigMaps,
+/// Secrets.
+fn references(
+    files: &[String],
+    config_maps: &[ConfigMapKeyRef],
+    secrets: &[SecretKeyRef],
+) -> Vec<SourceRef> {
     files
         .iter()
         .map(|f| SourceRef::File(PathBuf::from(f)))
         .chain(config_maps.iter().cloned().map(SourceRef::ConfigMap))
+        .chain(secrets.iter().cloned().map(SourceRef::Secret))
         .collect()
-}
-
-/// The text of `source`, or an error naming it.
-fn text_of<'a>(
-    resolved: &'a ResolvedSources,
-    source: &SourceRef,
-) -> Result<&'a str, ValidationError> {
-    resolved
-        .get(source)
-        .map(String::as_str)
-        .ok_or_else(|| ValidationError::Unresolved {
-            reference: source.to_string(),
-        })
 }
 
 impl IniSpec {
     /// The sources this spec refers to, in merge order (files, then
-    /// ConfigMaps; inline text comes last).
+    /// ConfigMaps, then Secrets; inline text comes last).
     pub fn references(&self) -> Vec<SourceRef> {
-        references(&self.files, &self.config_map_refs)
-    }
-
-    /// The declared INI: each referenced source and then the inline text,
-    /// parsed and merged in order (a later value overrides an earlier one).
-    /// Fails naming the source and line of malformed text, or the first
-    /// reference `resolved` lacks.
-    pub fn desired_document(
-        &self,
-        resolved: &ResolvedSources,
-    ) -> Result<IniDocument, ValidationError> {
-        let mut merged: Option<IniDocument> = None;
-        let parsed = self
-            .references()
-            .into_iter()
-            .map(|source| {
-                let text = text_of(resolved, &source)?;
-                parse_ini(&source.to_string(), text)
-            })
-            .chain(self.inline.iter().map(|t| parse_ini("spec.ini.inline", t)));
-        for doc in parsed {
-            let doc = doc?;
-            match &mut merged {
-                Some(all) => all.apply(&doc),
-                None => merged = Some(doc),
-            }
-        }
-        merged.ok_or(ValidationError::NoSource { field: "spec.ini" })
-    }
-
-    /// The comparison options these fields declare.
-    pub fn diff_options(&self) -> DiffOptions {
-        DiffOptions {
-            prune_tables: self.prune_tables.iter().map(|t| t.0.clone()).collect(),
-            reset_parameters: self.reset_parameters.clone(),
-            defaults: self.defaults.clone(),
-        }
+        references(&self.files, &self.config_map_refs, &self.secret_refs)
     }
 }
 
 impl CliScriptSpec {
     /// The sources this spec refers to, in merge order (files, then
-    /// ConfigMaps; inline text comes last).
+    /// ConfigMaps, then Secrets; inline text comes last).
     pub fn references(&self) -> Vec<SourceRef> {
-        references(&self.files, &self.config_map_refs)
+        references(&self.files, &self.config_map_refs, &self.secret_refs)
     }
-
-    /// The declared script: each referenced source and then the inline
-    /// text, parsed and merged in order. Fails naming the source and line of
-    /// malformed text, or the first reference `resolved` lacks.
-    pub fn desired_script(&self, resolved: &ResolvedSources) -> Result<CliScript, ValidationError> {
-        let mut merged: Option<CliScript> = None;
-        let parsed = self
-            .references()
-            .into_iter()
-            .map(|source| {
-                let text = text_of(resolved, &source)?;
-                parse_cli(&source.to_string(), text)
-            })
-            .chain(
-                self.inline
-                    .iter()
-                    .map(|t| parse_cli("spec.cliScript.inline", t)),
-            );
-        for script in parsed {
-            let script = script?;
-            match &mut merged {
-                Some(all) => all.apply(&script),
-                None => merged = Some(script),
-            }
-        }
-        merged.ok_or(ValidationError::NoSource {
-            field: "spec.cliScript",
-        })
-    }
-
-    /// The prune rules, each path split at ` / ` into the parent mode's
-    /// openers and the entry keyword.
-    pub fn prune_rules(&self) -> Result<CliPrune, ValidationError> {
-        self.prune
-            .iter()
-            .try_fold(CliPrune::new(), |rules, path| {
-                rules.with(path.0.split('/').map(str::trim))
-            })
-            .map_err(|source| ValidationError::CliPrune { source })
-    }
-
-    /// The comparison options: prune rules and known defaults.
-    pub fn diff_options(&self) -> Result<CliDiffOptions, ValidationError> {
-        let defaults = self
-            .defaults
-            .iter()
-            .try_fold(CliDefaults::new(), |all, d| {
-                all.with(d.path.split('/').map(str::trim), &d.key, &d.value)
-            })
-            .map_err(|source| ValidationError::CliPrune { source })?;
-        Ok(CliDiffOptions {
-            prune: self.prune_rules()?,
-            defaults,
-        })
-    }
-}
-
-/// Parses INI text from `origin`, with excerpts of the input left out of
-/// the error (a malformed line may hold a secret).
-pub(crate) fn parse_ini(origin: &str, text: &str) -> Result<IniDocument, ValidationError> {
-    ini::parse(text).map_err(|e| {
-        let line_text = text.lines().nth(e.line.saturating_sub(1)).unwrap_or("");
-        ValidationError::Ini {
-            origin: origin.to_owned(),
-            line: e.line,
-            reason: redact_excerpts(&e.reason, line_text),
-        }
-    })
-}
-
-/// Parses CLI text from `origin`. CLI errors name keywords, never values.
-pub(crate) fn parse_cli(origin: &str, text: &str) -> Result<CliScript, ValidationError> {
-    CliScript::parse(text).map_err(|source| ValidationError::Cli {
-        origin: origin.to_owned(),
-        source,
-    })
-}
-
-/// Replaces every backticked excerpt of `reason` that quotes the offending
-/// line `line_text` by `…`: the parser quotes input to help, but the line
-/// may hold a password. Excerpts that are guidance (not from the line) stay.
-fn redact_excerpts(reason: &str, line_text: &str) -> String {
-    let mut out = String::with_capacity(reason.len());
-    let mut rest = reason;
-    while let Some(open) = rest.find('`') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('`') else {
-            break;
-        };
-        let excerpt = &after[..close];
-        out.push_str(&rest[..=open]);
-        if !excerpt.is_empty() && line_text.contains(excerpt) {
-            out.push('…');
-        } else {
-            out.push_str(excerpt);
-        }
-        out.push('`');
-        rest = &after[close + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 impl fmt::Debug for IniSpec {
@@ -344,6 +217,7 @@ impl fmt::Debug for IniSpec {
         f.debug_struct("IniSpec")
             .field("inline", &self.inline.as_ref().map(|t| Bytes(t.len())))
             .field("config_map_refs", &self.config_map_refs)
+            .field("secret_refs", &self.secret_refs)
             .field("files", &self.files)
             .field("prune_tables", &self.prune_tables)
             .field("reset_parameters", &self.reset_parameters)
@@ -359,6 +233,7 @@ impl fmt::Debug for CliScriptSpec {
         f.debug_struct("CliScriptSpec")
             .field("inline", &self.inline.as_ref().map(|t| Bytes(t.len())))
             .field("config_map_refs", &self.config_map_refs)
+            .field("secret_refs", &self.secret_refs)
             .field("files", &self.files)
             .field("prune", &self.prune)
             .finish()
@@ -377,134 +252,6 @@ impl fmt::Debug for Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cm(name: &str, key: &str) -> ConfigMapKeyRef {
-        ConfigMapKeyRef {
-            name: name.into(),
-            key: key.into(),
-        }
-    }
-
-    #[test]
-    fn excerpts_quoting_the_line_are_redacted_and_guidance_stays() {
-        let reason = "expected `Name = value`, found `SIPPassword hunter2`";
-        assert_eq!(
-            redact_excerpts(reason, "SIPPassword hunter2"),
-            "expected `Name = value`, found `…`"
-        );
-        assert_eq!(redact_excerpts("no excerpt", "x"), "no excerpt");
-        assert_eq!(redact_excerpts("odd `tick", "tick"), "odd `tick");
-    }
-
-    #[test]
-    fn malformed_inline_ini_names_the_line_without_its_text() {
-        let spec = IniSpec {
-            inline: Some("[SIP Params]\nEnableEarlyMedia = 1\nSIPPassword hunter2\n".into()),
-            ..IniSpec::default()
-        };
-        let err = spec.desired_document(&ResolvedSources::new()).unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("spec.ini.inline"), "{text}");
-        assert!(text.contains("line 3"), "{text}");
-        assert!(!text.contains("hunter2"), "{text}");
-    }
-
-    #[test]
-    fn sources_merge_in_order_with_inline_last() {
-        let spec = IniSpec {
-            inline: Some("[SIP Params]\nGWDEBUGLEVEL = 5\n".into()),
-            config_map_refs: vec![cm("base", "a.ini"), cm("site", "b.ini")],
-            ..IniSpec::default()
-        };
-        let mut resolved = ResolvedSources::new();
-        resolved.insert(
-            SourceRef::ConfigMap(cm("base", "a.ini")),
-            "[SIP Params]\nGWDEBUGLEVEL = 1\nEnableEarlyMedia = 0\nSyslogServerIP = '10.0.0.1'\n"
-                .into(),
-        );
-        resolved.insert(
-            SourceRef::ConfigMap(cm("site", "b.ini")),
-            "[SIP Params]\nEnableEarlyMedia = 1\n".into(),
-        );
-        let doc = spec.desired_document(&resolved).unwrap();
-        assert_eq!(doc.param("GWDebugLevel").unwrap().value, "5");
-        assert_eq!(doc.param("EnableEarlyMedia").unwrap().value, "1");
-        assert_eq!(doc.param("SyslogServerIP").unwrap().value, "10.0.0.1");
-    }
-
-    #[test]
-    fn a_missing_reference_is_named() {
-        let spec = IniSpec {
-            config_map_refs: vec![cm("base", "a.ini")],
-            ..IniSpec::default()
-        };
-        let err = spec.desired_document(&ResolvedSources::new()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "ConfigMap `base` key `a.ini` was not loaded: it is missing, or lacks the key"
-        );
-    }
-
-    #[test]
-    fn a_malformed_referenced_source_is_named_with_its_line() {
-        let spec = IniSpec {
-            files: vec!["device.ini".into()],
-            ..IniSpec::default()
-        };
-        let mut resolved = ResolvedSources::new();
-        resolved.insert(
-            SourceRef::File("device.ini".into()),
-            "[ IPGroup ]\nIPGroup 0 = 1;\n".into(),
-        );
-        let err = spec.desired_document(&resolved).unwrap_err().to_string();
-        assert!(err.starts_with("file `device.ini`: line 2: "), "{err}");
-    }
-
-    #[test]
-    fn cli_sources_merge_and_prune_paths_parse() {
-        let spec = CliScriptSpec {
-            inline: Some("configure voip\n  sip-definition general-settings\n    app-max-active 10\n  exit\nexit\n".into()),
-            prune: vec![PrunePath("configure voip / proxy-ip".into())],
-            ..CliScriptSpec::default()
-        };
-        let script = spec.desired_script(&ResolvedSources::new()).unwrap();
-        assert!(script.render().contains("app-max-active 10"));
-        assert!(spec.prune_rules().is_ok());
-
-        let bad = CliScriptSpec {
-            prune: vec![PrunePath("proxy-ip".into())],
-            ..spec
-        };
-        let err = bad.prune_rules().unwrap_err().to_string();
-        assert!(err.contains("spec.cliScript.prune"), "{err}");
-    }
-
-    #[test]
-    fn malformed_cli_names_origin_and_line() {
-        let spec = CliScriptSpec {
-            inline: Some("configure voip\nexit\nexit\n".into()),
-            ..CliScriptSpec::default()
-        };
-        let err = spec
-            .desired_script(&ResolvedSources::new())
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("spec.cliScript.inline: line 3: "), "{err}");
-    }
-
-    #[test]
-    fn diff_options_carry_the_declared_fields() {
-        let spec = IniSpec {
-            prune_tables: vec![TableName("IPGroup".into())],
-            reset_parameters: [("GWDebugLevel".to_string(), "0".to_string())].into(),
-            defaults: [("EnableSyslog".to_string(), "0".to_string())].into(),
-            ..IniSpec::default()
-        };
-        let options = spec.diff_options();
-        assert_eq!(options.prune_tables, vec!["IPGroup".to_string()]);
-        assert_eq!(options.reset_parameters["GWDebugLevel"], "0");
-        assert_eq!(options.defaults["EnableSyslog"], "0");
-    }
 
     #[test]
     fn debug_shows_sizes_not_inline_text() {

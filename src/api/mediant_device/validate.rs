@@ -1,13 +1,13 @@
 //! Checks of a spec before anything is sent to a device: the schema's and
 //! CEL rules again (the command line has no API server to enforce them, and
-//! a cluster may hold objects from an older CRD), plus what a schema cannot
-//! express (inline INI and CLI parse, prune paths are well formed).
+//! a cluster may hold objects from an older CRD). Checks that need the text
+//! parsed (inline INI and CLI, prune paths) are the plan's
+//! (`crate::plan`'s `MediantDeviceKind::validate`): `api` parses nothing.
 
 use std::time::Duration;
 
-use crate::api::{ConfigMapKeyRef, ValidationError};
+use crate::api::{ConfigMapKeyRef, SecretKeyRef, ValidationError};
 
-use super::desired::{parse_cli, parse_ini};
 use super::{CaBundleKeyRef, MIN_INTERVAL, MediantDevice, MediantDeviceSpec, ResetPolicy, TlsSpec};
 
 impl MediantDevice {
@@ -38,10 +38,9 @@ impl MediantDevice {
 }
 
 impl MediantDeviceSpec {
-    /// Checks every field: the schema's and CEL rules, and that inline INI
-    /// and CLI text parse (errors name the line) and prune paths are well
-    /// formed. Referenced ConfigMaps and files are checked when loaded
-    /// ([`super::IniSpec::desired_document`]). Returns the first problem.
+    /// Checks every field against the schema's and CEL rules (and the
+    /// duration and window formats). That the texts parse is checked by the
+    /// plan, which parses them. Returns the first problem.
     pub fn validate(&self) -> Result<(), ValidationError> {
         check_endpoint(&self.endpoint)?;
         let creds = &self.credentials_secret_ref;
@@ -79,10 +78,13 @@ impl MediantDeviceSpec {
             return Err(ValidationError::NothingDeclared);
         }
         if let Some(ini) = &self.ini {
-            check_sources("spec.ini", &ini.inline, &ini.config_map_refs, &ini.files)?;
-            if let Some(text) = &ini.inline {
-                parse_ini("spec.ini.inline", text)?;
-            }
+            check_sources(
+                "spec.ini",
+                &ini.inline,
+                &ini.config_map_refs,
+                &ini.secret_refs,
+                &ini.files,
+            )?;
             for table in &ini.prune_tables {
                 if !is_table_name(&table.0) {
                     return Err(ValidationError::TableName {
@@ -93,11 +95,13 @@ impl MediantDeviceSpec {
         }
         if let Some(cli) = &self.cli_script {
             let field = "spec.cliScript";
-            check_sources(field, &cli.inline, &cli.config_map_refs, &cli.files)?;
-            if let Some(text) = &cli.inline {
-                parse_cli("spec.cliScript.inline", text)?;
-            }
-            cli.prune_rules()?;
+            check_sources(
+                field,
+                &cli.inline,
+                &cli.config_map_refs,
+                &cli.secret_refs,
+                &cli.files,
+            )?;
         }
         if self.reset_policy == ResetPolicy::MaintenanceWindow && self.maintenance_window.is_none()
         {
@@ -171,14 +175,19 @@ fn check_sources(
     field: &'static str,
     inline: &Option<String>,
     config_maps: &[ConfigMapKeyRef],
+    secrets: &[SecretKeyRef],
     files: &[String],
 ) -> Result<(), ValidationError> {
-    if inline.is_none() && config_maps.is_empty() && files.is_empty() {
+    if inline.is_none() && config_maps.is_empty() && secrets.is_empty() && files.is_empty() {
         return Err(ValidationError::NoSource { field });
     }
     for r in config_maps {
         check_name("configMapRefs name", &r.name)?;
         check_key("configMapRefs key", &r.key)?;
+    }
+    for r in secrets {
+        check_name("secretRefs name", &r.name)?;
+        check_key("secretRefs key", &r.key)?;
     }
     if files.iter().any(|f| f.trim().is_empty()) {
         return Err(ValidationError::Name {
@@ -232,7 +241,7 @@ fn is_table_name(name: &str) -> bool {
 mod tests {
     use super::*;
     use crate::api::mediant_device::{
-        CaBundleSource, CliScriptSpec, IniSpec, MaintenanceWindow, PrunePath, TableName,
+        CaBundleSource, CliScriptSpec, IniSpec, MaintenanceWindow, TableName,
     };
 
     fn spec() -> MediantDeviceSpec {
@@ -285,39 +294,6 @@ mod tests {
             e.starts_with("spec.cliScript: name at least one source"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn inline_ini_must_parse() {
-        let e = error_of(|s| {
-            s.ini = Some(IniSpec {
-                inline: Some("[SIP Params]\nSIPPassword hunter2\n".into()),
-                ..IniSpec::default()
-            })
-        });
-        assert_eq!(
-            e,
-            "spec.ini.inline: line 2: expected `Name = value`, a `[Section]`, a table row or a `;` comment"
-        );
-    }
-
-    #[test]
-    fn inline_cli_and_prune_paths_must_parse() {
-        let e = error_of(|s| {
-            s.cli_script = Some(CliScriptSpec {
-                inline: Some("udp-port 5060\n".into()),
-                ..CliScriptSpec::default()
-            })
-        });
-        assert!(e.starts_with("spec.cliScript.inline: line 1: "), "{e}");
-        let e = error_of(|s| {
-            s.cli_script = Some(CliScriptSpec {
-                inline: Some("configure voip\nexit\n".into()),
-                prune: vec![PrunePath("proxy-ip 0".into())],
-                ..CliScriptSpec::default()
-            })
-        });
-        assert!(e.starts_with("spec.cliScript.prune: "), "{e}");
     }
 
     #[test]

@@ -44,6 +44,7 @@ use crate::plan::report::{self, Findings, drift_of, pending_of, summary};
 use crate::plan::{self, Kind, KindStatus, Target};
 
 use super::backoff::jittered;
+use super::cert_manager::ClusterIssuer;
 use super::context::Context;
 use super::error::ReconcileError;
 use super::sources::ClusterSources;
@@ -89,7 +90,8 @@ pub fn error_policy<K: Kind>(
     ctx: Arc<Context>,
 ) -> Action {
     let key = key_of(obj.as_ref());
-    let delay = ctx.backoff.next_delay(&key);
+    // The delay the status announced (`retryAt`), if it did.
+    let delay = ctx.take_failure_delay(&key);
     ctx.note_next(&key, delay);
     tracing::debug!(
         kind = K::KIND,
@@ -110,7 +112,17 @@ async fn reconcile_resource<K: Kind>(
     let namespace = resource.namespace().unwrap_or_default();
     let name = resource.name_any();
     let key = object_key(&namespace, &name);
-    if let Some(left) = ctx.own_write_only(&key, resource.meta().resource_version.as_deref()) {
+    // A spec edit whose event arrived while a reconciliation ran is seen
+    // only with that reconciliation's own status write (the store holds the
+    // latest object): it is not "only our write" if the status describes
+    // an older generation.
+    let generation_seen = resource
+        .status()
+        .and_then(|s| s.common().observed_generation)
+        == resource.meta().generation;
+    if generation_seen
+        && let Some(left) = ctx.own_write_only(&key, resource.meta().resource_version.as_deref())
+    {
         // Our own status write came back through the watch: nothing to do.
         return Ok(Action::requeue(left));
     }
@@ -121,18 +133,24 @@ async fn reconcile_resource<K: Kind>(
 
     let failure = result.as_ref().err().map(ReconcileError::failure);
     let previous = resource.status();
+    let now = Timestamp::now();
     let next = status::compute::<K>(
         previous,
         resource.meta().generation,
         &learned.findings,
         failure.as_ref(),
         learned.observed.as_ref(),
-        report::now_seconds(Timestamp::now()),
+        report::now_seconds(now),
     );
-    let next = match learned.pending_save.clone() {
+    let mut next = match learned.pending_save.clone() {
         Some(pending) => next.with_pending_save(pending),
         None => next,
     };
+    if failure.as_ref().is_some_and(|f| !f.needs_user()) {
+        // Chosen now so status can say when; `error_policy` requeues
+        // after exactly this delay.
+        next.set_retry_at(retry_time(now, ctx.schedule_failure(&key)));
+    }
     let next_common = next.common();
     let ready = find_condition(&next_common.conditions, ConditionType::Ready);
     if let (Some(f), Some(ready)) = (&failure, ready) {
@@ -221,7 +239,7 @@ async fn reconcile_resource<K: Kind>(
     match (result, written) {
         (Ok(after), Ok(())) => {
             timer.succeeded();
-            ctx.backoff.reset(&key);
+            ctx.reset_failures(&key);
             ctx.note_next(&key, after);
             tracing::debug!(requeue_ms = after.as_millis() as u64, "reconciled");
             Ok(Action::requeue(after))
@@ -281,11 +299,18 @@ async fn pipeline<K: Kind>(
     let sources = ClusterSources::new(ctx.client.clone());
     let refs = plan::dereference::<K>(&sources, namespace, None, resource).await?;
     // One writer per device, whichever resources configure it.
-    let _lock = ctx.locks.lock(&refs.device.spec.endpoint).await;
+    let _lock = ctx.locks.lock(refs.lock_key()).await;
     let now = Timestamp::now();
-    let (desired, decision) = validate::desired::<K>(resource, &refs.device, &refs.resolved, now)?;
+    let (mut desired, decision) =
+        validate::desired::<K>(resource, &refs.device, &refs.resolved, now)?;
+    if K::USES_ISSUER {
+        K::attach_issuer(
+            &mut desired,
+            Arc::new(ClusterIssuer::new(ctx.client.clone())),
+        );
+    }
     let revision = K::revision(resource, &refs.resolved);
-    let client = ctx.clients.get_or_build(
+    let client = ctx.client(
         key,
         &refs.device,
         &refs.credentials,
@@ -515,6 +540,19 @@ async fn pipeline<K: Kind>(
     Ok(next)
 }
 
+/// `now + delay`, rounded up to the second (the API server stores whole
+/// seconds): the retry is due by the time status says.
+fn retry_time(
+    now: Timestamp,
+    delay: Duration,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    let at = now.checked_add(delay).unwrap_or(now);
+    let second = at.as_second() + i64::from(at.subsec_nanosecond() > 0);
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        Timestamp::from_second(second).unwrap_or(at),
+    )
+}
+
 /// The next drift check: the interval with jitter, or the opening of the
 /// maintenance window when a held-back reset waits for it and that is sooner.
 fn next_check(
@@ -557,6 +595,14 @@ mod tests {
         assert!(
             next_check(interval, &ResetDecision::Allowed, true, now) >= Duration::from_secs(270)
         );
+    }
+
+    #[test]
+    fn the_retry_time_is_rounded_up_to_the_second() {
+        let now = Timestamp::from_second(1_000).expect("in range");
+        let at = |d| retry_time(now, d).0.as_second();
+        assert_eq!(at(Duration::from_millis(1500)), 1_002);
+        assert_eq!(at(Duration::from_secs(2)), 1_002);
     }
 
     #[test]

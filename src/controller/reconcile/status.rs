@@ -136,7 +136,7 @@ mod tests {
         let observed = learned.facts.as_ref().map(|f| ObservedState {
             status: DeviceStatus {
                 product_type: f.product.clone(),
-                system_up_time: f.uptime_seconds,
+                system_up_time: Some(f.uptime_seconds),
                 ..DeviceStatus::default()
             },
             active_alarms: learned.alarms,

@@ -17,14 +17,75 @@
 use std::time::Duration;
 
 use crate::api::{
-    EntitlementSpecError, MediantLicenseFacts, MediantLicenseSpec, ProviderFacts, ResolvedSources,
-    SourceRef, ValidationError,
+    EntitlementSpecError, MediantLicenseFacts, MediantLicenseSpec, ResolvedSources, SourceRef,
+    ValidationError,
 };
 use crate::device::{DeviceError, DeviceStatus, InstalledLicense, LicenseKey, MediantClient};
-use crate::plan::kind::StepDone;
-use crate::plan::{Change, Plan, SideEffect, Step};
+use crate::plan::kind::{StepDone, Target};
+use crate::plan::{Change, Plan, PlanError, SideEffect, Step};
 
-use super::{LicenseFile, key_features};
+use super::{LicenseFile, Provider, key_features};
+
+/// Provider `mediant` (registered in `crate::api::license_entitlement`'s
+/// `with_providers!`).
+#[derive(Clone, Copy, Debug)]
+pub struct Mediant;
+
+impl Provider for Mediant {
+    type Spec = MediantLicenseSpec;
+    type Facts = MediantLicenseFacts;
+    type Desired = MediantDesired;
+    type Observed = MediantObserved;
+    type Action = MediantAction;
+
+    fn target(spec: &MediantLicenseSpec) -> Target<'_> {
+        Target::Named(&spec.device_ref.name)
+    }
+
+    fn references(spec: &MediantLicenseSpec) -> Vec<SourceRef> {
+        spec.secret_refs()
+            .map(|r| SourceRef::Secret(r.clone()))
+            .collect()
+    }
+
+    fn desired(
+        spec: &MediantLicenseSpec,
+        resolved: &ResolvedSources,
+    ) -> Result<MediantDesired, ValidationError> {
+        desired(spec, resolved)
+    }
+
+    async fn observe(
+        client: &MediantClient,
+        _desired: &MediantDesired,
+    ) -> Result<MediantObserved, DeviceError> {
+        observe(client).await
+    }
+
+    fn target_name(desired: &MediantDesired, observed: &MediantObserved) -> String {
+        target(desired, observed)
+    }
+
+    fn facts(desired: &MediantDesired, observed: &MediantObserved) -> MediantLicenseFacts {
+        facts(desired, observed)
+    }
+
+    fn plan(
+        desired: &MediantDesired,
+        observed: &MediantObserved,
+    ) -> Result<Plan<MediantAction>, PlanError> {
+        plan(desired, observed).map_err(|e| PlanError::Unplannable(e.to_string()))
+    }
+
+    async fn run_step(
+        client: &MediantClient,
+        _desired: &MediantDesired,
+        observed: &MediantObserved,
+        action: &MediantAction,
+    ) -> Result<StepDone, DeviceError> {
+        run(client, observed, action, RESET_TIMEOUT).await
+    }
+}
 
 /// How long a device may take to come back after a licence install.
 pub const RESET_TIMEOUT: Duration = Duration::from_secs(600);
@@ -372,11 +433,11 @@ pub async fn run(
 }
 
 /// status.facts for this device.
-pub fn facts(desired: &MediantDesired, observed: &MediantObserved) -> ProviderFacts {
+pub fn facts(desired: &MediantDesired, observed: &MediantObserved) -> MediantLicenseFacts {
     let form = action(desired, observed)
         .map(|(a, _)| a.form())
         .unwrap_or("");
-    ProviderFacts::Mediant(MediantLicenseFacts {
+    MediantLicenseFacts {
         serial_number: observed.serial().to_string(),
         product: observed.status.product_type.clone(),
         ha_state: observed.status.high_availability.clone(),
@@ -386,5 +447,5 @@ pub fn facts(desired: &MediantDesired, observed: &MediantObserved) -> ProviderFa
             .file
             .as_ref()
             .map(|f| u32::try_from(f.serials().count()).unwrap_or(u32::MAX)),
-    })
+    }
 }

@@ -8,8 +8,11 @@
 //! common status. The pipeline (`crate::plan::engine`, the controller)
 //! owns the per-device lock, backoff, events and metrics. A provider
 //! supplies its desired and observed state, its plan and how to run a step,
-//! in its own file, as one variant of [`ProviderDesired`],
-//! [`ProviderObserved`] and [`EntitlementAction`].
+//! in its own file, as a unit type implementing [`Provider`]; the variants
+//! of [`ProviderDesired`], [`ProviderObserved`] and [`EntitlementAction`]
+//! are generated from the one provider registry
+//! (`crate::api::license_entitlement::with_providers!`). See
+//! ARCHITECTURE.md, "Adding a licence provider".
 //!
 //! # Guarantees
 //! - In sync means zero writes: a provider plans no step when the target
@@ -22,10 +25,14 @@
 //! # Caveats
 //! - Every provider so far configures a MediantDevice (the seam's
 //!   [`Target`]); providers of other systems (Oracle SBC, Sentinel EMS,
-//!   tenant licences) need the seam's target generalised first.
+//!   tenant licences) need the seam's target and connection generalised
+//!   first (ARCHITECTURE.md, "Targets other than a MediantDevice").
 
 mod file;
 pub mod mediant;
+mod provider;
+#[cfg(test)]
+mod test_only;
 
 use std::time::Duration;
 
@@ -38,7 +45,7 @@ use crate::api::{
     Condition, ConditionStatus, ConditionType, Disruption, Drift, LastError, LicenseEntitlement,
     LicenseEntitlementStatus, MAX_DRIFT, MaintenanceWindow, MediantDevice, PendingDisruption,
     PendingStep, ProviderFacts, ProviderSpec, ResetDecision, ResolvedSources, SourceRef,
-    ValidationError, find_condition,
+    ValidationError, find_condition, with_providers,
 };
 use crate::device::{DeviceError, MediantClient};
 
@@ -47,7 +54,11 @@ use super::report::CommonStatus;
 use super::{ApplyError, Plan, PlanError, ResetPermission, SecretDigests};
 
 pub use file::{LicenseFile, key_features};
-pub use mediant::{MediantAction, MediantDesired, MediantObserved};
+pub use mediant::{Mediant, MediantAction, MediantDesired, MediantObserved};
+pub use provider::Provider;
+use provider::{define_plan, wrap_plan};
+
+with_providers!(define_plan);
 
 /// How often an entitlement is compared with its target when nothing else
 /// happens (two GETs for `mediant`).
@@ -70,13 +81,6 @@ pub struct EntitlementDesired {
     pub window: Option<MaintenanceWindow>,
 }
 
-/// The provider's part of the desired state.
-#[derive(Clone, Debug)]
-pub enum ProviderDesired {
-    /// `mediant`.
-    Mediant(MediantDesired),
-}
-
 /// What the target holds, with what status shows of the desired state.
 #[derive(Clone, Debug)]
 pub struct EntitlementObserved {
@@ -90,20 +94,6 @@ pub struct EntitlementObserved {
     pub digest: String,
     /// The gate's window, for pendingDisruption.opensAt.
     pub window: Option<MaintenanceWindow>,
-}
-
-/// The provider's observation.
-#[derive(Clone, Debug)]
-pub enum ProviderObserved {
-    /// `mediant`.
-    Mediant(MediantObserved),
-}
-
-/// What one step sends.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EntitlementAction {
-    /// `mediant`.
-    Mediant(MediantAction),
 }
 
 /// The stricter of the device's reset decision and the entitlement's
@@ -177,9 +167,7 @@ impl Kind for LicenseEntitlementKind {
     const KIND: &'static str = "LicenseEntitlement";
 
     fn target(resource: &LicenseEntitlement) -> Target<'_> {
-        match &resource.spec.provider {
-            ProviderSpec::Mediant(m) => Target::Named(&m.device_ref.name),
-        }
+        dispatch::target(&resource.spec.provider)
     }
 
     fn validate(resource: &LicenseEntitlement, _origin: Origin) -> Result<(), ValidationError> {
@@ -204,12 +192,7 @@ impl Kind for LicenseEntitlementKind {
     }
 
     fn references(resource: &LicenseEntitlement) -> Vec<SourceRef> {
-        match &resource.spec.provider {
-            ProviderSpec::Mediant(m) => m
-                .secret_refs()
-                .map(|r| SourceRef::Secret(r.clone()))
-                .collect(),
-        }
+        dispatch::references(&resource.spec.provider)
     }
 
     fn desired(
@@ -217,11 +200,8 @@ impl Kind for LicenseEntitlementKind {
         resolved: &ResolvedSources,
         reset: ResetPermission,
     ) -> Result<EntitlementDesired, ValidationError> {
-        let provider = match &resource.spec.provider {
-            ProviderSpec::Mediant(m) => ProviderDesired::Mediant(mediant::desired(m, resolved)?),
-        };
         Ok(EntitlementDesired {
-            provider,
+            provider: dispatch::desired(&resource.spec.provider, resolved)?,
             reset,
             digest: keyed_digest(resource, resolved),
             window: (resource.spec.disruption == Disruption::MaintenanceWindow)
@@ -239,16 +219,9 @@ impl Kind for LicenseEntitlementKind {
         desired: &EntitlementDesired,
         _thorough: bool,
     ) -> Result<EntitlementObserved, ApplyError> {
-        let (provider, target, facts) = match &desired.provider {
-            ProviderDesired::Mediant(d) => {
-                let o = mediant::observe(client)
-                    .await
-                    .map_err(ApplyError::Observe)?;
-                let target = mediant::target(d, &o);
-                let facts = mediant::facts(d, &o);
-                (ProviderObserved::Mediant(o), target, facts)
-            }
-        };
+        let (provider, target, facts) = dispatch::observe(client, &desired.provider)
+            .await
+            .map_err(ApplyError::Observe)?;
         Ok(EntitlementObserved {
             provider,
             target,
@@ -263,21 +236,14 @@ impl Kind for LicenseEntitlementKind {
         observed: &EntitlementObserved,
         _memory: &SecretDigests,
     ) -> Result<Plan<EntitlementAction>, PlanError> {
-        let (ProviderDesired::Mediant(d), ProviderObserved::Mediant(o)) =
-            (&desired.provider, &observed.provider);
-        let plan = mediant::plan(d, o).map_err(|e| PlanError::Unplannable(e.to_string()))?;
+        let plan = dispatch::plan(&desired.provider, &observed.provider)?;
         let mut out = Plan {
             drift_count: plan.drift_count,
             drift_keys: plan.drift_keys,
-            ..Plan::default()
+            blocked: plan.blocked,
+            steps: Vec::new(),
         };
         for step in plan.steps {
-            let step = super::Step {
-                action: EntitlementAction::Mediant(step.action),
-                description: step.description,
-                changes: step.changes,
-                side_effect: step.side_effect,
-            };
             if step.side_effect == super::SideEffect::None {
                 out.steps.push(step);
                 continue;
@@ -295,13 +261,11 @@ impl Kind for LicenseEntitlementKind {
 
     async fn run_step(
         client: &MediantClient,
-        _desired: &EntitlementDesired,
+        desired: &EntitlementDesired,
         observed: &EntitlementObserved,
         action: &EntitlementAction,
     ) -> Result<StepDone, DeviceError> {
-        let (ProviderObserved::Mediant(o), EntitlementAction::Mediant(a)) =
-            (&observed.provider, action);
-        mediant::run(client, o, a, mediant::RESET_TIMEOUT).await
+        dispatch::run_step(client, &desired.provider, &observed.provider, action).await
     }
 
     fn status(
@@ -349,12 +313,9 @@ impl Kind for LicenseEntitlementKind {
         LicenseEntitlementStatus {
             conditions: common.conditions,
             observed_generation: common.observed_generation,
-            provider: Some(
-                match observed.map(|o| &o.provider) {
-                    Some(ProviderObserved::Mediant(_)) | None => "mediant",
-                }
-                .to_string(),
-            ),
+            provider: observed
+                .map(|o| dispatch::name(&o.provider).to_string())
+                .or(prev.provider),
             target: observed.map(|o| o.target.clone()).or(prev.target),
             desired_digest: observed.map(|o| o.digest.clone()).or(prev.desired_digest),
             drift: match common.drift {
@@ -397,6 +358,12 @@ impl KindStatus for LicenseEntitlementStatus {
         let mut s = self.clone();
         s.last_sync_time = None;
         s
+    }
+
+    fn set_retry_at(&mut self, at: Time) {
+        if let Some(e) = self.last_error.as_mut().filter(|e| e.retryable) {
+            e.retry_at = Some(at);
+        }
     }
 }
 
@@ -470,6 +437,16 @@ mod tests {
         let error = status.last_error.as_ref().expect("a stalled failure");
         assert_eq!(error.reason, "UnrenderableValue");
         assert!(!error.retryable);
+        let mut permanent = status.clone();
+        permanent.set_retry_at(now.clone());
+        assert_eq!(
+            permanent
+                .last_error
+                .as_ref()
+                .and_then(|e| e.retry_at.clone()),
+            None,
+            "a permanent failure is not retried"
+        );
         let pending = status.pending_disruption.as_ref().expect("pending");
         assert_eq!(
             pending
@@ -511,9 +488,11 @@ mod tests {
             ],
             ..CommonStatus::default()
         };
-        let status = LicenseEntitlementKind::status(None, common, None, &now);
+        let mut status = LicenseEntitlementKind::status(None, common, None, &now);
+        status.set_retry_at(Time(at(105)));
         let error = status.last_error.expect("error");
         assert!(error.retryable);
+        assert_eq!(error.retry_at, Some(Time(at(105))), "when it is retried");
         assert_eq!(error.message, "connection refused");
         assert!(status.pending_disruption.is_none());
     }

@@ -23,6 +23,10 @@ pub struct FaultPlan {
     pub server_errors: u32,
     /// The next N `/api` requests get their connection closed without a response.
     pub drop_connections: u32,
+    /// Milliseconds a device keeps answering after a request that resets it
+    /// (e.g. "Device will reset now to activate new license") before it goes
+    /// down: a real device takes a while to stop. 0: at once.
+    pub reset_delay_ms: u64,
 }
 
 /// What a request meets on its way in.
@@ -81,6 +85,11 @@ impl Faults {
         } else {
             Injected::None
         }
+    }
+
+    /// How long a reset waits before the device goes down.
+    pub(crate) fn reset_delay(&self) -> Duration {
+        Duration::from_millis(lock(&self.plan).reset_delay_ms)
     }
 
     /// Takes one HA-synchronisation refusal, if armed.

@@ -162,7 +162,26 @@ impl Device {
     /// running to startup when `save_first`), and the device refuses
     /// connections for its reset time. Responses already being written are
     /// finished first, as a device answers before it goes down.
+    ///
+    /// With the `reset_delay_ms` fault armed, the device keeps answering
+    /// that long first.
     pub fn reset(self: &Arc<Self>, save_first: bool) {
+        let delay = self.faults.reset_delay();
+        if !delay.is_zero()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let device = Arc::clone(self);
+            runtime.spawn(async move {
+                tokio::time::sleep(delay).await;
+                device.reset_now(save_first);
+            });
+            return;
+        }
+        self.reset_now(save_first);
+    }
+
+    /// Starts a reset at once.
+    fn reset_now(self: &Arc<Self>, save_first: bool) {
         {
             let mut config = lock(&self.config);
             if save_first {

@@ -4,7 +4,7 @@
 //! | request | effect |
 //! |---|---|
 //! | `GET /_simulator/faults` | the armed faults (JSON, see [`FaultPlan`]) |
-//! | `PUT /_simulator/faults` | replace them: `{"haSyncWrites":2,"latencyMs":0,"serverErrors":0,"dropConnections":0}` (omitted fields are 0) |
+//! | `PUT /_simulator/faults` | replace them: `{"haSyncWrites":2,"latencyMs":0,"serverErrors":0,"dropConnections":0,"resetDelayMs":0}` (omitted fields are 0) |
 //! | `DELETE /_simulator/faults` | disarm all |
 //! | `POST /_simulator/reset` | force a reset now; body `{"saveConfiguration": false}` (default false) |
 //! | `GET /_simulator/counters` | `{"total":n,"writes":n,"requests":{"GET /api/v1/files/ini":n,…}}` |

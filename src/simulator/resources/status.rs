@@ -42,6 +42,23 @@ pub fn status_body(
     uptime_seconds: u64,
     now: OffsetDateTime,
 ) -> serde_json::Value {
+    if info.dialect == Dialect::V2015 && info.software_version.starts_with("7.00") {
+        // The 2015 document's two `/status` examples (firmware
+        // 7.00A.018.005) hold nine fields and end at `"highAvailability":
+        // "Stand Alone"` with no comma after it: no serialNumber, macAddress
+        // or systemUpTime.
+        return json!({
+            "localTimeStamp": iso_millis(now),
+            "ipAddress": info.ip_address.to_string(),
+            "subnetMask": info.subnet_mask.to_string(),
+            "defaultGateway": info.default_gateway.to_string(),
+            "productType": info.product,
+            "versionID": info.software_version,
+            "protocolType": "SIP",
+            "operationalState": "UNLOCKED",
+            "highAvailability": high_availability(info),
+        });
+    }
     json!({
         "localTimeStamp": iso_millis(now),
         "ipAddress": info.ip_address.to_string(),
@@ -166,5 +183,38 @@ mod tests {
         assert_eq!(body["systemUpTime"], 5);
         let ha = DeviceInfo::numbered(0, Dialect::V2015, true);
         assert_eq!(status_body(&ha, 5, at(0))["highAvailability"], "Active");
+    }
+
+    #[test]
+    fn status_of_7_00_firmware_has_the_nine_fields_of_the_2015_example() {
+        // 001 §2: GET /status of "versionID": "7.00A.018.005" lists
+        // localTimeStamp … "highAvailability": "Stand Alone" (no comma
+        // after it: the last field).
+        let mut info = DeviceInfo::numbered(0, Dialect::V2015, false);
+        info.software_version = "7.00A.018.005".into();
+        let body = status_body(&info, 5, at(0));
+        let mut keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "defaultGateway",
+                "highAvailability",
+                "ipAddress",
+                "localTimeStamp",
+                "operationalState",
+                "productType",
+                "protocolType",
+                "subnetMask",
+                "versionID"
+            ]
+        );
+        assert_eq!(body["highAvailability"], "Stand Alone");
+        assert_eq!(body["versionID"], "7.00A.018.005");
     }
 }
