@@ -10,6 +10,7 @@ pub mod manifests;
 pub mod reconcile;
 pub mod run;
 pub mod show;
+pub mod strict;
 
 use std::process::ExitCode;
 
