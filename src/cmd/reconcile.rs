@@ -117,6 +117,9 @@ pub async fn run(
         },
     };
     let loaded = manifests::load(&args.files)?;
+    for note in &loaded.ignored {
+        writeln!(out, "note: {note}")?;
+    }
     let sources = ManifestSources {
         manifests: &loaded,
         fallback: fallback(args)?,

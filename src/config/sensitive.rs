@@ -185,6 +185,37 @@ pub fn redact_line(line: &str) -> String {
     out.join(" ")
 }
 
+/// The most characters of a device's own text (an error `description`, a
+/// body that is not JSON) kept for conditions, events and errors.
+pub const DEVICE_TEXT_MAX: usize = 200;
+
+/// A device's own text made fit for conditions, events, logs and errors:
+/// control characters (newlines, escapes, NUL …) become spaces and runs of
+/// spaces one, secret-looking values are masked as in [`redact_line`], and
+/// the result is cut at [`DEVICE_TEXT_MAX`] characters (marked `…`). Every
+/// text a device sends about an error passes through here, once, where the
+/// device client reads it.
+pub fn device_text(raw: &str) -> String {
+    let mut flat = String::with_capacity(raw.len().min(4 * DEVICE_TEXT_MAX));
+    for c in raw.chars() {
+        let c = if c.is_control() || c == '\u{feff}' { ' ' } else { c };
+        if c == ' ' && (flat.is_empty() || flat.ends_with(' ')) {
+            continue;
+        }
+        flat.push(c);
+        // Far more than the cap: stop reading a huge body.
+        if flat.len() > 8 * DEVICE_TEXT_MAX {
+            break;
+        }
+    }
+    let masked = redact_line(flat.trim_end());
+    match masked.char_indices().nth(DEVICE_TEXT_MAX) {
+        Some((cut, _)) => format!("{}…", &masked[..cut]),
+        None if masked.is_empty() => "(no description)".to_string(),
+        None => masked,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +261,23 @@ mod tests {
         assert_eq!(redact_line("  password \"marker\" extra"), "  password ***");
         assert_eq!(redact_line("name \"$1$abc\""), "name ***");
         assert_eq!(redact_line("udp-port 5060"), "udp-port 5060");
+    }
+
+    #[test]
+    fn device_text_is_flattened_masked_and_capped() {
+        assert_eq!(
+            device_text("bad value\r\n\x1b[31mred\x00 here"),
+            "bad value [31mred here"
+        );
+        assert_eq!(
+            device_text("Login failed: password MARKER-s3cret is wrong"),
+            "Login failed: password ***"
+        );
+        assert_eq!(device_text("hash $1$MARKERabc stored"), "hash *** stored");
+        assert_eq!(device_text("WebUsers_Password = MARKER"), "WebUsers_Password = ***");
+        let long = device_text(&"x".repeat(10_000));
+        assert_eq!(long.chars().count(), DEVICE_TEXT_MAX + 1);
+        assert!(long.ends_with('…'));
+        assert_eq!(device_text(" \n "), "(no description)");
     }
 }
