@@ -57,9 +57,7 @@ pub enum ManifestError {
     },
     /// Two documents declare the same object: which would win is not ours
     /// to guess.
-    #[error(
-        "{kind} {namespace}/{name} is declared twice: {first} and {second}; keep one"
-    )]
+    #[error("{kind} {namespace}/{name} is declared twice: {first} and {second}; keep one")]
     Duplicate {
         /// Its kind.
         kind: String,
@@ -295,8 +293,8 @@ fn unknown_kind(api_version: &str, kind: &str) -> Option<String> {
         .split_once('/')
         .is_some_and(|(group, _)| group == our_group());
     let kinds = known.iter().map(|(_, k)| k.as_str());
-    let near = strict::closest(kind, kinds.clone())
-        .filter(|k| *k != kind || ours || api_version == "v1");
+    let near =
+        strict::closest(kind, kinds.clone()).filter(|k| *k != kind || ours || api_version == "v1");
     if !ours && near.is_none() {
         return None;
     }
@@ -435,7 +433,11 @@ impl Manifests {
         }
         let name = match doc.pointer("/metadata/name").and_then(|n| n.as_str()) {
             Some(n) if !n.is_empty() => n.to_owned(),
-            _ => return Err(bad("metadata.name is missing (every object needs a name)".into())),
+            _ => {
+                return Err(bad(
+                    "metadata.name is missing (every object needs a name)".into()
+                ));
+            }
         };
         let namespace = namespace_of(
             doc.pointer("/metadata/namespace")

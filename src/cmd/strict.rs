@@ -138,7 +138,12 @@ pub fn unknown_in_resource(doc: &Value, schema: &JSONSchemaProps) -> Vec<Unknown
     };
     let top: Vec<&str> = ["apiVersion", "kind", "metadata"]
         .into_iter()
-        .chain(schema.properties.iter().flat_map(|p| p.keys().map(String::as_str)))
+        .chain(
+            schema
+                .properties
+                .iter()
+                .flat_map(|p| p.keys().map(String::as_str)),
+        )
         .collect();
     for (key, value) in map {
         match key.as_str() {
@@ -357,10 +362,15 @@ mod tests {
             "unknown field `spec.saveAfterAply` (did you mean `spec.saveAfterApply`?)",
             "unknown field `stauts` (did you mean `status`?)",
         ] {
-            assert!(found.iter().any(|f| f == expected), "{expected} in {found:?}");
+            assert!(
+                found.iter().any(|f| f == expected),
+                "{expected} in {found:?}"
+            );
         }
         assert!(
-            found.iter().any(|f| f.starts_with("unknown field `spec.ini.prunetable`")),
+            found
+                .iter()
+                .any(|f| f.starts_with("unknown field `spec.ini.prunetable`")),
             "{found:?}"
         );
         assert_eq!(found.len(), 5, "{found:?}");
@@ -419,7 +429,9 @@ mod tests {
     #[test]
     fn redaction_keeps_names_and_drops_values() {
         assert_eq!(
-            redact_serde_message(r#"invalid value: string "a\"b", expected `Full` or `Incremental`"#),
+            redact_serde_message(
+                r#"invalid value: string "a\"b", expected `Full` or `Incremental`"#
+            ),
             "invalid value: string \"…\", expected `Full` or `Incremental`"
         );
     }

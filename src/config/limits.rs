@@ -99,7 +99,10 @@ mod tests {
         assert_eq!(e.size, MIB + 1);
         assert_eq!(e.limit, MIB);
         let text = e.to_string();
-        assert!(text.starts_with("ConfigMap `c` key `k` is 1048577 bytes"), "{text}");
+        assert!(
+            text.starts_with("ConfigMap `c` key `k` is 1048577 bytes"),
+            "{text}"
+        );
         assert!(!text.contains("aaaa"), "no content in the message: {text}");
         assert!(Limits::DEFAULT.document > Limits::DEFAULT.text);
         assert!(Limits::DEFAULT.file > Limits::DEFAULT.document);

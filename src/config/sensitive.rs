@@ -198,7 +198,11 @@ pub const DEVICE_TEXT_MAX: usize = 200;
 pub fn device_text(raw: &str) -> String {
     let mut flat = String::with_capacity(raw.len().min(4 * DEVICE_TEXT_MAX));
     for c in raw.chars() {
-        let c = if c.is_control() || c == '\u{feff}' { ' ' } else { c };
+        let c = if c.is_control() || c == '\u{feff}' {
+            ' '
+        } else {
+            c
+        };
         if c == ' ' && (flat.is_empty() || flat.ends_with(' ')) {
             continue;
         }
@@ -274,7 +278,10 @@ mod tests {
             "Login failed: password ***"
         );
         assert_eq!(device_text("hash $1$MARKERabc stored"), "hash *** stored");
-        assert_eq!(device_text("WebUsers_Password = MARKER"), "WebUsers_Password = ***");
+        assert_eq!(
+            device_text("WebUsers_Password = MARKER"),
+            "WebUsers_Password = ***"
+        );
         let long = device_text(&"x".repeat(10_000));
         assert_eq!(long.chars().count(), DEVICE_TEXT_MAX + 1);
         assert!(long.ends_with('…'));

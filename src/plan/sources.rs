@@ -196,7 +196,12 @@ impl SourceData {
             field,
         })?;
         crate::config::limits::check_text(
-            || format!("{} `{}` key `{key}` (named in {field})", self.kind, self.name),
+            || {
+                format!(
+                    "{} `{}` key `{key}` (named in {field})",
+                    self.kind, self.name
+                )
+            },
             bytes,
         )?;
         String::from_utf8(bytes.clone()).map_err(|_| SourceError::NotText {

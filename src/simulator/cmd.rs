@@ -56,6 +56,10 @@ pub struct SimulateArgs {
     /// Fault: the first N API requests of each device lose their connection.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub drop_connections: u32,
+    /// Fault: the first N authorised API requests of each device are served,
+    /// then lose their answer (the connection closes).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub lose_answers: u32,
 }
 
 impl SimulateArgs {
@@ -85,6 +89,7 @@ impl SimulateArgs {
                 latency_ms: self.latency_ms,
                 server_errors: self.server_errors,
                 drop_connections: self.drop_connections,
+                lose_answers: self.lose_answers,
             },
         })
     }

@@ -1,6 +1,6 @@
 //! Faults injected on demand into one device's REST traffic: HA
-//! synchronisation (409 on writes), added latency, 500s and dropped
-//! connections. A forced reset is [`crate::simulator::device::Device::reset`].
+//! synchronisation (409 on writes), added latency, 500s, dropped
+//! connections and lost answers. A forced reset is [`crate::simulator::device::Device::reset`].
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -23,6 +23,10 @@ pub struct FaultPlan {
     pub server_errors: u32,
     /// The next N `/api` requests get their connection closed without a response.
     pub drop_connections: u32,
+    /// The next N authorised `/api` requests are served in full (their
+    /// effect happens) and then their connection is closed before the
+    /// answer: the "lost answer" a client cannot tell from a dropped request.
+    pub lose_answers: u32,
 }
 
 /// What a request meets on its way in.
@@ -80,6 +84,17 @@ impl Faults {
             Injected::ServerError
         } else {
             Injected::None
+        }
+    }
+
+    /// Takes one lost answer, if armed.
+    pub(crate) fn take_lost_answer(&self) -> bool {
+        let mut plan = lock(&self.plan);
+        if plan.lose_answers > 0 {
+            plan.lose_answers -= 1;
+            true
+        } else {
+            false
         }
     }
 
