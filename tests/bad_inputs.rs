@@ -498,3 +498,68 @@ async fn every_bad_input_is_a_named_error_with_nothing_sent_and_no_secret_shown(
     );
     assert!(rss < RSS_BUDGET_KB, "a run used {rss} KiB");
 }
+
+/// A CA bundle that is no certificate is named for what it is (not
+/// "builder error"), before any request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_bundle_that_is_no_certificate_is_named_and_nothing_is_sent() {
+    let fleet = Fleet::start(FleetConfig::default())
+        .await
+        .expect("simulator");
+    let sim = &fleet.devices()[0];
+    let dir = std::env::temp_dir().join(format!("mediant-bad-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let https = sim.base_url.replace("http://", "https://");
+    std::fs::write(
+        dir.join("m.yaml"),
+        stream(&[
+            creds(),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ca"},
+                   "data": {"ca.crt": format!("-----BEGIN PRIVATE KEY-----\nAAEC\n-----END PRIVATE KEY-----\n{MARKER}\n")}}),
+            device(
+                &https,
+                json!({"ini": {"inline": "A = 1"},
+                       "tls": {"caBundle": {"configMapKeyRef": {"name": "ca", "key": "ca.crt"}}}}),
+            ),
+        ]),
+    )
+    .expect("write");
+    let path = dir.to_string_lossy().into_owned();
+    let (code, text) = tokio::task::spawn_blocking(move || binary(&["diff", "-f", &path]))
+        .await
+        .expect("join");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("the CA bundle is not usable: PEM block 1 is `PRIVATE KEY`, expected"),
+        "{text}"
+    );
+    assert!(!text.contains(MARKER), "{text}");
+    assert_eq!(sim.device.counters.snapshot().total, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--simulate` talks to a factory-fresh simulated device with its factory
+/// user, whatever password the manifests hold for the real device.
+#[test]
+fn simulate_works_whatever_password_the_manifests_hold() {
+    let dir = std::env::temp_dir().join(format!("mediant-bad-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("m.yaml"),
+        stream(&[
+            creds(),
+            // Loopback, and nothing listens there: --simulate must not try it.
+            device(
+                "https://127.0.0.1:9",
+                json!({"ini": {"inline": "SyslogServerIP = 10.1.2.3"}}),
+            ),
+        ]),
+    )
+    .expect("write");
+    let path = dir.to_string_lossy().into_owned();
+    let (code, text) = binary(&["apply", "-f", &path, "--simulate"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(!text.contains("401"), "{text}");
+    assert!(!text.contains(MARKER), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -365,6 +365,11 @@ impl MediantClient {
         match &options.tls {
             TlsTrust::System => {}
             TlsTrust::CaBundle(pem) => {
+                // Our PEM reader first: it says what is wrong (no block, a
+                // `PRIVATE KEY` block, bad base64, not X.509) where
+                // reqwest only says "builder error".
+                crate::config::pem::parse_certificates(pem)
+                    .map_err(|e| config(format!("the CA bundle is not usable: {e}")))?;
                 let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
                     .map_err(|e| config(format!("the CA bundle is not PEM: {e}")))?;
                 if certs.is_empty() {

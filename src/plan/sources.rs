@@ -283,9 +283,13 @@ impl Dereferenced {
     /// The key of the target device (`namespace/name`), which the
     /// single-writer lock and the reset policy belong to.
     pub fn device_key(&self) -> String {
+        // A manifest without a namespace is in `default`, as kubectl reads
+        // it (and as `cmd::manifests::namespace_of` keys it).
         format!(
             "{}/{}",
-            self.device.namespace().unwrap_or_default(),
+            self.device
+                .namespace()
+                .unwrap_or_else(|| "default".to_owned()),
             self.device.name_any()
         )
     }
