@@ -32,6 +32,10 @@ impl Limits {
     };
 }
 
+// A document holds at least one full text, a file at least one document.
+const _: () = assert!(Limits::DEFAULT.document > Limits::DEFAULT.text);
+const _: () = assert!(Limits::DEFAULT.file > Limits::DEFAULT.document);
+
 impl Default for Limits {
     fn default() -> Self {
         Limits::DEFAULT
@@ -104,7 +108,5 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("aaaa"), "no content in the message: {text}");
-        assert!(Limits::DEFAULT.document > Limits::DEFAULT.text);
-        assert!(Limits::DEFAULT.file > Limits::DEFAULT.document);
     }
 }
