@@ -293,8 +293,11 @@ fn unknown_kind(api_version: &str, kind: &str) -> Option<String> {
         .split_once('/')
         .is_some_and(|(group, _)| group == our_group());
     let kinds = known.iter().map(|(_, k)| k.as_str());
-    let near =
-        strict::closest(kind, kinds.clone()).filter(|k| *k != kind || ours || api_version == "v1");
+    // A typo is very close (Jaro-Winkler above 0.9: `MediantDevices`,
+    // `Secert`, `TLSContext`); other projects' kinds (`Service`,
+    // `ServiceMonitor`, `SecretList`) are not.
+    let near = strict::closest_above(kind, kinds, 0.9)
+        .filter(|k| (*k != kind || ours || api_version == "v1") && !kind.ends_with("List"));
     if !ours && near.is_none() {
         return None;
     }
@@ -624,5 +627,46 @@ impl Sources for ManifestSources<'_> {
                 secret.name, secret.username_key, secret.password_key
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_of_our_kinds_are_errors_and_other_kinds_are_not() {
+        for (api, kind) in [
+            ("mediant.io/v1alpha1", "MediantDevices"),
+            ("mediant.io/v1", "MediantDevice"),
+            ("mediant.io/v1alpha1", "Anything"),
+            ("v1", "Secrets"),
+            ("v1", "Configmap"),
+            ("mediant.io/v1alpha1", "TLSContext"),
+            ("v1", ""),
+            ("", "Secret"),
+        ] {
+            assert!(unknown_kind(api, kind).is_some(), "{api} {kind}");
+        }
+        for (api, kind) in [
+            ("v1", "Service"),
+            ("v1", "Namespace"),
+            ("v1", "List"),
+            ("v1", "SecretList"),
+            ("apps/v1", "Deployment"),
+            ("cert-manager.io/v1", "Certificate"),
+            ("monitoring.coreos.com/v1", "ServiceMonitor"),
+            ("bitnami.com/v1alpha1", "SealedSecret"),
+            ("external-secrets.io/v1beta1", "ExternalSecret"),
+        ] {
+            assert_eq!(unknown_kind(api, kind), None, "{api} {kind}");
+        }
+        assert_eq!(
+            unknown_kind("mediant.io/v1", "MediantDevice").as_deref(),
+            Some(
+                "apiVersion `mediant.io/v1` kind `MediantDevice` is not a kind this tool reads; \
+                 MediantDevice is served as `apiVersion: mediant.io/v1alpha1`"
+            )
+        );
     }
 }

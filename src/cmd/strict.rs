@@ -81,6 +81,15 @@ impl std::fmt::Display for UnknownField {
 /// the most similar by Jaro-Winkler (as clap suggests subcommands) above
 /// 0.8.
 pub fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    closest_above(name, known, 0.8)
+}
+
+/// [`closest`] with its own similarity threshold (0..1).
+pub fn closest_above<'a>(
+    name: &str,
+    known: impl IntoIterator<Item = &'a str>,
+    threshold: f64,
+) -> Option<&'a str> {
     let lower = name.to_ascii_lowercase();
     let mut best: Option<(f64, &'a str)> = None;
     for k in known {
@@ -88,7 +97,7 @@ pub fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Opti
             return Some(k);
         }
         let score = strsim::jaro_winkler(&lower, &k.to_ascii_lowercase());
-        if score > 0.8 && best.is_none_or(|(b, _)| score > b) {
+        if score > threshold && best.is_none_or(|(b, _)| score > b) {
             best = Some((score, k));
         }
     }

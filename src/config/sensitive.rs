@@ -189,6 +189,57 @@ pub fn redact_line(line: &str) -> String {
 /// body that is not JSON) kept for conditions, events and errors.
 pub const DEVICE_TEXT_MAX: usize = 200;
 
+/// Words after which a device's prose puts a secret (`password x`,
+/// `community public`); `key` is not among them: "License key can't be
+/// applied" is prose, not a key.
+const SECRET_NOUNS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "passphrase",
+    "secret",
+    "token",
+    "community",
+    "credentials",
+    "psk",
+    "pre-shared-key",
+];
+
+/// Prose from a device with secret values masked: `Name = value` whose name
+/// is secret (as [`redact_line`]), `$1$` hashes, the word after a
+/// [`SECRET_NOUNS`] word, and the value after any secret-looking name that
+/// ends in `:` or `=` (`LicenseKey: ABC`).
+fn redact_prose(text: &str) -> String {
+    if let Some((name, value)) = text.split_once('=') {
+        let name_t = name.trim();
+        if !name_t.is_empty()
+            && !name_t.contains(char::is_whitespace)
+            && is_secret(name_t, value.trim(), false)
+        {
+            return format!("{name}= {MASK}");
+        }
+    }
+    let mut out: Vec<&str> = Vec::new();
+    let mut mask_next = false;
+    for word in text.split(' ') {
+        if mask_next && !word.is_empty() {
+            out.push(MASK);
+            mask_next = false;
+            continue;
+        }
+        if is_device_hash(word.trim_matches(['"', '\'', ',', ';', '.'])) {
+            out.push(MASK);
+            continue;
+        }
+        out.push(word);
+        let bare = word.trim_matches(['"', '\'', ',', ';', '(', ')']);
+        let lower = bare.trim_end_matches([':', '=']).to_ascii_lowercase();
+        mask_next = SECRET_NOUNS.contains(&lower.as_str())
+            || (bare.ends_with([':', '=']) && is_sensitive(bare.trim_end_matches([':', '='])));
+    }
+    out.join(" ")
+}
+
 /// A device's own text made fit for conditions, events, logs and errors:
 /// control characters (newlines, escapes, NUL …) become spaces and runs of
 /// spaces one, secret-looking values are masked as in [`redact_line`], and
@@ -212,7 +263,7 @@ pub fn device_text(raw: &str) -> String {
             break;
         }
     }
-    let masked = redact_line(flat.trim_end());
+    let masked = redact_prose(flat.trim_end());
     match masked.char_indices().nth(DEVICE_TEXT_MAX) {
         Some((cut, _)) => format!("{}…", &masked[..cut]),
         None if masked.is_empty() => "(no description)".to_string(),
@@ -275,7 +326,19 @@ mod tests {
         );
         assert_eq!(
             device_text("Login failed: password MARKER-s3cret is wrong"),
-            "Login failed: password ***"
+            "Login failed: password *** is wrong"
+        );
+        assert_eq!(
+            device_text("License key can't be applied to device in HA configuration"),
+            "License key can't be applied to device in HA configuration"
+        );
+        assert_eq!(
+            device_text("bad LicenseKey: MARKER x"),
+            "bad LicenseKey: *** x"
+        );
+        assert_eq!(
+            device_text("community 'MARKER' refused"),
+            "community *** refused"
         );
         assert_eq!(device_text("hash $1$MARKERabc stored"), "hash *** stored");
         assert_eq!(
