@@ -1097,3 +1097,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn nul_and_control_characters_are_refused_with_their_position() {
+    for (text, line, column) in [
+        ("configure system\n hostname sbc\0x\n exit\n", 2, 14),
+        ("configure system\r\n name a\x1b[31m\r\n exit\r\n", 2, 8),
+        ("configure system\r hostname\0\r exit\r", 2, 10),
+    ] {
+        match CliScript::parse(text) {
+            Err(CliError::ControlCharacter {
+                line: l, column: c, ..
+            }) => assert_eq!((l, c), (line, column), "{text:?}"),
+            other => panic!("{text:?}: {other:?}"),
+        }
+    }
+    assert!(CliScript::parse("configure system\n\thostname a\n exit\n").is_ok());
+}

@@ -613,3 +613,39 @@ async fn a_text_file_is_not_a_software_load() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(fleet.devices()[0].device.reset_count(), 1);
 }
+
+/// The lost-answer fault (test machinery, not device behaviour): the
+/// upload takes effect, its answer never arrives, the next request is
+/// served normally.
+#[tokio::test]
+async fn a_lost_answer_is_served_in_full_then_dropped() {
+    use mediant_operator::simulator::faults::FaultPlan;
+    let (fleet, base) = one().await;
+    let device = &fleet.devices()[0].device;
+    device.faults.set(FaultPlan {
+        lose_answers: 1,
+        ..FaultPlan::default()
+    });
+    let part = reqwest::multipart::Part::bytes(
+        "[ IPGroup ]\nFORMAT IPGroup_Index = IPGroup_Name;\nIPGroup 7 = \"lost\";\n[ \\IPGroup ]\n"
+            .as_bytes()
+            .to_vec(),
+    )
+    .file_name("ini.txt")
+    .mime_str("application/octet-stream")
+    .expect("mime");
+    let lost = client()
+        .put(url(&base, "/api/v1/files/ini/incremental"))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await;
+    assert!(lost.is_err(), "the answer should have been lost");
+    let dump = dump_of(&base).await;
+    assert_eq!(
+        dump.table("IPGroup").and_then(|t| t.cell("7", "Name")),
+        Some("lost"),
+        "the upload took effect"
+    );
+    assert_eq!(device.faults.get().lose_answers, 0);
+}

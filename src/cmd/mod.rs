@@ -11,6 +11,7 @@ pub mod reconcile;
 pub mod run;
 pub mod show;
 pub mod state;
+pub mod strict;
 
 use std::process::ExitCode;
 

@@ -135,6 +135,9 @@ pub async fn run(
         },
     };
     let loaded = manifests::load(&args.files)?;
+    for note in &loaded.ignored {
+        writeln!(out, "note: {note}")?;
+    }
     // Locked before anything is sent, kept until the command ends.
     let mut state = match (&args.state, args.simulate) {
         (None, true) => State::ephemeral(),
@@ -185,10 +188,16 @@ pub async fn run(
             })
             .collect();
         for job in &mut jobs {
-            if let Some(url) = urls.get(&job.device_key()) {
-                writeln!(out, "simulated device for {} at {url}", job.name())?;
-                job.simulate(url);
-            }
+            let Some(url) = urls.get(&job.device_key()) else {
+                // Never fall through to the real endpoint under --simulate.
+                return Err(CommandError::Simulator(format!(
+                    "no simulated device for {} (device {})",
+                    job.name(),
+                    job.device_key()
+                )));
+            };
+            writeln!(out, "simulated device for {} at {url}", job.name())?;
+            job.simulate(url);
         }
         writeln!(out)?;
         Some(fleet)
@@ -286,6 +295,10 @@ impl<K: Kind> Job for Prepared<K> {
     }
 
     fn simulate(&mut self, base_url: &str) {
+        // A simulated device is fresh from the factory: its only user is
+        // the factory one, whatever the manifests' Secret holds for the
+        // real device (which would otherwise meet a 401).
+        self.refs.credentials = crate::device::Credentials::new("Admin", "Admin");
         let spec = &mut self.refs.device.spec;
         spec.endpoint = base_url.to_owned();
         spec.dialect = None;

@@ -5,5 +5,6 @@
 pub mod catalog;
 pub mod cli;
 pub mod ini;
+pub mod limits;
 pub mod pem;
 pub mod sensitive;

@@ -185,6 +185,92 @@ pub fn redact_line(line: &str) -> String {
     out.join(" ")
 }
 
+/// The most characters of a device's own text (an error `description`, a
+/// body that is not JSON) kept for conditions, events and errors.
+pub const DEVICE_TEXT_MAX: usize = 200;
+
+/// Words after which a device's prose puts a secret (`password x`,
+/// `community public`); `key` is not among them: "License key can't be
+/// applied" is prose, not a key.
+const SECRET_NOUNS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "passphrase",
+    "secret",
+    "token",
+    "community",
+    "credentials",
+    "psk",
+    "pre-shared-key",
+];
+
+/// Prose from a device with secret values masked: `Name = value` whose name
+/// is secret (as [`redact_line`]), `$1$` hashes, the word after a
+/// [`SECRET_NOUNS`] word, and the value after any secret-looking name that
+/// ends in `:` or `=` (`LicenseKey: ABC`).
+fn redact_prose(text: &str) -> String {
+    if let Some((name, value)) = text.split_once('=') {
+        let name_t = name.trim();
+        if !name_t.is_empty()
+            && !name_t.contains(char::is_whitespace)
+            && is_secret(name_t, value.trim(), false)
+        {
+            return format!("{name}= {MASK}");
+        }
+    }
+    let mut out: Vec<&str> = Vec::new();
+    let mut mask_next = false;
+    for word in text.split(' ') {
+        if mask_next && !word.is_empty() {
+            out.push(MASK);
+            mask_next = false;
+            continue;
+        }
+        if is_device_hash(word.trim_matches(['"', '\'', ',', ';', '.'])) {
+            out.push(MASK);
+            continue;
+        }
+        out.push(word);
+        let bare = word.trim_matches(['"', '\'', ',', ';', '(', ')']);
+        let lower = bare.trim_end_matches([':', '=']).to_ascii_lowercase();
+        mask_next = SECRET_NOUNS.contains(&lower.as_str())
+            || (bare.ends_with([':', '=']) && is_sensitive(bare.trim_end_matches([':', '='])));
+    }
+    out.join(" ")
+}
+
+/// A device's own text made fit for conditions, events, logs and errors:
+/// control characters (newlines, escapes, NUL …) become spaces and runs of
+/// spaces one, secret-looking values are masked as in [`redact_line`], and
+/// the result is cut at [`DEVICE_TEXT_MAX`] characters (marked `…`). Every
+/// text a device sends about an error passes through here, once, where the
+/// device client reads it.
+pub fn device_text(raw: &str) -> String {
+    let mut flat = String::with_capacity(raw.len().min(4 * DEVICE_TEXT_MAX));
+    for c in raw.chars() {
+        let c = if c.is_control() || c == '\u{feff}' {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' && (flat.is_empty() || flat.ends_with(' ')) {
+            continue;
+        }
+        flat.push(c);
+        // Far more than the cap: stop reading a huge body.
+        if flat.len() > 8 * DEVICE_TEXT_MAX {
+            break;
+        }
+    }
+    let masked = redact_prose(flat.trim_end());
+    match masked.char_indices().nth(DEVICE_TEXT_MAX) {
+        Some((cut, _)) => format!("{}…", &masked[..cut]),
+        None if masked.is_empty() => "(no description)".to_string(),
+        None => masked,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +316,38 @@ mod tests {
         assert_eq!(redact_line("  password \"marker\" extra"), "  password ***");
         assert_eq!(redact_line("name \"$1$abc\""), "name ***");
         assert_eq!(redact_line("udp-port 5060"), "udp-port 5060");
+    }
+
+    #[test]
+    fn device_text_is_flattened_masked_and_capped() {
+        assert_eq!(
+            device_text("bad value\r\n\x1b[31mred\x00 here"),
+            "bad value [31mred here"
+        );
+        assert_eq!(
+            device_text("Login failed: password MARKER-s3cret is wrong"),
+            "Login failed: password *** is wrong"
+        );
+        assert_eq!(
+            device_text("License key can't be applied to device in HA configuration"),
+            "License key can't be applied to device in HA configuration"
+        );
+        assert_eq!(
+            device_text("bad LicenseKey: MARKER x"),
+            "bad LicenseKey: *** x"
+        );
+        assert_eq!(
+            device_text("community 'MARKER' refused"),
+            "community *** refused"
+        );
+        assert_eq!(device_text("hash $1$MARKERabc stored"), "hash *** stored");
+        assert_eq!(
+            device_text("WebUsers_Password = MARKER"),
+            "WebUsers_Password = ***"
+        );
+        let long = device_text(&"x".repeat(10_000));
+        assert_eq!(long.chars().count(), DEVICE_TEXT_MAX + 1);
+        assert!(long.ends_with('…'));
+        assert_eq!(device_text(" \n "), "(no description)");
     }
 }

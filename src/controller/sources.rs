@@ -150,4 +150,37 @@ mod tests {
         let e = data.text("c.ini", "f").expect_err("missing");
         assert!(e.category().needs_user());
     }
+
+    #[test]
+    fn an_oversized_value_is_refused_before_it_is_decoded() {
+        // 50 MB in one key, as a ConfigMap read from the API server could
+        // hold before the cluster's own limit: refused by size, unread.
+        let cm = ConfigMap {
+            binary_data: Some(BTreeMap::from([(
+                "device.ini".into(),
+                ByteString(vec![b'X'; 50_000_000]),
+            )])),
+            ..ConfigMap::default()
+        };
+        let data = SourceData::from_config_map("ini", cm);
+        let started = std::time::Instant::now();
+        let e = data
+            .text("device.ini", "spec.ini.configMapRefs")
+            .expect_err("too large");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(e.category(), Category::InvalidSpec);
+        assert_eq!(
+            e.to_string(),
+            "ConfigMap `ini` key `device.ini` (named in spec.ini.configMapRefs) is 50000000 bytes, \
+             over the limit of 1048576 bytes (a ConfigMap holds at most 1 MiB; split the configuration)"
+        );
+        let full = SourceData::from_config_map(
+            "ini",
+            ConfigMap {
+                data: Some(BTreeMap::from([("k".into(), "x".repeat(1 << 20))])),
+                ..ConfigMap::default()
+            },
+        );
+        assert_eq!(full.text("k", "f").expect("exactly 1 MiB").len(), 1 << 20);
+    }
 }

@@ -246,10 +246,7 @@ pub(crate) fn relevant_output(output: &str) -> Vec<String> {
     chosen
         .iter()
         .take(10)
-        .map(|l| {
-            let short: String = l.chars().take(200).collect();
-            crate::config::sensitive::redact_line(&short)
-        })
+        .map(|l| crate::config::sensitive::device_text(l))
         .collect()
 }
 
@@ -370,6 +367,11 @@ impl MediantClient {
         match &options.tls {
             TlsTrust::System => {}
             TlsTrust::CaBundle(pem) => {
+                // Our PEM reader first: it says what is wrong (no block, a
+                // `PRIVATE KEY` block, bad base64, not X.509) where
+                // reqwest only says "builder error".
+                crate::config::pem::parse_certificates(pem)
+                    .map_err(|e| config(format!("the CA bundle is not usable: {e}")))?;
                 let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
                     .map_err(|e| config(format!("the CA bundle is not PEM: {e}")))?;
                 if certs.is_empty() {
@@ -548,9 +550,7 @@ impl MediantClient {
             Some(s) if s.eq_ignore_ascii_case("success") => Ok(out),
             Some(s) => Err(DeviceError::CliFailed {
                 status: s.chars().take(32).collect(),
-                description: crate::config::sensitive::redact_line(
-                    &out.description.chars().take(200).collect::<String>(),
-                ),
+                description: crate::config::sensitive::device_text(&out.description),
                 lines: relevant_output(&out.output),
             }),
         }
@@ -1112,17 +1112,13 @@ fn describe(body: &[u8]) -> String {
     struct Described {
         description: String,
     }
+    // The device's words go into errors, conditions and events: sanitised
+    // (control characters, secrets, length) in one place.
     match serde_json::from_slice::<Described>(body) {
-        Ok(d) => d.description,
-        Err(_) => {
-            let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            match text.char_indices().nth(200) {
-                Some((cut, _)) => format!("{}…", &text[..cut]),
-                None if text.is_empty() => "(no description)".to_string(),
-                None => text.to_string(),
-            }
-        }
+        Ok(d) => crate::config::sensitive::device_text(&d.description),
+        Err(_) => crate::config::sensitive::device_text(&String::from_utf8_lossy(
+            &body[..body.len().min(16 * 1024)],
+        )),
     }
 }
 

@@ -95,6 +95,9 @@ pub enum SourceError {
     /// message says what to add or pass.
     #[error("{0}")]
     NotInManifests(String),
+    /// A text is over its size limit (checked before it is decoded or parsed).
+    #[error(transparent)]
+    TooLarge(#[from] crate::config::limits::TooLarge),
 }
 
 impl SourceError {
@@ -107,7 +110,9 @@ impl SourceError {
             SourceError::KeyMissing { .. } => Category::KeyMissing,
             SourceError::NotText { .. } => Category::NotText,
             SourceError::Api { .. } => Category::KubeApiError,
-            SourceError::File { .. } | SourceError::NotInManifests(_) => Category::InvalidSpec,
+            SourceError::File { .. }
+            | SourceError::NotInManifests(_)
+            | SourceError::TooLarge(_) => Category::InvalidSpec,
         }
     }
 }
@@ -180,7 +185,9 @@ impl SourceData {
         }
     }
 
-    /// The text under `key`, or an error naming the key and `field`.
+    /// The text under `key`, or an error naming the key and `field`. Its
+    /// size is checked against [`crate::config::limits::Limits::text`]
+    /// first: every text either front end reads passes here, once.
     pub fn text(&self, key: &str, field: &'static str) -> Result<String, SourceError> {
         let bytes = self.data.get(key).ok_or_else(|| SourceError::KeyMissing {
             kind: self.kind,
@@ -188,6 +195,15 @@ impl SourceData {
             key: key.to_owned(),
             field,
         })?;
+        crate::config::limits::check_text(
+            || {
+                format!(
+                    "{} `{}` key `{key}` (named in {field})",
+                    self.kind, self.name
+                )
+            },
+            bytes,
+        )?;
         String::from_utf8(bytes.clone()).map_err(|_| SourceError::NotText {
             kind: self.kind,
             name: self.name.clone(),
@@ -275,9 +291,13 @@ impl Dereferenced {
     /// The key of the target device (`namespace/name`), which the
     /// single-writer lock and the reset policy belong to.
     pub fn device_key(&self) -> String {
+        // A manifest without a namespace is in `default`, as kubectl reads
+        // it (and as `cmd::manifests::namespace_of` keys it).
         format!(
             "{}/{}",
-            self.device.namespace().unwrap_or_default(),
+            self.device
+                .namespace()
+                .unwrap_or_else(|| "default".to_owned()),
             self.device.name_any()
         )
     }

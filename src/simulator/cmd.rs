@@ -66,6 +66,10 @@ pub struct SimulateArgs {
     /// 2015 document's example: no serialNumber, macAddress, systemUpTime.
     #[arg(long, value_name = "VERSION")]
     pub firmware: Option<String>,
+    /// Fault: the first N authorised API requests of each device are served,
+    /// then lose their answer (the connection closes).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub lose_answers: u32,
 }
 
 impl SimulateArgs {
@@ -96,6 +100,7 @@ impl SimulateArgs {
                 server_errors: self.server_errors,
                 drop_connections: self.drop_connections,
                 reset_delay_ms: self.reset_delay_ms,
+                lose_answers: self.lose_answers,
             },
             firmware: self.firmware.clone(),
         })

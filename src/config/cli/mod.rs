@@ -173,6 +173,19 @@ pub enum CliError {
         /// `exit` or `activate`.
         keyword: &'static str,
     },
+    /// A NUL or another control character (other than tab, CR, LF) in the
+    /// text: no CLI line holds one, and a device would cut the line there.
+    #[error(
+        "line {line}, column {column}: a control character (U+{code:04X}); a CLI script cannot contain one"
+    )]
+    ControlCharacter {
+        /// The 1-based line number.
+        line: usize,
+        /// The 1-based column (in characters).
+        column: usize,
+        /// The character's code point.
+        code: u32,
+    },
     /// Modes nested deeper than [`MAX_DEPTH`].
     #[error(
         "line {line}: modes nest deeper than {MAX_DEPTH} levels; a missing `exit` or a \
@@ -219,6 +232,7 @@ impl CliError {
             | CliError::MissingModeName { line }
             | CliError::MissingNoTarget { line }
             | CliError::UnexpectedArguments { line, .. }
+            | CliError::ControlCharacter { line, .. }
             | CliError::TooDeep { line } => Some(*line),
             CliError::InvalidNode { .. }
             | CliError::InvalidPrunePath { .. }

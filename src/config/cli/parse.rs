@@ -64,6 +64,7 @@ const KNOWN_OPENERS: &[&str] = &[
 /// Reads a script: the device's layout if the whole script fits it, the
 /// keyword rules otherwise.
 pub(super) fn parse(text: &str) -> Result<CliScript, CliError> {
+    refuse_control_characters(text)?;
     let lines = lex::lex(text)?;
     let layout = if fits_device_layout(&lines) {
         Layout::Device
@@ -71,6 +72,23 @@ pub(super) fn parse(text: &str) -> Result<CliScript, CliError> {
         Layout::Loose
     };
     build(&lines, layout)
+}
+
+/// A NUL (or ESC, …) is refused with its position before anything is read.
+fn refuse_control_characters(text: &str) -> Result<(), CliError> {
+    let Some(at) = text.find(|c: char| c.is_control() && !matches!(c, '\t' | '\r' | '\n')) else {
+        return Ok(());
+    };
+    let before = &text[..at];
+    // CR, LF and CRLF all end a line (as `lex` reads them).
+    let line = 1 + before.matches('\n').count() + before.matches('\r').count()
+        - before.matches("\r\n").count();
+    let start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    Err(CliError::ControlCharacter {
+        line,
+        column: before[start..].chars().count() + 1,
+        code: text[at..].chars().next().map_or(0, u32::from),
+    })
 }
 
 #[derive(Clone, Copy)]

@@ -41,7 +41,7 @@ pub use diff::{
     check_declared, check_full_upload, diff, plan_diff, validate,
 };
 pub use model::{Cell, IniDocument, Param, Row, RowIndex, Table};
-pub use parse::{decode, parse, parse_bytes};
+pub use parse::{decode, parse, parse_bytes, parse_strict};
 pub use render::RenderError;
 
 pub use crate::config::catalog::table_rank;

@@ -104,7 +104,23 @@ pub fn decode(bytes: &[u8]) -> Result<&str, IniError> {
 /// Reasons name keys and positions, never values from the line: a
 /// malformed line may hold a password.
 pub fn parse(text: &str) -> Result<IniDocument, IniError> {
+    parse_with(text, false)
+}
+
+/// [`parse`] for desired state (what a user wrote): a parameter set twice
+/// or a table row written twice is an error naming it and both lines, not
+/// "the last one wins". Device dumps never repeat either (checked on the
+/// real exports in `shared/fixtures/real-devices`), but [`parse`] keeps
+/// tolerating it for what a device sends.
+pub fn parse_strict(text: &str) -> Result<IniDocument, IniError> {
+    parse_with(text, true)
+}
+
+fn parse_with(text: &str, strict: bool) -> Result<IniDocument, IniError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Strict only: the line each parameter and row was first seen on.
+    let mut first_param: std::collections::HashMap<String, usize> = Default::default();
+    let mut first_row: std::collections::HashMap<(String, String), usize> = Default::default();
     if let Some(at) = text.find('\0') {
         let (line, column) = position_of(text.as_bytes(), at);
         return Err(IniError::new(
@@ -221,6 +237,11 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
                 }
                 let value = read_scalar(right)
                     .map_err(|reason| err(format!("parameter `{left}`: {reason}")))?;
+                if strict && let Some(first) = first_param.insert(key_of(left), line_no) {
+                    return Err(err(format!(
+                        "parameter `{left}` is set twice (first on line {first}); keep one"
+                    )));
+                }
                 doc.set_param_in(section.as_deref(), left, value);
             }
             State::Table {
@@ -239,6 +260,14 @@ pub fn parse(text: &str) -> Result<IniDocument, IniError> {
                         "row has {} cells but the FORMAT line of `{name}` lists {} columns",
                         cells.len(),
                         positions.len()
+                    )));
+                }
+                if strict
+                    && let Some(first) =
+                        first_row.insert((key.clone(), index.as_str().to_owned()), line_no)
+                {
+                    return Err(err(format!(
+                        "row `{name} {index}` is written twice (first on line {first}); keep one"
                     )));
                 }
                 // The FORMAT line created the table; look it up without re-keying the name.

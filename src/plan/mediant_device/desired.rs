@@ -221,7 +221,7 @@ fn prune_error(source: CliError) -> ValidationError {
 /// Parses INI text from `origin`, with excerpts of the input left out of
 /// the error (a malformed line may hold a secret).
 fn parse_ini(origin: &str, text: &str) -> Result<IniDocument, ValidationError> {
-    ini::parse(text).map_err(|e| {
+    ini::parse_strict(text).map_err(|e| {
         let line_text = text.lines().nth(e.line.saturating_sub(1)).unwrap_or("");
         ValidationError::Ini {
             origin: origin.to_owned(),

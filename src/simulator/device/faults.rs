@@ -1,6 +1,6 @@
 //! Faults injected on demand into one device's REST traffic: HA
-//! synchronisation (409 on writes), added latency, 500s and dropped
-//! connections. A forced reset is [`crate::simulator::device::Device::reset`].
+//! synchronisation (409 on writes), added latency, 500s, dropped
+//! connections and lost answers. A forced reset is [`crate::simulator::device::Device::reset`].
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -27,6 +27,10 @@ pub struct FaultPlan {
     /// (e.g. "Device will reset now to activate new license") before it goes
     /// down: a real device takes a while to stop. 0: at once.
     pub reset_delay_ms: u64,
+    /// The next N authorised `/api` requests are served in full (their
+    /// effect happens) and then their connection is closed before the
+    /// answer: the "lost answer" a client cannot tell from a dropped request.
+    pub lose_answers: u32,
 }
 
 /// What a request meets on its way in.
@@ -90,6 +94,17 @@ impl Faults {
     /// How long a reset waits before the device goes down.
     pub(crate) fn reset_delay(&self) -> Duration {
         Duration::from_millis(lock(&self.plan).reset_delay_ms)
+    }
+
+    /// Takes one lost answer, if armed.
+    pub(crate) fn take_lost_answer(&self) -> bool {
+        let mut plan = lock(&self.plan);
+        if plan.lose_answers > 0 {
+            plan.lose_answers -= 1;
+            true
+        } else {
+            false
+        }
     }
 
     /// Takes one HA-synchronisation refusal, if armed.

@@ -182,7 +182,11 @@ pub(crate) async fn guard(
     }
 
     request.extensions_mut().insert(caller);
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    if device.faults.take_lost_answer() {
+        response.extensions_mut().insert(DropConnection);
+        return response;
+    }
     if !write
         && let Some(produced) = content_type(&response)
         && !accepts(&headers, &produced)
