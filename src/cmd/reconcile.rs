@@ -83,7 +83,8 @@ pub enum CommandError {
 trait Job {
     /// `namespace/name` of the resource (kind-prefixed for other kinds).
     fn name(&self) -> &str;
-    /// `namespace/name` of its target device.
+    /// `namespace/name` of its target device (see
+    /// [`Dereferenced::device_key`]).
     fn device_key(&self) -> String;
     /// Points the job at a simulated device.
     fn simulate(&mut self, base_url: &str);
@@ -230,7 +231,7 @@ impl<'a> KindVisitor for Prepare<'a> {
                 let refs = plan::dereference::<K>(sources, &namespace, Some(&m.origin), resource)
                     .await
                     .map_err(|e| invalid(e.to_string()))?;
-                let decision = K::reset_decision(resource, &refs.device, now)
+                let decision = K::reset_decision(resource, refs.device(), now)
                     .map_err(|e| invalid(e.to_string()))?;
                 let desired = K::desired(resource, &refs.resolved, decision.into())
                     .map_err(|e| invalid(e.to_string()))?;
@@ -256,7 +257,11 @@ impl<K: Kind> Job for Prepared<K> {
     }
 
     fn simulate(&mut self, base_url: &str) {
-        let spec = &mut self.refs.device.spec;
+        // Only device targets have a simulated device.
+        let Some(device) = self.refs.device_mut() else {
+            return;
+        };
+        let spec = &mut device.spec;
         spec.endpoint = base_url.to_owned();
         spec.dialect = None;
         spec.tls = None;
@@ -280,22 +285,19 @@ async fn reconcile<K: Kind>(
     painter: Painter,
     out: &mut dyn Write,
 ) -> Result<u8, CommandError> {
-    let spec = &job.refs.device.spec;
-    let label = format!("{} ({})", job.name, spec.endpoint);
-    let client = match plan::client_for(
-        spec,
-        job.refs.credentials.clone(),
-        job.refs.ca_bundle.clone(),
-        None,
-        plan::retry_for(false),
-    ) {
+    let label = format!("{} ({})", job.name, job.refs.endpoint());
+    let options = plan::ConnectOptions {
+        observer: None,
+        retry: plan::retry_for(false),
+    };
+    let client = match K::connect(&job.refs, &job.desired, &options) {
         Ok(c) => c,
         Err(e) => {
             writeln!(out, "{label}: error: {e}")?;
             return Ok(2);
         }
     };
-    if client.insecure() {
+    if job.refs.insecure_skip_verify() {
         writeln!(
             out,
             "WARNING: {label}: TLS certificate verification is disabled (spec.tls.insecureSkipVerify)"

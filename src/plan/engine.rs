@@ -11,8 +11,6 @@
 //! A failed step stops the run; [`ApplyError::Step`] names the step and how
 //! many steps completed before it, so nothing is half-applied unreported.
 
-use crate::device::MediantClient;
-
 use super::kind::Kind;
 use super::{Action, ApplyError, ObservedState, Plan, SecretDigests, Step, StepReport};
 
@@ -54,7 +52,7 @@ pub struct Reconciled<K: Kind> {
 /// Observes the device and plans. `thorough`: the informational reads are
 /// due too (see [`Kind::observe`]).
 pub async fn survey<K: Kind>(
-    client: &MediantClient,
+    client: &K::Client,
     desired: &K::Desired,
     memory: &SecretDigests,
     thorough: bool,
@@ -68,7 +66,7 @@ pub async fn survey<K: Kind>(
 /// that, so the outcome carries the verified after-state. `on_step` is
 /// called before each step runs.
 pub async fn converge<K: Kind>(
-    client: &MediantClient,
+    client: &K::Client,
     desired: &K::Desired,
     observed: &K::Observed,
     plan: &Plan<K::Action>,
@@ -144,7 +142,7 @@ pub async fn converge<K: Kind>(
 /// Observes again after a step whose effect is unknown and says what is
 /// left to do (keys only), and how many changes.
 async fn reobserve<K: Kind>(
-    client: &MediantClient,
+    client: &K::Client,
     desired: &K::Desired,
     digests: &SecretDigests,
 ) -> (String, Option<usize>) {
@@ -171,7 +169,7 @@ async fn reobserve<K: Kind>(
 
 /// Surveys, and unless `survey_only`, converges when the plan has steps.
 pub async fn reconcile_once<K: Kind>(
-    client: &MediantClient,
+    client: &K::Client,
     desired: &K::Desired,
     memory: &SecretDigests,
     survey_only: bool,

@@ -22,15 +22,15 @@ use crate::config::ini::{self, RenderError};
 use crate::device::DeviceError;
 
 pub use category::Category;
-pub use connection::{client_for, retry_for};
+pub use connection::{ConnectOptions, client_for, connect_device, retry_for};
 pub use engine::{Outcome, Reconciled, Survey, converge, reconcile_once, survey};
-pub use kind::{Expiry, Kind, KindStatus, Origin, StepDone, Target};
+pub use kind::{Expiry, External, Kind, KindStatus, Origin, StepDone, Target};
 pub use mediant_device::{
     Action, DesiredState, IniMode, MediantDeviceKind, ObservedState, PAUSED_ANNOTATION,
     SecretDigests, apply, check_texts, cli_options, cli_prune_rules, cli_script, desired_state,
     device_paused, digest, digests_of, facts_of, ini_document, ini_options, observe, plan,
 };
-pub use sources::{Dereferenced, SourceData, SourceError, Sources, dereference};
+pub use sources::{Dereferenced, SourceData, SourceError, Sources, TargetSystem, dereference};
 
 /// Whether steps that reset the device may run now.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -47,9 +47,10 @@ use crate::api::{
     PendingStep, ProviderFacts, ProviderSpec, ResetDecision, ResolvedSources, SourceRef,
     ValidationError, find_condition, with_providers,
 };
-use crate::device::{DeviceError, MediantClient};
+use crate::device::DeviceError;
 
 use super::kind::{Kind, KindStatus, Origin, StepDone, Target};
+use super::{ConnectOptions, Dereferenced};
 use super::report::CommonStatus;
 use super::{ApplyError, Plan, PlanError, ResetPermission, SecretDigests};
 
@@ -163,11 +164,24 @@ impl Kind for LicenseEntitlementKind {
     type Observed = EntitlementObserved;
     type Action = EntitlementAction;
     type Status = LicenseEntitlementStatus;
+    type Client = EntitlementClient;
 
     const KIND: &'static str = "LicenseEntitlement";
 
     fn target(resource: &LicenseEntitlement) -> Target<'_> {
         dispatch::target(&resource.spec.provider)
+    }
+
+    fn connect(
+        refs: &Dereferenced,
+        desired: &EntitlementDesired,
+        options: &ConnectOptions,
+    ) -> Result<EntitlementClient, DeviceError> {
+        dispatch::connect(refs, &desired.provider, options)
+    }
+
+    fn client_variant(desired: &EntitlementDesired) -> &'static str {
+        dispatch::desired_name(&desired.provider)
     }
 
     fn validate(resource: &LicenseEntitlement, _origin: Origin) -> Result<(), ValidationError> {
@@ -184,11 +198,15 @@ impl Kind for LicenseEntitlementKind {
 
     fn reset_decision(
         resource: &LicenseEntitlement,
-        device: &MediantDevice,
+        device: Option<&MediantDevice>,
         now: Timestamp,
     ) -> Result<ResetDecision, ValidationError> {
         let gate = resource.spec.disruption_decision(now)?;
-        Ok(combine(device.spec.reset_decision(now)?, gate))
+        // An external target has only the entitlement's own gate.
+        match device {
+            Some(device) => Ok(combine(device.spec.reset_decision(now)?, gate)),
+            None => Ok(gate),
+        }
     }
 
     fn references(resource: &LicenseEntitlement) -> Vec<SourceRef> {
@@ -215,7 +233,7 @@ impl Kind for LicenseEntitlementKind {
     }
 
     async fn observe(
-        client: &MediantClient,
+        client: &EntitlementClient,
         desired: &EntitlementDesired,
         _thorough: bool,
     ) -> Result<EntitlementObserved, ApplyError> {
@@ -260,7 +278,7 @@ impl Kind for LicenseEntitlementKind {
     }
 
     async fn run_step(
-        client: &MediantClient,
+        client: &EntitlementClient,
         desired: &EntitlementDesired,
         observed: &EntitlementObserved,
         action: &EntitlementAction,

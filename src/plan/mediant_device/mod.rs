@@ -354,11 +354,20 @@ impl Kind for MediantDeviceKind {
     type Observed = ObservedState;
     type Action = Action;
     type Status = MediantDeviceStatus;
+    type Client = MediantClient;
 
     const KIND: &'static str = "MediantDevice";
 
     fn target(resource: &MediantDevice) -> Target<'_> {
         Target::Itself(resource)
+    }
+
+    fn connect(
+        refs: &crate::plan::Dereferenced,
+        _desired: &DesiredState,
+        options: &crate::plan::ConnectOptions,
+    ) -> Result<MediantClient, DeviceError> {
+        crate::plan::connect_device(refs, options)
     }
 
     fn validate(resource: &MediantDevice, origin: Origin) -> Result<(), ValidationError> {
