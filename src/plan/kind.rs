@@ -75,6 +75,25 @@ pub struct External<'a> {
     pub field: &'static str,
 }
 
+impl External<'_> {
+    /// Whether the target's credentials or CA bundle are in Secret `name`
+    /// (the controller reconciles again when it changes).
+    pub fn names_secret(&self, name: &str) -> bool {
+        self.credentials.name == name
+            || self
+                .ca_bundle
+                .and_then(|c| c.secret_key_ref.as_ref())
+                .is_some_and(|r| r.name == name)
+    }
+
+    /// Whether the target's CA bundle is in ConfigMap `name`.
+    pub fn names_config_map(&self, name: &str) -> bool {
+        self.ca_bundle
+            .and_then(|c| c.config_map_key_ref.as_ref())
+            .is_some_and(|r| r.name == name)
+    }
+}
+
 /// Where a resource was read from: the checks differ (a cluster has no
 /// `files`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -22,17 +22,21 @@
 //!   `disruption` allow it now; the status says which waits and why.
 //! - No licence key appears in plans, status, errors or `Debug`.
 //!
-//! # Caveats
-//! - Every provider so far configures a MediantDevice (the seam's
-//!   [`Target`]); providers of other systems (Oracle SBC, Sentinel EMS,
-//!   tenant licences) need the seam's target and connection generalised
-//!   first (ARCHITECTURE.md, "Targets other than a MediantDevice").
+//! # Targets
+//! A provider's target is a MediantDevice (`mediant`: its connection, lock
+//! and reset policy are shared with every kind configuring that device) or
+//! an external system its spec names ([`Target::External`]: endpoint,
+//! credentials Secret, CA bundle; only the entitlement's own `disruption`
+//! gate applies). Each provider declares its `Client` and builds it in
+//! `connect`; the kind's client is [`EntitlementClient`], generated from
+//! the registry like the other enums (ARCHITECTURE.md, "Targets other than
+//! a MediantDevice").
 
 mod file;
 pub mod mediant;
 mod provider;
 #[cfg(test)]
-mod test_only;
+pub(crate) mod test_only;
 
 use std::time::Duration;
 
