@@ -14,7 +14,8 @@ use mediant_operator::device::{
     ClientOptions, Credentials, DeviceError, MediantClient, Privilege, RetryPolicy,
 };
 use mediant_operator::plan::license_entitlement::{
-    EntitlementClient, EntitlementDesired, EntitlementObserved, LicenseEntitlementKind, ProviderObserved, combine,
+    EntitlementClient, EntitlementDesired, EntitlementObserved, LicenseEntitlementKind,
+    ProviderObserved, combine,
 };
 use mediant_operator::plan::{self, ApplyError, Kind, Reconciled, ResetPermission, SecretDigests};
 use mediant_operator::simulator::device::Dialect as SimDialect;

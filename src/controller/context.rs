@@ -533,7 +533,11 @@ mod tests {
         let r = records();
         let chosen = r.schedule_failure("ns/a");
         assert_eq!(r.failures("ns/a"), 1);
-        assert_eq!(r.take_failure_delay("ns/a"), chosen, "the delay status announced");
+        assert_eq!(
+            r.take_failure_delay("ns/a"),
+            chosen,
+            "the delay status announced"
+        );
         assert_eq!(r.failures("ns/a"), 1, "not counted twice");
         // Nothing scheduled: counts and chooses (the second failure).
         r.take_failure_delay("ns/a");
@@ -542,6 +546,10 @@ mod tests {
         r.reset_failures("ns/a");
         assert_eq!(r.failures("ns/a"), 0);
         r.take_failure_delay("ns/a");
-        assert_eq!(r.failures("ns/a"), 1, "reset forgot the scheduled delay too");
+        assert_eq!(
+            r.failures("ns/a"),
+            1,
+            "reset forgot the scheduled delay too"
+        );
     }
 }

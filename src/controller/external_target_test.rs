@@ -126,9 +126,12 @@ async fn an_external_target_converges_under_run_and_stays_quiet() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert!(store.requests() > reads, "still checked");
     assert_eq!(store.writes(), 1, "in sync: zero writes");
-    let stored = serde_json::to_string(&server.get::<LicenseEntitlement>(Some(NS), "acme"))
-        .expect("json");
-    assert!(!stored.contains("S3cret-store"), "status leaked the password");
+    let stored =
+        serde_json::to_string(&server.get::<LicenseEntitlement>(Some(NS), "acme")).expect("json");
+    assert!(
+        !stored.contains("S3cret-store"),
+        "status leaked the password"
+    );
 
     let _ = stop.send(());
     task.abort();

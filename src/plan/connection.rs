@@ -40,10 +40,7 @@ pub fn connect_device(
     options: &ConnectOptions,
 ) -> Result<MediantClient, DeviceError> {
     let device = refs.device().ok_or_else(|| DeviceError::Config {
-        reason: format!(
-            "the target {} is not a MediantDevice",
-            refs.lock_key()
-        ),
+        reason: format!("the target {} is not a MediantDevice", refs.lock_key()),
     })?;
     client_for(
         &device.spec,

@@ -1,6 +1,6 @@
 //! Plan and apply: the pure `plan(desired, observed)` of each kind, the
 //! steps it returns, and the engine that observes, applies and verifies
-//! them through a device client ([`engine`]).
+//! them through the target's client ([`engine`]).
 //!
 //! The same [`Plan`] is printed by `diff`, executed by `apply` and summarised
 //! into status by the controller. A kind plugs in through [`Kind`]

@@ -242,6 +242,8 @@ pub trait Sources: Sync {
 }
 
 /// The target a resource configures, read.
+// One value per reconciliation: boxing the device buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum TargetSystem {
     /// A MediantDevice (the resource itself, or its `deviceRef`).
@@ -398,7 +400,15 @@ async fn device_target(
     sources: &impl Sources,
     namespace: &str,
     device: MediantDevice,
-) -> Result<(TargetSystem, Credentials, Option<CaBundleSource>, &'static str), SourceError> {
+) -> Result<
+    (
+        TargetSystem,
+        Credentials,
+        Option<CaBundleSource>,
+        &'static str,
+    ),
+    SourceError,
+> {
     let spec = &device.spec;
     let creds = &spec.credentials_secret_ref;
     const CREDS: &str = "spec.credentialsSecretRef";

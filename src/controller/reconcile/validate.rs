@@ -114,7 +114,7 @@ mod tests {
                     &ResolvedSources::new(),
                     Timestamp::UNIX_EPOCH,
                 )
-                    .err()
+                .err()
             })
             .expect("malformed INI is rejected");
         assert_eq!(e.category().as_str(), "InvalidSpec");

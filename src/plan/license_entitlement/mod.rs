@@ -54,9 +54,9 @@ use crate::api::{
 use crate::device::DeviceError;
 
 use super::kind::{Kind, KindStatus, Origin, StepDone, Target};
-use super::{ConnectOptions, Dereferenced};
 use super::report::CommonStatus;
 use super::{ApplyError, Plan, PlanError, ResetPermission, SecretDigests};
+use super::{ConnectOptions, Dereferenced};
 
 pub use file::{LicenseFile, key_features};
 pub use mediant::{Mediant, MediantAction, MediantDesired, MediantObserved};

@@ -48,8 +48,7 @@ pub trait Provider: Send + Sync + 'static {
 
     /// The client of the dereferenced target (its endpoint, credentials and
     /// CA bundle in `refs`). No request is sent.
-    fn connect(refs: &Dereferenced, options: &ConnectOptions)
-    -> Result<Self::Client, DeviceError>;
+    fn connect(refs: &Dereferenced, options: &ConnectOptions) -> Result<Self::Client, DeviceError>;
 
     /// The Secret keys (or other texts) the spec names, read by the
     /// dereference before [`Provider::desired`].

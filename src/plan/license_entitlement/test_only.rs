@@ -371,11 +371,15 @@ mod tests {
             name: &str,
             field: &'static str,
         ) -> Result<SourceData, SourceError> {
-            let data = self.0.get(name).cloned().ok_or(SourceError::SecretNotFound {
-                name: name.into(),
-                namespace: namespace.into(),
-                field,
-            })?;
+            let data = self
+                .0
+                .get(name)
+                .cloned()
+                .ok_or(SourceError::SecretNotFound {
+                    name: name.into(),
+                    namespace: namespace.into(),
+                    field,
+                })?;
             Ok(SourceData {
                 kind: "Secret",
                 name: name.into(),
@@ -410,7 +414,10 @@ mod tests {
         }
 
         fn file(&self, _origin: Option<&Path>, path: &Path) -> Result<String, SourceError> {
-            Err(SourceError::NotInManifests(format!("no file {}", path.display())))
+            Err(SourceError::NotInManifests(format!(
+                "no file {}",
+                path.display()
+            )))
         }
     }
 
@@ -466,12 +473,9 @@ mod tests {
             ResetPermission::Allowed,
         )
         .expect("desired");
-        let client = LicenseEntitlementKind::connect(
-            &dereferenced,
-            &desired,
-            &ConnectOptions::default(),
-        )
-        .expect("client");
+        let client =
+            LicenseEntitlementKind::connect(&dereferenced, &desired, &ConnectOptions::default())
+                .expect("client");
 
         let memory = SecretDigests::new();
         let first = reconcile_once::<LicenseEntitlementKind>(&client, &desired, &memory, false)
@@ -537,7 +541,8 @@ mod tests {
             .await
             .expect_err("no credentials");
         assert!(
-            e.to_string().contains("spec.provider.testOnly") && e.to_string().contains("store-creds"),
+            e.to_string().contains("spec.provider.testOnly")
+                && e.to_string().contains("store-creds"),
             "{e}"
         );
 
@@ -557,9 +562,8 @@ mod tests {
         let desired =
             LicenseEntitlementKind::desired(&allowed, &refs.resolved, ResetPermission::Allowed)
                 .expect("desired");
-        let client =
-            LicenseEntitlementKind::connect(&refs, &desired, &ConnectOptions::default())
-                .expect("client");
+        let client = LicenseEntitlementKind::connect(&refs, &desired, &ConnectOptions::default())
+            .expect("client");
         let err = match reconcile_once::<LicenseEntitlementKind>(
             &client,
             &desired,
