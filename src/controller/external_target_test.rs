@@ -136,3 +136,25 @@ async fn an_external_target_converges_under_run_and_stays_quiet() {
     let _ = stop.send(());
     task.abort();
 }
+
+#[test]
+fn an_external_targets_secrets_are_watched() {
+    use crate::controller::watches::{kind_names_config_map, kind_names_secret};
+    use crate::plan::license_entitlement::LicenseEntitlementKind as K;
+    let spec: LicenseEntitlementSpec = serde_saphyr::from_str(
+        "provider:\n  testOnly:\n    endpoint: http://127.0.0.1:9\n    credentialsSecretRef: {name: store-creds}\n    caBundle: {configMapKeyRef: {name: store-ca}}\n    account: acme\n    license: {name: acme-licence, key: licence}\n",
+    )
+    .expect("spec");
+    let licence = LicenseEntitlement::new("acme", spec);
+    assert!(
+        kind_names_secret::<K>(&licence, "store-creds"),
+        "credentials"
+    );
+    assert!(kind_names_secret::<K>(&licence, "acme-licence"), "its text");
+    assert!(!kind_names_secret::<K>(&licence, "other"));
+    assert!(
+        kind_names_config_map::<K>(&licence, "store-ca"),
+        "CA bundle"
+    );
+    assert!(!kind_names_config_map::<K>(&licence, "other"));
+}

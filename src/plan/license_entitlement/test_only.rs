@@ -133,6 +133,9 @@ impl Provider for TestOnly {
         if let Some(pem) = &refs.ca_bundle {
             let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
                 .map_err(|e| config(format!("the CA bundle is not PEM: {e}")))?;
+            if certs.is_empty() {
+                return Err(config("the CA bundle holds no certificate".into()));
+            }
             builder = builder.tls_certs_only(certs);
         }
         Ok(StoreClient {
@@ -579,6 +582,36 @@ mod tests {
         assert!(!err.to_string().contains("WRONGxMARKER"), "{err}");
         assert_eq!(store.writes(), 0);
         assert_eq!(store.licence("acme"), None);
-        let _ = CredentialsSecretRef::new("unused");
+
+        // The CA bundle its spec names is read through the same sources
+        // and reaches its client (here: refused, it holds no certificate).
+        let mut with_ca = allowed.clone();
+        if let crate::api::ProviderSpec::TestOnly(t) = &mut with_ca.spec.provider {
+            t.credentials_secret_ref = CredentialsSecretRef::new("store-creds");
+            t.ca_bundle = Some(crate::api::CaBundleSource {
+                secret_key_ref: Some(crate::api::CaBundleKeyRef {
+                    name: "store-ca".into(),
+                    key: "ca.crt".into(),
+                }),
+                config_map_key_ref: None,
+            });
+        }
+        let with_ca_sources = secrets(&[
+            (
+                "store-creds",
+                &[("username", "licensing"), ("password", "S3cret-store")],
+            ),
+            ("store-ca", &[("ca.crt", "not a certificate")]),
+            ("lic", &[("k", "LICENCE-1")]),
+        ]);
+        let refs = dereference::<LicenseEntitlementKind>(&with_ca_sources, "ns", None, &with_ca)
+            .await
+            .expect("dereferenced");
+        assert_eq!(refs.ca_bundle.as_deref(), Some("not a certificate"));
+        let e = match LicenseEntitlementKind::connect(&refs, &desired, &ConnectOptions::default()) {
+            Ok(_) => panic!("a CA bundle that is not PEM is refused"),
+            Err(e) => e,
+        };
+        assert!(e.to_string().contains("CA bundle"), "{e}");
     }
 }
