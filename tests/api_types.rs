@@ -337,6 +337,23 @@ fn cases() -> Vec<Case> {
             None,
         ),
         (
+            "ini from a Secret",
+            |o| {
+                o["spec"]["ini"] =
+                    json!({"secretRefs": [{"name": "sbc-secrets", "key": "secret.ini"}]})
+            },
+            None,
+        ),
+        (
+            "cli from a Secret",
+            |o| {
+                o["spec"].as_object_mut().unwrap().remove("ini");
+                o["spec"]["cliScript"] =
+                    json!({"secretRefs": [{"name": "sbc-secrets", "key": "secret.cli"}]});
+            },
+            None,
+        ),
+        (
             "ini files in a cluster",
             |o| o["spec"]["ini"]["files"] = json!(["device.ini"]),
             Some("ini.files"),

@@ -644,7 +644,12 @@ async fn certificate_signing_requests_parse_and_use_the_requested_algorithm() {
     let (_, cert) = X509Certificate::from_der(&cert_der).unwrap();
     let context_key = rsa_public(cert.public_key());
 
-    // §8.5 example: default algorithm (sha1), then each documented one.
+    // §8.5: "The generated CSR is returned in the response." — as
+    // `Content-Type: application/octet-stream` and a `-----BEGIN CERTIFICATE
+    // REQUEST-----` block in its example; `signatureAlgorithm`: "sha1 sha256
+    // sha512 ... Signature algorithm to be used for the certificate signing
+    // request; default=sha1". The example's request first (no algorithm),
+    // then each documented one.
     for (attributes, oid) in [
         (
             json!({ "subjectName": "lync-gw.company.com" }),

@@ -26,11 +26,12 @@ use mediant_operator::api::{
     find_condition,
 };
 use mediant_operator::config::pem;
+use mediant_operator::controller::cert_manager::CertificateRequest;
 use mediant_operator::controller::{ControllerConfig, ControllerError, Metrics, run_controller};
 use mediant_operator::simulator::{Fleet, FleetConfig, SimulatedDevice};
 
 use support::apiserver::{ApiServer, ResourceType};
-use tls_common::{Ca, pkcs1_pem, rsa_key};
+use tls_common::{Ca, csr_public_key, pkcs1_pem, rsa_key};
 
 const NS: &str = "voice";
 const WAIT: Duration = Duration::from_secs(30);
@@ -45,9 +46,19 @@ struct Harness {
 
 impl Harness {
     async fn start(interval: Duration) -> Harness {
+        Harness::start_with(interval, true).await
+    }
+
+    /// `cert_manager`: whether the server serves cert-manager's
+    /// CertificateRequest (the CSR flow), as its CRD declares it: with a
+    /// status subresource.
+    async fn start_with(interval: Duration, cert_manager: bool) -> Harness {
         let server = ApiServer::start().await;
         server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
         server.register(ResourceType::custom::<TlsContext>().with_status_subresource());
+        if cert_manager {
+            server.register(ResourceType::custom::<CertificateRequest>().with_status_subresource());
+        }
         let fleet = Fleet::start(FleetConfig {
             devices: 1,
             reset_time: Duration::from_millis(300),
@@ -474,5 +485,489 @@ async fn a_malformed_key_stalls_by_name_and_nothing_reaches_the_device() {
     .await;
     let shown = format!("{:?}\n{}", h.events(), logs.text());
     assert!(!shown.contains(marker), "{shown}");
+    h.stop().await;
+}
+
+// ------------------------------------------------------------ the CSR flow
+
+impl Harness {
+    /// The CertificateRequests in the namespace, oldest first.
+    fn requests(&self) -> Vec<CertificateRequest> {
+        let mut all = self.server.list::<CertificateRequest>(Some(NS));
+        all.sort_by_key(|r| r.metadata.creation_timestamp.clone().map(|t| t.0));
+        all
+    }
+
+    /// Writes `status` of CertificateRequest `name` through the status
+    /// subresource, as cert-manager's issuer controllers do.
+    async fn set_request_status(&self, name: &str, status: serde_json::Value) {
+        Api::<CertificateRequest>::namespaced(self.server.client(), NS)
+            .patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "status": status })),
+            )
+            .await
+            .expect("status written");
+    }
+
+    /// Plays the issuer: signs CertificateRequest `name` with `ca` (valid
+    /// `days` days) and marks it Ready. Returns the certificate PEM.
+    async fn sign(&self, ca: &Ca, name: &str, days: i64) -> String {
+        use base64::Engine as _;
+        let cr = self
+            .requests()
+            .into_iter()
+            .find(|r| r.metadata.name.as_deref() == Some(name))
+            .expect("the request exists");
+        let csr = String::from_utf8(cr.spec.request.0.clone()).expect("PEM text");
+        let cert = ca.sign_csr(&csr, days);
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
+        self.set_request_status(
+            name,
+            json!({
+                "conditions": [
+                    {"type": "Approved", "status": "True", "reason": "cert-manager.io", "message": "approved"},
+                    {"type": "Ready", "status": "True", "reason": "Issued", "message": "Certificate fetched from issuer successfully"},
+                ],
+                "certificate": b64(&cert),
+                "ca": b64(&ca.cert_pem),
+            }),
+        )
+        .await;
+        cert
+    }
+
+    fn published(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        let secret = self.server.get::<Secret>(Some(NS), name)?;
+        Some(
+            secret
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, String::from_utf8(v.0).expect("text")))
+                .collect(),
+        )
+    }
+
+    async fn wait_requests(&self, n: usize) -> Vec<CertificateRequest> {
+        self.wait(&format!("{n} CertificateRequest(s)"), || {
+            let all = self.requests();
+            (all.len() >= n).then_some(all)
+        })
+        .await
+    }
+
+    async fn wait_ready_reason(&self, reason: &str) -> TlsContext {
+        self.wait(&format!("Ready reason {reason}"), || {
+            let tls = self.tls();
+            let c = find_condition(&tls.status.as_ref()?.conditions, ConditionType::Ready)?;
+            (c.reason == reason).then(|| tls.clone())
+        })
+        .await
+    }
+}
+
+fn csr_spec(extra: serde_json::Value) -> serde_json::Value {
+    let mut request = json!({
+        "subject": {"commonName": "sbc.example.com", "organization": "Example"},
+        "issuerRef": {"name": "voice-ca", "kind": "Issuer"},
+        "duration": "2160h",
+    });
+    if let (Some(r), Some(e)) = (request.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            r.insert(k.clone(), v.clone());
+        }
+    }
+    let key_size = extra.get("keySize").cloned().unwrap_or(json!(2048));
+    if let Some(r) = request.as_object_mut() {
+        r.remove("keySize");
+    }
+    json!({
+        "deviceRef": {"name": "sbc"},
+        "context": {"index": 1},
+        "certificate": {"generateOnDevice": {"keySize": key_size, "certificateRequest": request}},
+    })
+}
+
+async fn csr_harness() -> Harness {
+    csr_harness_with(true).await
+}
+
+async fn csr_harness_with(cert_manager: bool) -> Harness {
+    let h = Harness::start_with(Duration::from_millis(700), cert_manager).await;
+    h.put_secret(
+        "sbc-admin",
+        "Opaque",
+        &[("username", "Admin"), ("password", "Admin")],
+    )
+    .await;
+    h.create_device().await;
+    h
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_csr_is_signed_through_a_certificate_request_uploaded_and_then_quiet() {
+    let logs = Logs::capture();
+    let h = csr_harness().await;
+    let ca = Ca::new("Voice CA");
+    h.create_tls(csr_spec(json!({}))).await;
+
+    // The request: the device's CSR, our issuerRef, usages and duration,
+    // owned by the TlsContext.
+    let cr = h.wait_requests(1).await.remove(0);
+    let name = cr.metadata.name.clone().expect("name");
+    assert!(name.starts_with("teams-tls-"), "{name}");
+    let csr = String::from_utf8(cr.spec.request.0.clone()).expect("PEM");
+    assert!(
+        csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"),
+        "{csr}"
+    );
+    let parsed = pem::SigningRequest::parse(&csr).expect("a CSR");
+    assert!(
+        parsed.subject.contains("CN=sbc.example.com"),
+        "{}",
+        parsed.subject
+    );
+    assert_eq!(cr.spec.issuer_ref.name, "voice-ca");
+    assert_eq!(cr.spec.issuer_ref.kind.as_deref(), Some("Issuer"));
+    assert_eq!(cr.spec.duration.as_deref(), Some("2160h"));
+    assert_eq!(
+        cr.spec.usages,
+        [
+            "digital signature",
+            "key encipherment",
+            "server auth",
+            "client auth"
+        ]
+    );
+    let tls = h.tls();
+    let owner = &cr.metadata.owner_references.as_ref().expect("owned")[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("TlsContext", "teams-tls")
+    );
+    assert_eq!(Some(owner.uid.clone()), tls.metadata.uid);
+    // The key stayed: the CSR is for the key the device holds (2048 bits,
+    // as keySize asks), and no key was generated or uploaded.
+    let device = &h.sim().device;
+    let factory = device.tls.certificate(1).expect("factory certificate");
+    let factory_cert = pem::Certificate::from_der(&factory, 0).expect("x509");
+    assert!(
+        parsed.matches(&factory_cert),
+        "the CSR is for the device's key"
+    );
+    let counts = device.counters.snapshot();
+    assert_eq!(
+        counts.count("POST", "/api/v1/files/tls/1/privateKey/generate"),
+        0,
+        "{counts:?}"
+    );
+    assert_eq!(
+        counts.count("PUT", "/api/v1/files/tls/1/privateKey"),
+        0,
+        "{counts:?}"
+    );
+    assert_eq!(
+        counts.count("PUT", "/api/v1/files/tls/1/certificate"),
+        0,
+        "{counts:?}"
+    );
+
+    // While it waits: Ready=False naming the request, published CSR.
+    let tls = h.wait_ready_reason("CertificateRequestPending").await;
+    let status = tls.status.clone().expect("status");
+    let ready = find_condition(&status.conditions, ConditionType::Ready).expect("Ready");
+    assert!(ready.message.contains(&name), "{}", ready.message);
+    assert!(find_condition(&status.conditions, ConditionType::Reconciling).is_some());
+    let flight = status.certificate_request.clone().expect("in flight");
+    assert_eq!(
+        (flight.name.as_str(), flight.state.as_str()),
+        (name.as_str(), "Pending")
+    );
+    let published = h.published("teams-tls-csr").expect("published Secret");
+    assert_eq!(published.get("tls.csr").map(|c| c.trim()), Some(csr.trim()));
+    assert!(!published.contains_key("tls.crt"));
+
+    // The issuer signs: the watch brings the certificate to the device.
+    let started = Instant::now();
+    let cert = h.sign(&ca, &name, 90).await;
+    h.wait("the signed certificate on the device", || {
+        (device.tls.certificate(1)? == der_of(&cert)).then_some(())
+    })
+    .await;
+    let took = started.elapsed();
+    eprintln!("signed certificate reached the device in {took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(device.tls.key_status(1).expect("key").valid);
+    let tls = h
+        .wait_condition(ConditionType::Ready, ConditionStatus::True)
+        .await;
+    let status = tls.status.clone().expect("status");
+    assert_eq!(
+        status.certificate.as_ref().map(|c| c.fingerprint.clone()),
+        Some(pem::fingerprint(&der_of(&cert)))
+    );
+    assert_eq!(
+        status
+            .certificate_request
+            .as_ref()
+            .map(|r| r.state.as_str()),
+        Some("Issued")
+    );
+    let published = h
+        .wait("the chain published", || {
+            h.published("teams-tls-csr")
+                .filter(|p| p.contains_key("tls.crt"))
+        })
+        .await;
+    assert_eq!(published.get("tls.crt"), Some(&cert));
+    assert_eq!(published.get("ca.crt"), Some(&ca.cert_pem));
+    let counts = device.counters.snapshot();
+    assert_eq!(
+        counts.count("PUT", "/api/v1/files/tls/1/certificate"),
+        1,
+        "{counts:?}"
+    );
+    assert!(
+        counts.count("POST", "/api/v1/actions/saveConfiguration") >= 1,
+        "saved after the upload: {counts:?}"
+    );
+
+    // In sync: resyncs every 700 ms make no device write, no new request,
+    // no Secret or status write.
+    device.counters.reset();
+    h.server.clear_requests();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let counts = device.counters.snapshot();
+    assert_eq!(counts.writes, 0, "{counts:?}");
+    assert!(
+        counts.count("GET", "/api/v1/files/tls/1/certificate") >= 2,
+        "resyncs happened: {counts:?}"
+    );
+    assert_eq!(h.requests().len(), 1);
+    assert_eq!(h.server.writes("certificaterequests"), 0);
+    assert_eq!(h.server.writes("secrets"), 0);
+    assert_eq!(h.server.writes("tlscontexts"), 0, "no status churn");
+
+    // No private key anywhere the operator writes.
+    let shown = format!(
+        "{}\n{:?}\n{:?}\n{:?}\n{}",
+        serde_json::to_string(&h.tls()).expect("json"),
+        h.events(),
+        h.requests(),
+        h.published("teams-tls-csr"),
+        logs.text()
+    );
+    assert!(!shown.contains("PRIVATE KEY"), "key material shown");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_request_is_named_in_the_conditions_and_nothing_is_uploaded() {
+    let h = csr_harness().await;
+    // A context created for it (by name), as in the real-server suite.
+    let mut spec = csr_spec(json!({}));
+    spec["context"] = json!({"name": "Strict"});
+    h.create_tls(spec).await;
+    let name = h.wait_requests(1).await[0]
+        .metadata
+        .name
+        .clone()
+        .expect("name");
+    h.set_request_status(
+        &name,
+        json!({
+            "conditions": [
+                {"type": "Denied", "status": "True", "reason": "PolicyDenied", "message": "sbc.example.com is not allowed by approver policy"},
+                {"type": "Ready", "status": "False", "reason": "Denied", "message": "The CertificateRequest was denied by an approval controller"},
+            ],
+        }),
+    )
+    .await;
+    let tls = h
+        .wait_condition(ConditionType::Stalled, ConditionStatus::True)
+        .await;
+    let status = tls.status.expect("status");
+    for t in [ConditionType::Stalled, ConditionType::Ready] {
+        let c = find_condition(&status.conditions, t).expect("condition");
+        assert_eq!(c.reason, "CertificateRequestDenied", "{t}");
+        assert!(c.message.contains(&name), "{}", c.message);
+        assert!(
+            c.message.contains("not allowed by approver policy"),
+            "{}",
+            c.message
+        );
+    }
+    assert_eq!(
+        status.certificate_request.map(|r| r.state),
+        Some("Denied".to_string())
+    );
+    let id = status.context_index.expect("the context's index");
+    assert_eq!(
+        status.context.as_deref(),
+        Some(format!("{id} (Strict)").as_str())
+    );
+    let device = &h.sim().device;
+    let counts = device.counters.snapshot();
+    let path = |file: &str| format!("/api/v1/files/tls/{id}/{file}");
+    assert_eq!(counts.count("PUT", &path("certificate")), 0, "{counts:?}");
+    assert_eq!(counts.count("PUT", &path("privateKey")), 0, "{counts:?}");
+    assert!(
+        pem::Certificate::from_der(&device.tls.certificate(id).expect("cert"), 0)
+            .expect("x509")
+            .is_self_issued(),
+        "the factory certificate stays"
+    );
+    // Denied is final: no second request while it stands.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(h.requests().len(), 1);
+
+    // Deleting it asks again, for the same key (rotateKey is false).
+    let first_csr = h.requests()[0].spec.request.0.clone();
+    Api::<CertificateRequest>::namespaced(h.server.client(), NS)
+        .delete(&name, &Default::default())
+        .await
+        .expect("deleted");
+    let again = h
+        .wait("a new request", || {
+            let all = h.requests();
+            all.iter()
+                .find(|r| r.status.is_none())
+                .and_then(|r| r.metadata.name.clone())
+        })
+        .await;
+    let second = h
+        .requests()
+        .into_iter()
+        .find(|r| r.metadata.name.as_deref() == Some(again.as_str()))
+        .expect("the new request");
+    assert_eq!(
+        csr_public_key(&String::from_utf8(second.spec.request.0).expect("PEM")),
+        csr_public_key(&String::from_utf8(first_csr).expect("PEM")),
+        "the same device key"
+    );
+    let cert = h.sign(&Ca::new("Voice CA"), &again, 90).await;
+    h.wait("the certificate on the device", || {
+        (device.tls.certificate(id)? == der_of(&cert)).then_some(())
+    })
+    .await;
+    let tls = h
+        .wait_condition(ConditionType::Ready, ConditionStatus::True)
+        .await;
+    let conditions = tls.status.expect("status").conditions;
+    assert!(
+        find_condition(&conditions, ConditionType::Stalled).is_none(),
+        "{conditions:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_key_generates_a_fresh_key_before_each_csr_and_renews_before_expiry() {
+    let h = csr_harness().await;
+    let ca = Ca::new("Voice CA");
+    let device = &h.sim().device;
+    // As the example: a context created by name, a fresh key each time.
+    let mut spec = csr_spec(json!({"keySize": 1024, "rotateKey": true}));
+    spec["context"] = json!({"name": "Carrier"});
+    h.create_tls(spec).await;
+    let first = h.wait_requests(1).await.remove(0);
+    let id = h
+        .wait("the context's index", || h.tls().status?.context_index)
+        .await;
+    assert_ne!(id, 1, "Carrier is a new context, not Teams");
+    let generate = format!("/api/v1/files/tls/{id}/privateKey/generate");
+    let csr1 = String::from_utf8(first.spec.request.0.clone()).expect("PEM");
+    let counts = device.counters.snapshot();
+    assert_eq!(
+        counts.count("POST", &generate),
+        1,
+        "a fresh key before the first CSR: {counts:?}"
+    );
+    assert_eq!(device.tls.key_status(id).expect("key").size, 1024);
+    let name1 = first.metadata.name.clone().expect("name");
+    // Valid 10 days (240 h); renewBefore 720h is not shorter than that, so
+    // renewal is due at two thirds: not yet.
+    let cert1 = h.sign(&ca, &name1, 10).await;
+    h.wait("the first certificate on the device", || {
+        (device.tls.certificate(id)? == der_of(&cert1)).then_some(())
+    })
+    .await;
+    h.wait_condition(ConditionType::Ready, ConditionStatus::True)
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status_writes = h.server.writes("tlscontexts");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(h.requests().len(), 1, "not due yet");
+    assert_eq!(
+        h.server.writes("tlscontexts"),
+        status_writes,
+        "no status churn: {:#?}",
+        h.tls().status
+    );
+
+    // renewBefore just over the time left: due now. A new key first, then
+    // a CSR for it.
+    let api = Api::<TlsContext>::namespaced(h.server.client(), NS);
+    api.patch(
+        "teams-tls",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"certificate": {"generateOnDevice": {"certificateRequest": {"renewBefore": "240h30m"}}}}})),
+    )
+    .await
+    .expect("spec patched");
+    let all = h.wait_requests(2).await;
+    let second = all
+        .iter()
+        .find(|r| r.metadata.name.as_deref() != Some(name1.as_str()))
+        .expect("a second request");
+    let csr2 = String::from_utf8(second.spec.request.0.clone()).expect("PEM");
+    assert_ne!(csr_public_key(&csr1), csr_public_key(&csr2), "a fresh key");
+    let counts = device.counters.snapshot();
+    assert_eq!(counts.count("POST", &generate), 2, "{counts:?}");
+    let name2 = second.metadata.name.clone().expect("name");
+    let cert2 = h.sign(&ca, &name2, 90).await;
+    h.wait("the renewed certificate on the device", || {
+        (device.tls.certificate(id)? == der_of(&cert2)).then_some(())
+    })
+    .await;
+    let renewed = pem::Certificate::from_der(&der_of(&cert2), 0).expect("x509");
+    assert!(
+        pem::SigningRequest::parse(&csr2)
+            .expect("csr")
+            .matches(&renewed)
+    );
+    h.wait_condition(ConditionType::Ready, ConditionStatus::True)
+        .await;
+    device.counters.reset();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(device.counters.snapshot().writes, 0);
+    assert_eq!(h.requests().len(), 2);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_cert_manager_the_csr_flow_says_so_and_retries() {
+    let h = csr_harness_with(false).await;
+    h.create_tls(csr_spec(json!({}))).await;
+    let tls = h
+        .wait_condition(ConditionType::Reconciling, ConditionStatus::True)
+        .await;
+    let status = tls.status.expect("status");
+    let c = find_condition(&status.conditions, ConditionType::Reconciling).expect("Reconciling");
+    assert_eq!(c.reason, "KubeApiError");
+    assert!(c.message.contains("install cert-manager"), "{}", c.message);
+    assert!(find_condition(&status.conditions, ConditionType::Stalled).is_none());
+    let counts = h.sim().device.counters.snapshot();
+    let tls_writes: Vec<&String> = counts
+        .requests
+        .keys()
+        .filter(|k| k.contains("/files/tls") && !k.starts_with("GET "))
+        .collect();
+    assert!(
+        tls_writes.is_empty(),
+        "nothing sent for the context: {counts:?}"
+    );
     h.stop().await;
 }

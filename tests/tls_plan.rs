@@ -198,6 +198,7 @@ fn observed(
             certificate: cert,
             roots: Some(roots),
         }),
+        ..TlsObserved::default()
     }
 }
 
@@ -212,6 +213,8 @@ fn kinds(plan: &mediant_operator::plan::tls_context::TlsPlan) -> Vec<&'static st
             TlsAction::GenerateSelfSigned(_) => "self-signed",
             TlsAction::ReplaceRoots(_) => "replace-roots",
             TlsAction::AddRoot(_) => "add-root",
+            TlsAction::RequestCertificate(_) => "request",
+            TlsAction::Publish(_) => "publish",
             TlsAction::Save => "save",
         })
         .collect()
@@ -347,4 +350,321 @@ fn a_missing_context_is_created_first_and_a_clash_of_names_is_refused() {
         err.to_string().contains("already exists at index 0"),
         "{err}"
     );
+}
+
+// ------------------------------------------------------- the CSR flow
+
+mod csr {
+    use super::*;
+    use std::sync::Arc;
+
+    use futures::future::BoxFuture;
+    use mediant_operator::api::IssuerRef;
+    use mediant_operator::plan::issuer::{
+        Issuer, IssuerError, NewCertificateRequest, ObservedRequest, PublishedSecret, RequestState,
+    };
+    use mediant_operator::plan::tls_context::CSR_NEEDS_CLUSTER;
+
+    /// Stands for the cluster: planning is pure and must never call it.
+    #[derive(Debug)]
+    struct Unused;
+
+    impl Issuer for Unused {
+        fn requests<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<Vec<ObservedRequest>, IssuerError>> {
+            panic!("the planner read the cluster")
+        }
+        fn create_request<'a>(
+            &'a self,
+            _: &'a NewCertificateRequest,
+        ) -> BoxFuture<'a, Result<(), IssuerError>> {
+            panic!("the planner wrote the cluster")
+        }
+        fn published<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<Option<std::collections::BTreeMap<String, String>>, IssuerError>>
+        {
+            panic!("the planner read the cluster")
+        }
+        fn publish<'a>(&'a self, _: &'a PublishedSecret) -> BoxFuture<'a, Result<(), IssuerError>> {
+            panic!("the planner wrote the cluster")
+        }
+    }
+
+    const DAY: i64 = 86_400;
+
+    fn desired(rotate: bool, cluster: bool) -> TlsDesired {
+        let spec: TlsContextSpec = serde_json::from_value(json!({
+            "deviceRef": {"name": "sbc"},
+            "context": {"index": 1},
+            "certificate": {"generateOnDevice": {"keySize": 1024, "certificateRequest": {
+                "subject": {"commonName": "sbc.example.com"},
+                "issuerRef": {"name": "ca"},
+                "renewBefore": "720h",
+                "rotateKey": rotate,
+            }}},
+        }))
+        .expect("spec");
+        let mut d = tls_desired("voice", "tls", &spec, &|_| None).expect("desired");
+        if cluster {
+            d.issuer = Some(Arc::new(Unused));
+        }
+        d
+    }
+
+    /// A device with a 1024-bit key and `cert`, valid when it is for the key.
+    fn device(cert: Option<pem::Certificate>, valid: bool) -> TlsObserved {
+        TlsObserved {
+            serial: "SN1".into(),
+            contexts: vec![TlsContextEntry {
+                id: 1,
+                name: "Teams".into(),
+            }],
+            context_id: Some(1),
+            files: Some(ObservedFiles {
+                key: PrivateKeyState { size: 1024, valid },
+                certificate: cert,
+                roots: None,
+            }),
+            ..TlsObserved::default()
+        }
+    }
+
+    fn request(state: RequestState, replaces: &str) -> ObservedRequest {
+        ObservedRequest {
+            name: "tls-0123456789".into(),
+            request_pem: String::new(),
+            issuer_ref: IssuerRef {
+                name: "ca".into(),
+                kind: None,
+                group: None,
+            },
+            duration: None,
+            replaces: replaces.into(),
+            created: 1,
+            state,
+            message: "policy says no".into(),
+        }
+    }
+
+    fn issued(days: i64) -> (pem::Certificate, i64) {
+        let cert = Ca::new("CA").issue(&rsa_key(1024), "sbc.example.com", days);
+        let c = pem::parse_certificates(&cert).expect("crt").remove(0);
+        // Ca::issue starts validity an hour ago.
+        let now = c.not_before + 3600;
+        (c, now)
+    }
+
+    #[test]
+    fn without_a_cluster_the_certificate_is_held_back_and_nothing_is_sent() {
+        let plan = plan_tls(
+            &desired(true, false),
+            &device(None, false),
+            &TlsMemory::default(),
+            0,
+        )
+        .expect("plan");
+        assert!(plan.steps.is_empty(), "{:?}", kinds(&plan));
+        assert_eq!(plan.blocked.len(), 1);
+        assert_eq!(plan.blocked[0].1, CSR_NEEDS_CLUSTER);
+        assert!(matches!(
+            plan.blocked[0].0.action,
+            TlsAction::RequestCertificate(_)
+        ));
+        assert!(!plan.is_empty());
+    }
+
+    #[test]
+    fn a_missing_certificate_is_requested_with_a_fresh_key_only_when_rotating() {
+        let keep = plan_tls(
+            &desired(false, true),
+            &device(None, false),
+            &TlsMemory::default(),
+            0,
+        )
+        .expect("plan");
+        assert_eq!(kinds(&keep), ["request"]);
+        let rotate = plan_tls(
+            &desired(true, true),
+            &device(None, false),
+            &TlsMemory::default(),
+            0,
+        )
+        .expect("plan");
+        assert_eq!(kinds(&rotate), ["generate-key", "request", "save"]);
+        let TlsAction::RequestCertificate(step) = &rotate.steps[1].action else {
+            panic!("a request")
+        };
+        assert_eq!(step.replaces, "none");
+        assert_eq!(step.publish_secret, "tls-csr");
+        assert_eq!(step.signature_algorithm, "sha256");
+    }
+
+    #[test]
+    fn a_healthy_certificate_is_kept_until_it_is_due() {
+        let (cert, now) = issued(90);
+        let observed = device(Some(cert.clone()), true);
+        let d = desired(true, true);
+        let plan = plan_tls(&d, &observed, &TlsMemory::default(), now).expect("plan");
+        assert!(plan.is_empty(), "{:?}", kinds(&plan));
+        // 720h before notAfter: due, a fresh key then a new request.
+        let due = cert.not_after - 30 * DAY;
+        let plan = plan_tls(&d, &observed, &TlsMemory::default(), due).expect("plan");
+        assert_eq!(kinds(&plan), ["generate-key", "request", "save"]);
+        // A self-issued certificate (the factory's) is never kept.
+        let factory = Ca::new("sbc.example.com");
+        let own = pem::parse_certificates(&factory.cert_pem)
+            .expect("ca")
+            .remove(0);
+        let plan =
+            plan_tls(&d, &device(Some(own), true), &TlsMemory::default(), now).expect("plan");
+        assert_eq!(kinds(&plan), ["generate-key", "request", "save"]);
+    }
+
+    #[test]
+    fn renew_before_longer_than_the_lifetime_renews_at_two_thirds() {
+        let (cert, now) = issued(10);
+        let observed = device(Some(cert.clone()), true);
+        let d = desired(false, true);
+        let lifetime = cert.not_after - cert.not_before;
+        let plan = plan_tls(&d, &observed, &TlsMemory::default(), now).expect("plan");
+        assert!(plan.is_empty(), "not due on arrival: {:?}", kinds(&plan));
+        let at = cert.not_before + lifetime * 2 / 3 + 1;
+        let plan = plan_tls(&d, &observed, &TlsMemory::default(), at).expect("plan");
+        assert_eq!(kinds(&plan), ["request"]);
+    }
+
+    #[test]
+    fn the_current_request_decides_wait_upload_or_refusal() {
+        let d = desired(false, true);
+        let (signed, now) = issued(90);
+        let base = device(None, false);
+        let with = |r: ObservedRequest| TlsObserved {
+            request: Some(r),
+            ..base.clone()
+        };
+        let pending = plan_tls(
+            &d,
+            &with(request(RequestState::Pending, "none")),
+            &TlsMemory::default(),
+            now,
+        )
+        .expect("plan");
+        assert!(
+            pending
+                .steps
+                .iter()
+                .all(|s| matches!(s.action, TlsAction::Publish(_))),
+            "{:?}",
+            kinds(&pending)
+        );
+        assert_eq!(pending.waiting.len(), 1);
+        assert!(
+            pending.waiting[0]
+                .after
+                .as_deref()
+                .unwrap_or("")
+                .contains("waiting for CertificateRequest `voice/tls-0123456789`"),
+            "{:?}",
+            pending.waiting
+        );
+        let denied = plan_tls(
+            &d,
+            &with(request(RequestState::Denied, "none")),
+            &TlsMemory::default(),
+            now,
+        )
+        .expect("plan");
+        let said = denied.waiting[0].after.clone().unwrap_or_default();
+        assert!(said.contains("Denied: policy says no"), "{said}");
+        assert!(!denied.steps.iter().any(|s| matches!(
+            s.action,
+            TlsAction::UploadCertificate(_) | TlsAction::RequestCertificate(_)
+        )));
+        let done = RequestState::Issued {
+            certificate: signed.to_pem(),
+            ca: None,
+        };
+        let upload = plan_tls(
+            &d,
+            &with(request(done.clone(), "none")),
+            &TlsMemory::default(),
+            now,
+        )
+        .expect("plan");
+        assert_eq!(kinds(&upload), ["certificate", "publish", "save"]);
+        // A request made to replace another certificate is not current: ask anew.
+        let stale =
+            plan_tls(&d, &with(request(done, "ab12")), &TlsMemory::default(), now).expect("plan");
+        assert_eq!(kinds(&stale), ["request"]);
+        // An issued certificate that is not PEM: refused before anything is sent.
+        let broken = RequestState::Issued {
+            certificate: "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n".into(),
+            ca: None,
+        };
+        let err = plan_tls(
+            &d,
+            &with(request(broken, "none")),
+            &TlsMemory::default(),
+            now,
+        )
+        .expect_err("not PEM");
+        assert!(matches!(err, TlsPlanError::Issued { .. }), "{err}");
+        assert!(err.to_string().contains("voice/tls-0123456789"), "{err}");
+    }
+
+    #[test]
+    fn a_request_made_before_the_context_had_a_certificate_is_still_awaited() {
+        // Made while the context did not exist (replaces "none"); observed
+        // again once it exists with its factory certificate.
+        let d = desired(true, true);
+        let factory = Ca::new("00908F000001");
+        let own = pem::parse_certificates(&factory.cert_pem)
+            .expect("ca")
+            .remove(0);
+        let observed = TlsObserved {
+            request: Some(request(RequestState::Pending, "none")),
+            ..device(Some(own), false)
+        };
+        let plan = plan_tls(&d, &observed, &TlsMemory::default(), 0).expect("plan");
+        assert!(
+            plan.steps
+                .iter()
+                .all(|s| matches!(s.action, TlsAction::Publish(_))),
+            "no second key or request: {:?}",
+            kinds(&plan)
+        );
+        assert_eq!(plan.waiting.len(), 1);
+    }
+
+    #[test]
+    fn an_uploaded_certificate_that_is_due_is_spent_and_requested_anew() {
+        let d = desired(false, true);
+        let (cert, _) = issued(90);
+        let observed = TlsObserved {
+            request: Some(request(
+                RequestState::Issued {
+                    certificate: cert.to_pem(),
+                    ca: None,
+                },
+                "none",
+            )),
+            ..device(Some(cert.clone()), true)
+        };
+        let due = cert.not_after - 29 * DAY;
+        let plan = plan_tls(&d, &observed, &TlsMemory::default(), due).expect("plan");
+        assert_eq!(kinds(&plan), ["request"]);
+        let TlsAction::RequestCertificate(step) = &plan.steps[0].action else {
+            panic!("a request")
+        };
+        assert_eq!(
+            step.replaces, cert.fingerprint,
+            "a new request, named apart"
+        );
+    }
 }

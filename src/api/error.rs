@@ -15,7 +15,7 @@ pub enum ValidationError {
     #[error("declare the desired configuration in spec.ini and/or spec.cliScript")]
     NothingDeclared,
     /// A configuration block names no source.
-    #[error("{field}: name at least one source: inline, configMapRefs or files")]
+    #[error("{field}: name at least one source: inline, configMapRefs, secretRefs or files")]
     NoSource {
         /// `spec.ini` or `spec.cliScript`.
         field: &'static str,

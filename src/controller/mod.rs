@@ -21,7 +21,9 @@
 //! # Caveats
 //! - Secrets and ConfigMaps are watched in the whole watched scope (all
 //!   namespaces, or the configured one) to requeue the devices naming
-//!   them; nothing of them is cached, but their changes are streamed.
+//!   them, as metadata only (`PartialObjectMeta`): nothing of them is
+//!   cached and their data never comes through the watch; a reconcile
+//!   reads the keys its resource names.
 //! - kube-runtime's stable API cannot filter the controller's own status
 //!   writes out of the watch; the context remembers the resourceVersion
 //!   each write produced and skips the echo (`Context::own_write_only`),
@@ -34,6 +36,7 @@
 //!   MediantDevice leaves the device's configuration as it is.
 
 mod backoff;
+pub mod cert_manager;
 mod clients;
 mod config;
 mod context;

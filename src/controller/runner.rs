@@ -13,7 +13,7 @@ use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::ListParams;
-use kube::core::DeserializeGuard;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -21,8 +21,10 @@ use kube::{Api, ResourceExt};
 
 use crate::api::MediantDevice;
 use crate::plan::Kind;
+use crate::plan::issuer::OWNER_LABEL;
 use crate::plan::kinds::{KindVisitor, for_each_kind};
 
+use super::cert_manager::CertificateRequest;
 use super::config::ControllerConfig;
 use super::context::Context;
 use super::error::ControllerError;
@@ -184,9 +186,15 @@ async fn run_kind<K: Kind>(
 ) {
     let ns = config.namespace.clone();
     let resources: Api<DeserializeGuard<K::Resource>> = scoped(client.clone(), ns.as_deref());
-    let secrets: Api<Secret> = scoped(client.clone(), ns.as_deref());
-    let config_maps: Api<ConfigMap> = scoped(client.clone(), ns.as_deref());
+    // `Api<PartialObjectMeta<_>>` lists and watches metadata only (kube 5).
+    let secrets: Api<PartialObjectMeta<Secret>> = scoped(client.clone(), ns.as_deref());
+    let config_maps: Api<PartialObjectMeta<ConfigMap>> = scoped(client.clone(), ns.as_deref());
     let devices: Api<MediantDevice> = scoped(client.clone(), ns.as_deref());
+    let requests: Option<Api<CertificateRequest>> = if K::USES_ISSUER {
+        certificate_requests(client.clone(), ns.as_deref()).await
+    } else {
+        None
+    };
 
     let ctx = Arc::new(Context::for_kind(
         K::KIND,
@@ -203,20 +211,28 @@ async fn run_kind<K: Kind>(
     let for_devices = (store, Arc::clone(&ctx));
 
     let controller = controller
-        .watches(secrets, watcher::Config::default(), move |s: Secret| {
-            let (store, ctx) = &for_secrets;
-            let name = s.name_any();
-            triggered(
-                ctx,
-                watches::naming::<K>(store, s.namespace().as_deref(), |r| {
-                    watches::kind_names_secret::<K>(r, &name)
-                }),
-            )
-        })
+        // Metadata only: a Secret's data never enters the watch (nor the
+        // process) — the reconcile reads the one key it needs. The name is
+        // all the mapping uses; a data change bumps the resourceVersion, so
+        // it still triggers.
+        .watches(
+            secrets,
+            watcher::Config::default(),
+            move |s: PartialObjectMeta<Secret>| {
+                let (store, ctx) = &for_secrets;
+                let name = s.name_any();
+                triggered(
+                    ctx,
+                    watches::naming::<K>(store, s.namespace().as_deref(), |r| {
+                        watches::kind_names_secret::<K>(r, &name)
+                    }),
+                )
+            },
+        )
         .watches(
             config_maps,
             watcher::Config::default(),
-            move |cm: ConfigMap| {
+            move |cm: PartialObjectMeta<ConfigMap>| {
                 let (store, ctx) = &for_config_maps;
                 let name = cm.name_any();
                 triggered(
@@ -247,6 +263,29 @@ async fn run_kind<K: Kind>(
         )
     };
 
+    // A kind that requests certificates follows its CertificateRequests, so
+    // a signed certificate reaches the device within seconds.
+    let controller = match requests {
+        None => controller,
+        Some(requests) => {
+            let ctx = Arc::clone(&ctx);
+            controller.watches(
+                requests,
+                watcher::Config::default().labels(OWNER_LABEL),
+                move |cr: CertificateRequest| {
+                    let namespace = cr.namespace().unwrap_or_default();
+                    let refs: Vec<_> = cr
+                        .labels()
+                        .get(OWNER_LABEL)
+                        .map(|owner| ObjectRef::new(owner).within(&namespace))
+                        .into_iter()
+                        .collect();
+                    triggered(&ctx, refs)
+                },
+            )
+        }
+    };
+
     controller
         .graceful_shutdown_on(shutdown)
         .run(reconcile::<K>, error_policy::<K>, Arc::clone(&ctx))
@@ -272,6 +311,25 @@ async fn run_kind<K: Kind>(
         })
         .await;
     tracing::info!("{} controller stopped", K::KIND);
+}
+
+/// The CertificateRequests API in the watched scope, when the cluster
+/// serves it (cert-manager installed); `None` otherwise, and the CSR flow
+/// then reports cert-manager missing on each reconciliation.
+async fn certificate_requests(
+    client: kube::Client,
+    namespace: Option<&str>,
+) -> Option<Api<CertificateRequest>> {
+    let api: Api<CertificateRequest> = scoped(client, namespace);
+    match api.list(&ListParams::default().limit(1)).await {
+        Ok(_) => Some(api),
+        Err(e) => {
+            tracing::warn!(
+                "cert-manager.io/v1 CertificateRequests cannot be listed ({e}): TlsContexts with generateOnDevice.certificateRequest are not triggered by their requests (install cert-manager and restart the operator)"
+            );
+            None
+        }
+    }
 }
 
 /// Marks the resources a Secret, ConfigMap or device change concerns, so

@@ -168,6 +168,16 @@ pub enum DeviceError {
         /// What the user can do instead.
         hint: &'static str,
     },
+    /// The part of a step done outside the device (e.g. creating a
+    /// cert-manager CertificateRequest from the CSR the device returned)
+    /// failed; what the step sent to the device before it succeeded.
+    #[error("{what} failed: {reason}")]
+    External {
+        /// What was attempted.
+        what: String,
+        /// Why it failed (never a secret value).
+        reason: String,
+    },
     /// The answer was not what the document describes.
     #[error("{method} {resource}: unexpected answer from the device: {reason}")]
     InvalidResponse {
@@ -220,6 +230,7 @@ impl DeviceError {
             DeviceError::ResetTimeout { .. } => "ResetTimeout",
             DeviceError::InvalidResponse { .. } => "InvalidResponse",
             DeviceError::NotInDialect { .. } => "NotSupported",
+            DeviceError::External { .. } => "KubeApiError",
         }
     }
 }

@@ -183,6 +183,7 @@ impl Category {
             DeviceError::TlsVerification { .. } => Category::TlsVerificationFailed,
             DeviceError::Unconfirmed { .. } => Category::AnswerLost,
             DeviceError::CliFailed { .. } => Category::CliScriptFailed,
+            DeviceError::External { .. } => Category::KubeApiError,
         }
     }
 }

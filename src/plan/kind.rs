@@ -22,6 +22,7 @@
 
 use std::fmt::Debug;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::NamespaceResourceScope;
@@ -38,6 +39,7 @@ use crate::device::DeviceError;
 use k8s_openapi::jiff::Timestamp;
 
 use super::connection::ConnectOptions;
+use super::issuer::Issuer;
 use super::report::CommonStatus;
 use super::sources::Dereferenced;
 use super::{ApplyError, Plan, PlanError, ResetPermission, SecretDigests};
@@ -172,6 +174,10 @@ pub trait Kind: Send + Sync + 'static {
     /// The kind's name, for metric labels, logs and messages.
     const KIND: &'static str;
 
+    /// Whether the kind exchanges with cert-manager CertificateRequests
+    /// ([`Kind::attach_issuer`]): its controller then watches the ones it labels.
+    const USES_ISSUER: bool = false;
+
     /// What this resource configures.
     fn target(resource: &Self::Resource) -> Target<'_>;
 
@@ -262,6 +268,14 @@ pub trait Kind: Send + Sync + 'static {
         observed: &Self::Observed,
         action: &Self::Action,
     ) -> impl Future<Output = Result<StepDone, DeviceError>> + Send;
+
+    /// Gives the desired state the cluster's [`Issuer`] (cert-manager
+    /// CertificateRequests, the published Secret) for kinds whose steps
+    /// exchange with it. Called by the controller only: `diff`/`apply -f`
+    /// have no cluster. Default: not needed.
+    fn attach_issuer(desired: &mut Self::Desired, issuer: Arc<dyn Issuer>) {
+        let _ = (desired, issuer);
+    }
 
     /// The device certificate the resource keeps, as `status` shows it
     /// (`None` for kinds without one).

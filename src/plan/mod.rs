@@ -10,6 +10,7 @@
 mod category;
 mod connection;
 pub mod engine;
+pub mod issuer;
 pub mod kind;
 pub mod kinds;
 pub mod license_entitlement;
@@ -24,11 +25,13 @@ use crate::device::DeviceError;
 pub use category::Category;
 pub use connection::{ConnectOptions, client_for, connect_device, retry_for};
 pub use engine::{Outcome, Reconciled, Survey, converge, reconcile_once, survey};
+pub use issuer::{Issuer, IssuerError};
 pub use kind::{Expiry, External, Kind, KindStatus, Origin, StepDone, Target};
 pub use mediant_device::{
-    Action, DesiredState, IniMode, MediantDeviceKind, ObservedState, PAUSED_ANNOTATION,
-    SecretDigests, apply, check_texts, cli_options, cli_prune_rules, cli_script, desired_state,
-    device_paused, digest, digests_of, facts_of, ini_document, ini_options, observe, plan,
+    Action, DesiredState, FromSecrets, IniMode, MediantDeviceKind, ObservedState,
+    PAUSED_ANNOTATION, SecretDigests, apply, check_texts, cli_options, cli_prune_rules, cli_script,
+    desired_state, device_paused, digest, digests_of, facts_of, ini_document, ini_options, observe,
+    plan,
 };
 pub use sources::{Dereferenced, SourceData, SourceError, Sources, TargetSystem, dereference};
 

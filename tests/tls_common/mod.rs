@@ -99,6 +99,54 @@ impl Ca {
     }
 }
 
+impl Ca {
+    /// Signs a PEM CSR as an issuer would: a certificate for the CSR's
+    /// public key, with the CSR's CN (also as DNS SAN), valid `days` days.
+    /// Returns the certificate PEM.
+    pub fn sign_csr(&self, csr_pem: &str, days: i64) -> String {
+        use x509_parser::prelude::FromDer;
+        let block = pem::parse(csr_pem).expect("CSR PEM");
+        assert_eq!(block.tag(), "CERTIFICATE REQUEST");
+        let (_, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(
+            block.contents(),
+        )
+        .expect("CSR DER");
+        let info = &csr.certification_request_info;
+        let cn = info
+            .subject
+            .iter_common_name()
+            .next()
+            .and_then(|c| c.as_str().ok())
+            .unwrap_or("device")
+            .to_string();
+        let mut params = rcgen::CertificateParams::new(vec![cn.clone()]).expect("params");
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::hours(1);
+        params.not_after = now + time::Duration::days(days);
+        let public = RsaPublic(info.subject_pki.subject_public_key.data.to_vec());
+        let issuer = rcgen::Issuer::from_params(&self.params, &self.key);
+        params.signed_by(&public, &issuer).expect("issue").pem()
+    }
+}
+
+/// The RSA modulus a PEM CSR requests a certificate for (to tell keys apart).
+pub fn csr_public_key(csr_pem: &str) -> Vec<u8> {
+    use x509_parser::prelude::FromDer;
+    let block = pem::parse(csr_pem).expect("CSR PEM");
+    let (_, csr) =
+        x509_parser::certification_request::X509CertificationRequest::from_der(block.contents())
+            .expect("CSR DER");
+    csr.certification_request_info
+        .subject_pki
+        .subject_public_key
+        .data
+        .to_vec()
+}
+
 /// A PKCS#8 PEM of `key` (unencrypted).
 pub fn pkcs8_pem(key: &RsaPrivateKey) -> String {
     key.to_pkcs8_pem(LineEnding::LF).expect("pkcs8").to_string()

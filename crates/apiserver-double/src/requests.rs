@@ -74,6 +74,9 @@ pub struct RequestRecord {
     pub code: u16,
     /// Request path without the query.
     pub path: String,
+    /// Whether the client asked for `PartialObjectMetadata` (metadata
+    /// only, no data), as kube's metadata lists and watches do.
+    pub metadata_only: bool,
 }
 
 impl RequestRecord {

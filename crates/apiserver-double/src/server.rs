@@ -308,6 +308,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         patch_type: None,
         code: 0,
         path: parts.uri.path().to_owned(),
+        metadata_only: false,
     };
     let response = match dispatch(&shared, &parts, body, &mut record).await {
         Ok(response) => response,
@@ -367,6 +368,7 @@ async fn dispatch(
         return Err(ApiError::method_not_allowed());
     }
     let meta_only = metadata_only(&parts.headers)?;
+    record.metadata_only = meta_only;
     let ns = namespace.as_deref().unwrap_or("");
     let part = if subresource.is_some() {
         Part::Status

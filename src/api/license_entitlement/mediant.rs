@@ -51,7 +51,7 @@ pub struct MediantDeviceRef {
     pub name: String,
 }
 
-/// One key of a Secret in the LicenseEntitlement's namespace.
+/// One key of a Secret in the resource's namespace.
 #[derive(
     Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::api::SecretKeyRef;
 use crate::api::sources::{ConfigMapKeyRef, SourceRef};
 
 use kube::KubeSchema;
@@ -20,13 +21,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new(
-    "has(self.inline) || (has(self.configMapRefs) && size(self.configMapRefs) > 0) || (has(self.files) && size(self.files) > 0)"
-).message("ini needs at least one source: inline, configMapRefs or files"))]
+    "has(self.inline) || (has(self.configMapRefs) && size(self.configMapRefs) > 0) || (has(self.secretRefs) && size(self.secretRefs) > 0) || (has(self.files) && size(self.files) > 0)"
+).message("ini needs at least one source: inline, configMapRefs, secretRefs or files"))]
 pub struct IniSpec {
     /// INI text in the device's format (`Name = value` lines under
     /// `[Section]` headers, tables with FORMAT lines). Merged last, so it
-    /// overrides the ConfigMaps. Hold no passwords here: a manifest is not a
-    /// Secret.
+    /// overrides the ConfigMaps and Secrets. Hold no passwords here: a
+    /// manifest is not a Secret (use secretRefs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1048576))]
     pub inline: Option<String>,
@@ -35,6 +36,16 @@ pub struct IniSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
     pub config_map_refs: Vec<ConfigMapKeyRef>,
+    /// Keys of Secrets, in the MediantDevice's namespace, holding INI text
+    /// with values that must not sit in a ConfigMap or the spec (passwords,
+    /// shared keys): e.g. `[ WebUsers ]`, a FORMAT line naming only the
+    /// index and `WebUsers_Password`, and one row per password. Merged
+    /// after the ConfigMaps in list order, cell by cell, so a Secret can
+    /// supply just the secret columns of rows declared elsewhere. Every
+    /// value from a Secret is shown masked in plans, outcomes and errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub secret_refs: Vec<SecretKeyRef>,
     /// INI files, for `mediant-operator diff/apply -f` only: paths relative
     /// to the manifest's directory, merged before the ConfigMaps. The
     /// controller rejects resources that set this field (a cluster has no
@@ -97,11 +108,12 @@ pub enum IniMode {
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new(
-    "has(self.inline) || (has(self.configMapRefs) && size(self.configMapRefs) > 0) || (has(self.files) && size(self.files) > 0)"
-).message("cliScript needs at least one source: inline, configMapRefs or files"))]
+    "has(self.inline) || (has(self.configMapRefs) && size(self.configMapRefs) > 0) || (has(self.secretRefs) && size(self.secretRefs) > 0) || (has(self.files) && size(self.files) > 0)"
+).message("cliScript needs at least one source: inline, configMapRefs, secretRefs or files"))]
 pub struct CliScriptSpec {
-    /// The script text. Merged last, so it overrides the ConfigMaps. Hold no
-    /// passwords here: a manifest is not a Secret.
+    /// The script text. Merged last, so it overrides the ConfigMaps and
+    /// Secrets. Hold no passwords here: a manifest is not a Secret (use
+    /// secretRefs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1048576))]
     pub inline: Option<String>,
@@ -110,6 +122,14 @@ pub struct CliScriptSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
     pub config_map_refs: Vec<ConfigMapKeyRef>,
+    /// Keys of Secrets, in the MediantDevice's namespace, holding script
+    /// text with values that must not sit in a ConfigMap or the spec (e.g.
+    /// a `configure` mode setting one password). Merged after the
+    /// ConfigMaps in list order. Every value from a Secret is shown masked
+    /// in plans, outcomes and errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub secret_refs: Vec<SecretKeyRef>,
     /// Script files, for `mediant-operator diff/apply -f` only: paths
     /// relative to the manifest's directory, merged before the ConfigMaps.
     /// The controller rejects resources that set this field; use
@@ -160,28 +180,34 @@ pub struct PrunePath(
     pub String,
 );
 
-/// The references of one source list, in merge order: files, ConfigMaps.
-fn references(files: &[String], config_maps: &[ConfigMapKeyRef]) -> Vec<SourceRef> {
+/// The references of one source list, in merge order: files, ConfigMaps,
+/// Secrets.
+fn references(
+    files: &[String],
+    config_maps: &[ConfigMapKeyRef],
+    secrets: &[SecretKeyRef],
+) -> Vec<SourceRef> {
     files
         .iter()
         .map(|f| SourceRef::File(PathBuf::from(f)))
         .chain(config_maps.iter().cloned().map(SourceRef::ConfigMap))
+        .chain(secrets.iter().cloned().map(SourceRef::Secret))
         .collect()
 }
 
 impl IniSpec {
     /// The sources this spec refers to, in merge order (files, then
-    /// ConfigMaps; inline text comes last).
+    /// ConfigMaps, then Secrets; inline text comes last).
     pub fn references(&self) -> Vec<SourceRef> {
-        references(&self.files, &self.config_map_refs)
+        references(&self.files, &self.config_map_refs, &self.secret_refs)
     }
 }
 
 impl CliScriptSpec {
     /// The sources this spec refers to, in merge order (files, then
-    /// ConfigMaps; inline text comes last).
+    /// ConfigMaps, then Secrets; inline text comes last).
     pub fn references(&self) -> Vec<SourceRef> {
-        references(&self.files, &self.config_map_refs)
+        references(&self.files, &self.config_map_refs, &self.secret_refs)
     }
 }
 
@@ -191,6 +217,7 @@ impl fmt::Debug for IniSpec {
         f.debug_struct("IniSpec")
             .field("inline", &self.inline.as_ref().map(|t| Bytes(t.len())))
             .field("config_map_refs", &self.config_map_refs)
+            .field("secret_refs", &self.secret_refs)
             .field("files", &self.files)
             .field("prune_tables", &self.prune_tables)
             .field("reset_parameters", &self.reset_parameters)
@@ -206,6 +233,7 @@ impl fmt::Debug for CliScriptSpec {
         f.debug_struct("CliScriptSpec")
             .field("inline", &self.inline.as_ref().map(|t| Bytes(t.len())))
             .field("config_map_refs", &self.config_map_refs)
+            .field("secret_refs", &self.secret_refs)
             .field("files", &self.files)
             .field("prune", &self.prune)
             .finish()

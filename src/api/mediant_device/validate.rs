@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::api::{ConfigMapKeyRef, ValidationError};
+use crate::api::{ConfigMapKeyRef, SecretKeyRef, ValidationError};
 
 use super::{CaBundleKeyRef, MIN_INTERVAL, MediantDevice, MediantDeviceSpec, ResetPolicy, TlsSpec};
 
@@ -78,7 +78,13 @@ impl MediantDeviceSpec {
             return Err(ValidationError::NothingDeclared);
         }
         if let Some(ini) = &self.ini {
-            check_sources("spec.ini", &ini.inline, &ini.config_map_refs, &ini.files)?;
+            check_sources(
+                "spec.ini",
+                &ini.inline,
+                &ini.config_map_refs,
+                &ini.secret_refs,
+                &ini.files,
+            )?;
             for table in &ini.prune_tables {
                 if !is_table_name(&table.0) {
                     return Err(ValidationError::TableName {
@@ -89,7 +95,13 @@ impl MediantDeviceSpec {
         }
         if let Some(cli) = &self.cli_script {
             let field = "spec.cliScript";
-            check_sources(field, &cli.inline, &cli.config_map_refs, &cli.files)?;
+            check_sources(
+                field,
+                &cli.inline,
+                &cli.config_map_refs,
+                &cli.secret_refs,
+                &cli.files,
+            )?;
         }
         if self.reset_policy == ResetPolicy::MaintenanceWindow && self.maintenance_window.is_none()
         {
@@ -163,14 +175,19 @@ fn check_sources(
     field: &'static str,
     inline: &Option<String>,
     config_maps: &[ConfigMapKeyRef],
+    secrets: &[SecretKeyRef],
     files: &[String],
 ) -> Result<(), ValidationError> {
-    if inline.is_none() && config_maps.is_empty() && files.is_empty() {
+    if inline.is_none() && config_maps.is_empty() && secrets.is_empty() && files.is_empty() {
         return Err(ValidationError::NoSource { field });
     }
     for r in config_maps {
         check_name("configMapRefs name", &r.name)?;
         check_key("configMapRefs key", &r.key)?;
+    }
+    for r in secrets {
+        check_name("secretRefs name", &r.name)?;
+        check_key("secretRefs key", &r.key)?;
     }
     if files.iter().any(|f| f.trim().is_empty()) {
         return Err(ValidationError::Name {

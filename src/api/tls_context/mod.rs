@@ -67,11 +67,15 @@ pub const KEY_SIZES: [u32; 5] = [512, 768, 1024, 2048, 4096];
     json_path = ".status.conditions[?(@.type==\"Ready\")].status",
     description = "Whether the context's files match the desired state"
 ))]
+// `string`, not `date`: kubectl prints a `date` column as the age of the
+// timestamp, and a future one (every valid certificate's notAfter) as
+// `<invalid>` (k8s.io/apimachinery `duration.HumanDuration` of a negative
+// span). The status holds RFC 3339 (`2027-03-01T12:00:00Z`), printed as is.
 #[kube(printcolumn(
     name = "NotAfter",
-    type_ = "date",
+    type_ = "string",
     json_path = ".status.certificate.notAfter",
-    description = "When the device certificate expires"
+    description = "When the device certificate expires (RFC 3339)"
 ))]
 #[kube(printcolumn(
     name = "Age",
@@ -113,10 +117,25 @@ pub struct TlsContextSpec {
     #[serde(default = "default_expiry_warning_days")]
     #[schemars(range(min = 1, max = 3650))]
     pub expiry_warning_days: u32,
+    /// How often the context is compared with its device when nothing else
+    /// happens, Go-style (`5m`, `1h`), at least 10s. A renewal through the
+    /// Secret's or the CertificateRequest's watch arrives sooner.
+    #[serde(default = "default_interval")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+    )]
+    #[x_kube(validation = kube::core::Rule::new("duration(self) >= duration('10s')")
+        .message("interval must be at least 10s"))]
+    pub interval: String,
     /// What deleting this resource does to the device. Orphan (the only
     /// policy): the context keeps its files.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+}
+
+fn default_interval() -> String {
+    "5m".into()
 }
 
 fn default_true() -> bool {
@@ -334,9 +353,17 @@ pub struct CertificateRequestSpec {
         regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
     )]
     pub renew_before: String,
-    /// Generate a fresh key on the device before each renewal.
+    /// Generate a fresh key on the device before each CSR (the first one
+    /// included). Without it the context's current key is reused, unless
+    /// its size is not `keySize`.
     #[serde(default)]
     pub rotate_key: bool,
+    /// Key usages and extended key usages requested, in cert-manager's
+    /// words (`CertificateRequest.spec.usages`). SIP over TLS needs the SBC
+    /// as server and as client, hence the default.
+    #[serde(default = "default_usages")]
+    #[schemars(length(max = 16))]
+    pub usages: Vec<KeyUsage>,
     /// The Secret the CSR (`tls.csr`) and the issued chain (`tls.crt`,
     /// `ca.crt`) are published in; `<name>-csr` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -349,6 +376,63 @@ pub struct CertificateRequestSpec {
 
 fn default_renew_before() -> String {
     "720h".into()
+}
+
+fn default_usages() -> Vec<KeyUsage> {
+    vec![
+        KeyUsage::DigitalSignature,
+        KeyUsage::KeyEncipherment,
+        KeyUsage::ServerAuth,
+        KeyUsage::ClientAuth,
+    ]
+}
+
+/// A key usage as cert-manager names it (`KeyUsage` of
+/// cert-manager.io/v1, pkg/apis/certmanager/v1/types.go).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+pub enum KeyUsage {
+    /// `signing`.
+    #[serde(rename = "signing")]
+    Signing,
+    /// `digital signature`.
+    #[serde(rename = "digital signature")]
+    DigitalSignature,
+    /// `content commitment`.
+    #[serde(rename = "content commitment")]
+    ContentCommitment,
+    /// `key encipherment`.
+    #[serde(rename = "key encipherment")]
+    KeyEncipherment,
+    /// `key agreement`.
+    #[serde(rename = "key agreement")]
+    KeyAgreement,
+    /// `data encipherment`.
+    #[serde(rename = "data encipherment")]
+    DataEncipherment,
+    /// `server auth`.
+    #[serde(rename = "server auth")]
+    ServerAuth,
+    /// `client auth`.
+    #[serde(rename = "client auth")]
+    ClientAuth,
+}
+
+impl KeyUsage {
+    /// cert-manager's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyUsage::Signing => "signing",
+            KeyUsage::DigitalSignature => "digital signature",
+            KeyUsage::ContentCommitment => "content commitment",
+            KeyUsage::KeyEncipherment => "key encipherment",
+            KeyUsage::KeyAgreement => "key agreement",
+            KeyUsage::DataEncipherment => "data encipherment",
+            KeyUsage::ServerAuth => "server auth",
+            KeyUsage::ClientAuth => "client auth",
+        }
+    }
 }
 
 /// The signature algorithm of a CSR (v7.4 §8.5 `signatureAlgorithm`).

@@ -107,15 +107,26 @@ pub struct PrivateKeyStatus {
     pub uploaded_digest: Option<String>,
 }
 
-/// A CertificateRequest created from the device's CSR.
+/// The latest cert-manager CertificateRequest made from the device's CSR.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateRequestStatus {
     /// Its name, in the TlsContext's namespace.
+    #[schemars(length(max = 253))]
     pub name: String,
     /// Hex SHA-256 of the CSR's PEM.
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub csr_digest: String,
+    /// `Pending`, `Issued`, `Denied`, `Failed` or `InvalidRequest`, from its
+    /// conditions.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(length(max = 32))]
+    pub state: String,
+    /// The issuer's message (of the condition that decided the state).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(length(max = 1024))]
+    pub message: String,
 }
 
 /// `Option<Time>`: an RFC 3339 string when present.

@@ -221,6 +221,29 @@ impl TlsContextSpec {
         if !(1..=3650).contains(&self.expiry_warning_days) {
             return Err(invalid("spec.expiryWarningDays", "1 to 3650"));
         }
+        self.interval()?;
         Ok(())
     }
+
+    /// `spec.interval`, at least 10s (the CEL rule's bound).
+    pub fn interval(&self) -> Result<Duration, TlsContextError> {
+        let field = "spec.interval";
+        if self.interval.len() > 32 {
+            return Err(TlsContextError::Invalid {
+                field: field.into(),
+                reason: "at most 32 characters".into(),
+            });
+        }
+        let interval = duration(field, &self.interval)?;
+        if interval < MIN_INTERVAL {
+            return Err(TlsContextError::Invalid {
+                field: field.into(),
+                reason: "interval must be at least 10s".into(),
+            });
+        }
+        Ok(interval)
+    }
 }
+
+/// The smallest drift-check interval accepted (as for MediantDevice).
+pub const MIN_INTERVAL: Duration = Duration::from_secs(10);

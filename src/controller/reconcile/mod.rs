@@ -47,6 +47,7 @@ use crate::plan::report::{self, Findings, drift_of, pending_of, summary};
 use crate::plan::{self, Kind, KindStatus, Target};
 
 use super::backoff::jittered;
+use super::cert_manager::ClusterIssuer;
 use super::context::Context;
 use super::error::ReconcileError;
 use super::sources::ClusterSources;
@@ -283,7 +284,14 @@ async fn pipeline<K: Kind>(
     // configure it.
     let _lock = ctx.locks.lock(refs.lock_key()).await;
     let now = Timestamp::now();
-    let (desired, decision) = validate::desired::<K>(resource, refs.device(), &refs.resolved, now)?;
+    let (mut desired, decision) =
+        validate::desired::<K>(resource, refs.device(), &refs.resolved, now)?;
+    if K::USES_ISSUER {
+        K::attach_issuer(
+            &mut desired,
+            Arc::new(ClusterIssuer::new(ctx.client.clone())),
+        );
+    }
     let revision = K::revision(resource, &refs.resolved);
     let inputs = super::clients::ClientInputs::of_target(&refs, K::client_variant(&desired));
     let client = ctx.kept_client(key, inputs, || {

@@ -11,6 +11,7 @@ use crate::api::{
 use crate::config::cli::{CliDefaults, CliDiffOptions, CliError, CliPrune, CliScript};
 use crate::config::ini::{self, DiffOptions, IniDocument};
 
+use super::FromSecrets;
 use super::{DesiredState, IniMode, ResetPermission};
 
 /// The desired state a spec declares. `reset` is the policy's decision for
@@ -23,15 +24,16 @@ pub fn desired_state(
     if spec.ini.is_none() && spec.cli_script.is_none() {
         return Err(ValidationError::NothingDeclared);
     }
+    let mut from_secrets = FromSecrets::default();
     let ini = spec
         .ini
         .as_ref()
-        .map(|i| ini_document(i, resolved))
+        .map(|i| merge_ini(i, resolved, &mut from_secrets))
         .transpose()?;
     let cli = spec
         .cli_script
         .as_ref()
-        .map(|c| cli_script(c, resolved))
+        .map(|c| merge_cli(c, resolved, &mut from_secrets))
         .transpose()?;
     let cli_options = match &spec.cli_script {
         Some(c) => cli_options(c)?,
@@ -48,6 +50,7 @@ pub fn desired_state(
         cli_options,
         reset,
         save_after_apply: spec.save_after_apply,
+        from_secrets,
     })
 }
 
@@ -91,17 +94,34 @@ pub fn ini_document(
     spec: &IniSpec,
     resolved: &ResolvedSources,
 ) -> Result<IniDocument, ValidationError> {
+    merge_ini(spec, resolved, &mut FromSecrets::default())
+}
+
+/// [`ini_document`], recording in `from_secrets` what Secret sources declare.
+fn merge_ini(
+    spec: &IniSpec,
+    resolved: &ResolvedSources,
+    from_secrets: &mut FromSecrets,
+) -> Result<IniDocument, ValidationError> {
     let mut merged: Option<IniDocument> = None;
     let parsed = spec
         .references()
         .into_iter()
         .map(|source| {
             let text = text_of(resolved, &source)?;
-            parse_ini(&source.to_string(), text)
+            let doc = parse_ini(&source.to_string(), text)?;
+            Ok::<_, ValidationError>((matches!(source, SourceRef::Secret(_)), doc))
         })
-        .chain(spec.inline.iter().map(|t| parse_ini("spec.ini.inline", t)));
+        .chain(
+            spec.inline
+                .iter()
+                .map(|t| Ok((false, parse_ini("spec.ini.inline", t)?))),
+        );
     for doc in parsed {
-        let doc = doc?;
+        let (secret, doc) = doc?;
+        if secret {
+            from_secrets.add_ini(&doc);
+        }
         match &mut merged {
             Some(all) => all.apply(&doc),
             None => merged = Some(doc),
@@ -126,21 +146,34 @@ pub fn cli_script(
     spec: &CliScriptSpec,
     resolved: &ResolvedSources,
 ) -> Result<CliScript, ValidationError> {
+    merge_cli(spec, resolved, &mut FromSecrets::default())
+}
+
+/// [`cli_script`], recording in `from_secrets` what Secret sources declare.
+fn merge_cli(
+    spec: &CliScriptSpec,
+    resolved: &ResolvedSources,
+    from_secrets: &mut FromSecrets,
+) -> Result<CliScript, ValidationError> {
     let mut merged: Option<CliScript> = None;
     let parsed = spec
         .references()
         .into_iter()
         .map(|source| {
             let text = text_of(resolved, &source)?;
-            parse_cli(&source.to_string(), text)
+            let script = parse_cli(&source.to_string(), text)?;
+            Ok::<_, ValidationError>((matches!(source, SourceRef::Secret(_)), script))
         })
         .chain(
             spec.inline
                 .iter()
-                .map(|t| parse_cli("spec.cliScript.inline", t)),
+                .map(|t| Ok((false, parse_cli("spec.cliScript.inline", t)?))),
         );
     for script in parsed {
-        let script = script?;
+        let (secret, script) = script?;
+        if secret {
+            from_secrets.add_cli(&script);
+        }
         match &mut merged {
             Some(all) => all.apply(&script),
             None => merged = Some(script),
@@ -417,5 +450,104 @@ mod tests {
         .expect_err("must be rejected")
         .to_string();
         assert!(e.starts_with("spec.cliScript.prune: "), "{e}");
+    }
+
+    // Values from Secrets (`secretRefs`) are masked whatever their names.
+
+    const MARKER: &str = "MARKER-from-secret-7f3a";
+
+    fn secret_ref(name: &str, key: &str) -> crate::api::SecretKeyRef {
+        crate::api::SecretKeyRef::new(name, key)
+    }
+
+    #[test]
+    fn secret_sources_merge_after_config_maps_and_their_values_are_masked_in_plans() {
+        let spec = spec_with(
+            Some(IniSpec {
+                config_map_refs: vec![cm("base", "a.ini")],
+                secret_refs: vec![secret_ref("sbc-secrets", "secret.ini")],
+                ..IniSpec::default()
+            }),
+            Some(CliScriptSpec {
+                secret_refs: vec![secret_ref("sbc-secrets", "secret.cli")],
+                ..CliScriptSpec::default()
+            }),
+        );
+        let mut resolved = ResolvedSources::new();
+        resolved.insert(
+            SourceRef::ConfigMap(cm("base", "a.ini")),
+            "SyslogServerIP = '10.0.0.1'\nGWDebugLevel = 5\n[ WebUsers ]\n\
+             FORMAT WebUsers_Index = WebUsers_Username, WebUsers_UserLevel;\n\
+             WebUsers 5 = \"ops\", 100;\n[ \\WebUsers ]\n"
+                .into(),
+        );
+        // Names that do not look secret: only the source makes them so.
+        resolved.insert(
+            SourceRef::Secret(secret_ref("sbc-secrets", "secret.ini")),
+            format!(
+                "SyslogServerIP = '{MARKER}'\n[ WebUsers ]\nFORMAT WebUsers_Index = WebUsers_Username;\n\
+                 WebUsers 5 = \"{MARKER}\";\n[ \\WebUsers ]\n"
+            ),
+        );
+        resolved.insert(
+            SourceRef::Secret(secret_ref("sbc-secrets", "secret.cli")),
+            format!("configure system\n snmp settings\n  sys-name \"{MARKER}\"\n exit\nexit\n"),
+        );
+        let desired = desired_state(&spec, &resolved, ResetPermission::default()).unwrap();
+        let doc = desired.ini.as_ref().unwrap();
+        assert_eq!(
+            doc.param("SyslogServerIP").unwrap().value,
+            MARKER,
+            "Secret wins"
+        );
+        assert_eq!(doc.param("GWDebugLevel").unwrap().value, "5");
+        let users = doc.table("WebUsers").unwrap();
+        assert_eq!(users.cell(&5.into(), "Username"), Some(MARKER));
+        assert_eq!(users.cell(&5.into(), "UserLevel"), Some("100"));
+        assert!(!format!("{desired:?}").contains(MARKER));
+
+        // Against a device holding other values, and one lacking the row.
+        let observed = super::super::ObservedState {
+            ini: Some(
+                ini::parse(
+                    "SyslogServerIP = '10.9.9.9'\n[ WebUsers ]\n\
+                     FORMAT WebUsers_Index = WebUsers_Username, WebUsers_UserLevel;\n\
+                     WebUsers 4 = \"old\", 50;\n[ \\WebUsers ]\n",
+                )
+                .unwrap(),
+            ),
+            cli: Some(
+                CliScript::parse(
+                    "configure system\n snmp settings\n  sys-name \"before\"\n exit\nexit\n",
+                )
+                .unwrap(),
+            ),
+            ..Default::default()
+        };
+        let plan = super::super::plan(&desired, &observed, &Default::default()).unwrap();
+        let shown: Vec<String> = plan.changes().map(ToString::to_string).collect();
+        let all = format!("{shown:?} {plan:?}");
+        assert!(!all.contains(MARKER), "{all}");
+        assert!(all.contains("SyslogServerIP"), "{all}");
+        assert!(
+            all.contains("GWDebugLevel"),
+            "other values stay shown: {all}"
+        );
+        assert!(
+            all.contains("UserLevel=100"),
+            "other cells stay shown: {all}"
+        );
+        assert!(all.contains("sys-name"), "{all}");
+        // The device gets the real values.
+        let sent: String = plan
+            .steps
+            .iter()
+            .map(|s| match &s.action {
+                super::super::Action::IniIncremental(t)
+                | super::super::Action::CliIncremental(t) => t.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        assert_eq!(sent.matches(MARKER).count(), 3, "{}", sent.len());
     }
 }

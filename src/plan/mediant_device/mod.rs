@@ -4,6 +4,7 @@
 
 mod desired;
 mod execute;
+mod from_secrets;
 mod secrets;
 
 use std::time::Duration;
@@ -26,6 +27,7 @@ pub use desired::{
     check_texts, cli_options, cli_prune_rules, cli_script, desired_state, ini_document, ini_options,
 };
 pub use execute::{apply, observe};
+pub use from_secrets::FromSecrets;
 pub use secrets::{SecretDigests, digest, digests_of};
 
 /// How the INI part reaches the device.
@@ -41,7 +43,7 @@ pub enum IniMode {
 }
 
 /// Everything the user declared for one device.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct DesiredState {
     /// Declared INI parameters and tables, if any.
     pub ini: Option<IniDocument>,
@@ -57,6 +59,25 @@ pub struct DesiredState {
     pub reset: ResetPermission,
     /// Save running configuration to startup after changes.
     pub save_after_apply: bool,
+    /// What came from Secrets (`secretRefs`): masked in every printed plan.
+    pub from_secrets: FromSecrets,
+}
+
+impl std::fmt::Debug for DesiredState {
+    /// Values from Secrets may have names that do not look secret, so the
+    /// declared documents are shown by size only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DesiredState")
+            .field("ini", &self.ini.as_ref().map(IniDocument::len))
+            .field("ini_options", &self.ini_options)
+            .field("ini_mode", &self.ini_mode)
+            .field("cli", &self.cli.as_ref().map(|c| c.nodes.len()))
+            .field("cli_options", &self.cli_options)
+            .field("reset", &self.reset)
+            .field("save_after_apply", &self.save_after_apply)
+            .field("from_secrets", &self.from_secrets)
+            .finish()
+    }
 }
 
 /// What the device holds now.
@@ -102,9 +123,10 @@ impl Change {
         Change { key, before, after }
     }
 
-    fn from_cli(change: &cli::CliChange) -> Self {
+    fn from_cli(change: &cli::CliChange, from_secrets: &FromSecrets) -> Self {
+        let secret = from_secrets.covers_cli(change);
         let shown = |key: &str, v: &str| {
-            if cli::is_secret_key(key) {
+            if secret || cli::is_secret_key(key) {
                 crate::config::sensitive::MASK.to_string()
             } else {
                 v.to_string()
@@ -171,7 +193,9 @@ pub fn plan(
         if !changes.is_empty() {
             plan.drift_count += changes.len();
             plan.drift_keys.extend(changes.changed_keys(DRIFT_KEYS));
-            let entries: Vec<Change> = changes
+            let entries: Vec<Change> = desired
+                .from_secrets
+                .shown_ini(&changes)
                 .entries()
                 .into_iter()
                 .map(Change::from_ini)
@@ -258,7 +282,11 @@ pub fn plan(
             .ok_or(PlanError::NotObserved("CLI script"))?;
         let changes = cli::diff(want, have, &desired.cli_options);
         if !changes.is_empty() {
-            let summary: Vec<Change> = changes.changes().iter().map(Change::from_cli).collect();
+            let summary: Vec<Change> = changes
+                .changes()
+                .iter()
+                .map(|c| Change::from_cli(c, &desired.from_secrets))
+                .collect();
             plan.drift_count += summary.len();
             let room = DRIFT_KEYS.saturating_sub(plan.drift_keys.len());
             plan.drift_keys
@@ -432,7 +460,15 @@ impl Kind for MediantDeviceKind {
         observed: &ObservedState,
         action: &Action,
     ) -> Result<StepDone, DeviceError> {
-        execute::run_step(client, desired, observed, action).await
+        // The device may quote a refused line back: mask what came from
+        // Secrets before the error is printed, logged or put in status.
+        let mut done = execute::run_step(client, desired, observed, action)
+            .await
+            .map_err(|e| desired.from_secrets.redact_error(e))?;
+        if !desired.from_secrets.is_empty() {
+            done.output = done.output.map(|o| desired.from_secrets.redact_text(&o));
+        }
+        Ok(done)
     }
 
     fn status(

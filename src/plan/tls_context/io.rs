@@ -9,13 +9,16 @@
 //!   before it; a certificate the device refuses is reported with the
 //!   context and the Secret it came from.
 
+use std::collections::BTreeMap;
+
 use crate::config::ini::{self, IniError};
-use crate::config::pem::{self, Certificate, PemError};
+use crate::config::pem::{self, Certificate, PemError, SigningRequest};
 use crate::device::{DeviceError, MediantClient};
+use crate::plan::issuer::{self, IssuerError, NewCertificateRequest, PublishedSecret};
 
 use super::{
     DesiredFiles, ObservedFiles, TlsAction, TlsDesired, TlsMemory, TlsObserved, TlsPlan,
-    TlsPlanError, TlsStep, needs_ini, plan_tls, resolve_context,
+    TlsPlanError, TlsStep, needs_ini, plan_tls, request_name, resolve_context,
 };
 
 /// Why observing or applying a TLS context failed.
@@ -54,6 +57,10 @@ pub enum TlsApplyError {
     /// The device accepted the steps but the context still differs.
     #[error("the device accepted the changes but still differs: {0}")]
     NotConverged(String),
+    /// The cluster's CertificateRequests or the published Secret could not
+    /// be read.
+    #[error("reading the CSR flow's cluster objects failed: {0}")]
+    Issuer(#[source] IssuerError),
 }
 
 impl TlsApplyError {
@@ -76,6 +83,7 @@ impl TlsApplyError {
             TlsApplyError::Plan(TlsPlanError::KeyMismatch { .. }) => "KeyMismatch",
             TlsApplyError::Plan(_) => "InvalidSpec",
             TlsApplyError::NotConverged(_) => "NotTaken",
+            TlsApplyError::Issuer(_) => "KubeApiError",
         }
     }
 }
@@ -110,6 +118,8 @@ pub async fn observe_tls(
         context_id: None,
         ini,
         files: None,
+        request: None,
+        published: None,
     };
     // Which context (and whether it exists) is the planner's decision.
     let (id, _, exists) = resolve_context(&desired.context, &observed)?;
@@ -153,12 +163,39 @@ pub async fn observe_tls(
         certificate,
         roots,
     });
+    // The CSR flow in a cluster: its latest CertificateRequest, listed from
+    // the API server (a cache could lag behind a request just created), and
+    // the published Secret.
+    if let (DesiredFiles::Requested(request), Some(issuer)) = (&desired.files, &desired.issuer) {
+        let requests = issuer
+            .requests(&request.namespace, &request.owner.name)
+            .await
+            .map_err(TlsApplyError::Issuer)?;
+        observed.request = issuer::latest(requests);
+        observed.published = issuer
+            .published(&request.namespace, &request.publish_secret)
+            .await
+            .map_err(TlsApplyError::Issuer)?;
+    }
     Ok(observed)
 }
 
-/// Runs one step.
-async fn run_step(client: &MediantClient, id: u32, step: &TlsStep) -> Result<(), DeviceError> {
-    match &step.action {
+/// An issuer failure inside a step, as the step's error.
+fn external(what: String) -> impl FnOnce(IssuerError) -> DeviceError {
+    move |e| DeviceError::External {
+        what,
+        reason: e.to_string(),
+    }
+}
+
+/// Runs one step's action on context `id`.
+pub(super) async fn run_action(
+    client: &MediantClient,
+    desired: &TlsDesired,
+    id: u32,
+    action: &TlsAction,
+) -> Result<(), DeviceError> {
+    match action {
         TlsAction::Ini(text) => client.put_ini_incremental(text).await,
         TlsAction::UploadKey { pem, password, .. } => {
             client
@@ -172,8 +209,71 @@ async fn run_step(client: &MediantClient, id: u32, step: &TlsStep) -> Result<(),
         }
         TlsAction::ReplaceRoots(bundle) => client.put_tls_trusted_roots(id, bundle).await,
         TlsAction::AddRoot(cert) => client.add_tls_trusted_root(id, cert).await,
+        TlsAction::RequestCertificate(step) => {
+            // Planned only with an issuer; without one nothing is sent.
+            let Some(issuer) = &desired.issuer else {
+                return Err(DeviceError::Config {
+                    reason: super::CSR_NEEDS_CLUSTER.to_string(),
+                });
+            };
+            let resource = format!("files/tls/{id}/certificate/request");
+            let text = client
+                .tls_signing_request(id, &step.subject, step.signature_algorithm)
+                .await?;
+            let csr = SigningRequest::parse(&text).map_err(|e| DeviceError::InvalidResponse {
+                method: "POST".into(),
+                resource: resource.clone(),
+                reason: format!("not a PEM certificate request: {e}"),
+            })?;
+            let name = request_name(&csr.pem, step);
+            let qualified = format!("CertificateRequest `{}/{name}`", step.namespace);
+            issuer
+                .create_request(&NewCertificateRequest {
+                    namespace: step.namespace.clone(),
+                    name,
+                    owner: step.owner.clone(),
+                    request_pem: csr.pem.clone(),
+                    issuer_ref: step.issuer_ref.clone(),
+                    usages: step.usages.clone(),
+                    duration: step.duration.clone(),
+                    replaces: step.replaces.clone(),
+                })
+                .await
+                .map_err(external(format!("creating {qualified}")))?;
+            let secret = PublishedSecret {
+                namespace: step.namespace.clone(),
+                name: step.publish_secret.clone(),
+                owner: step.owner.clone(),
+                data: BTreeMap::from([("tls.csr".to_string(), csr.pem)]),
+            };
+            issuer.publish(&secret).await.map_err(external(format!(
+                "publishing the CSR in Secret `{}/{}`",
+                secret.namespace, secret.name
+            )))
+        }
+        TlsAction::Publish(secret) => {
+            let Some(issuer) = &desired.issuer else {
+                return Err(DeviceError::Config {
+                    reason: super::CSR_NEEDS_CLUSTER.to_string(),
+                });
+            };
+            issuer.publish(secret).await.map_err(external(format!(
+                "publishing Secret `{}/{}`",
+                secret.namespace, secret.name
+            )))
+        }
         TlsAction::Save => client.save_configuration().await,
     }
+}
+
+/// Runs one step.
+async fn run_step(
+    client: &MediantClient,
+    desired: &TlsDesired,
+    id: u32,
+    step: &TlsStep,
+) -> Result<(), DeviceError> {
+    run_action(client, desired, id, &step.action).await
 }
 
 /// Runs `plan`'s steps in order; stops at the first failure.
@@ -183,7 +283,7 @@ pub async fn apply_tls(
     desired: &TlsDesired,
 ) -> Result<usize, TlsApplyError> {
     for (i, step) in plan.steps.iter().enumerate() {
-        if let Err(source) = run_step(client, plan.context_id, step).await {
+        if let Err(source) = run_step(client, desired, plan.context_id, step).await {
             // A refused certificate: say which context and which Secret.
             let source = match (&step.action, &desired.files, source) {
                 (

@@ -8,6 +8,7 @@
 //! `privateKey.uploadedDigest`) travels as the write-only-secret digest
 //! [`KEY_DIGEST`] of the pipeline's memory.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -15,16 +16,21 @@ use kube::ResourceExt;
 use sha2::{Digest, Sha256};
 
 use crate::api::{
+    CertificateRequestStatus, Condition, ConditionStatus, ConditionType, find_condition,
+    remove_condition, set_condition,
+};
+use crate::api::{
     CertificateStatus, PrivateKeyStatus, ResolvedSources, SourceRef, TlsContext, TlsContextStatus,
     ValidationError,
 };
 use crate::config::pem::Certificate;
 use crate::device::{DeviceError, MediantClient};
+use crate::plan::issuer::{Issuer, IssuerError, ObservedRequest, RequestState};
 use crate::plan::kind::{Expiry, Kind, KindStatus, Origin, StepDone, Target};
 use crate::plan::report::CommonStatus;
 use crate::plan::{ApplyError, Plan, PlanError, ResetPermission, SecretDigests, SideEffect, Step};
 
-use super::io::{TlsApplyError, observe_tls};
+use super::io::{TlsApplyError, observe_tls, run_action};
 use super::{
     DesiredFiles, TlsAction, TlsDesired, TlsMemory, TlsObserved, plan_tls, resolve_context,
     tls_desired,
@@ -32,10 +38,6 @@ use super::{
 
 /// The memory key of the uploaded private key's digest.
 pub const KEY_DIGEST: &str = "privateKey";
-
-/// How often a TlsContext is compared with its device when nothing else
-/// happens (a certificate renewal arrives through the Secret's watch).
-const INTERVAL: Duration = Duration::from_secs(300);
 
 /// The `TlsContext` kind.
 #[derive(Clone, Copy, Debug, Default)]
@@ -93,6 +95,92 @@ pub fn certificate_status(cert: &Certificate, now: i64) -> CertificateStatus {
     }
 }
 
+fn hex_sha256(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Names the CertificateRequest the certificate waits for in Ready (and
+/// Reconciling, or Stalled when the issuer refused it), instead of the
+/// generic `Drifted`: the pipeline's conditions know drift, not why.
+fn waiting_conditions(
+    conditions: &mut Vec<Condition>,
+    request: &ObservedRequest,
+    generation: Option<i64>,
+    now: &Time,
+) {
+    let drifted = find_condition(conditions, ConditionType::Ready)
+        .is_some_and(|c| c.status == ConditionStatus::False && c.reason == "Drifted");
+    if !drifted {
+        return;
+    }
+    let (reason, message, stalled) = match &request.state {
+        RequestState::Pending => (
+            "CertificateRequestPending",
+            format!(
+                "waiting for CertificateRequest `{}` to be signed{}",
+                request.name,
+                if request.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", request.message)
+                }
+            ),
+            false,
+        ),
+        RequestState::Denied => (
+            "CertificateRequestDenied",
+            format!(
+                "CertificateRequest `{}` was denied: {}; delete it or change the spec to request again",
+                request.name, request.message
+            ),
+            true,
+        ),
+        RequestState::Failed => (
+            "CertificateRequestFailed",
+            format!(
+                "CertificateRequest `{}` failed: {}; delete it or change the spec to request again",
+                request.name, request.message
+            ),
+            true,
+        ),
+        RequestState::InvalidRequest => (
+            "CertificateRequestInvalid",
+            format!(
+                "the issuer refused CertificateRequest `{}` as invalid: {}",
+                request.name, request.message
+            ),
+            true,
+        ),
+        RequestState::Issued { .. } => return,
+    };
+    let c = |t, s| {
+        Condition::new(t, s, generation, now.clone())
+            .reason(reason)
+            .message(message.clone())
+    };
+    set_condition(conditions, c(ConditionType::Ready, ConditionStatus::False));
+    set_condition(conditions, c(ConditionType::Synced, ConditionStatus::False));
+    if stalled {
+        set_condition(conditions, c(ConditionType::Stalled, ConditionStatus::True));
+        remove_condition(conditions, ConditionType::Reconciling);
+    } else {
+        set_condition(
+            conditions,
+            c(ConditionType::Reconciling, ConditionStatus::True),
+        );
+        remove_condition(conditions, ConditionType::Stalled);
+    }
+    conditions.sort_by_key(|c| {
+        ConditionType::ALL
+            .iter()
+            .position(|t| c.is(*t))
+            .unwrap_or(usize::MAX)
+    });
+}
+
 impl Kind for TlsContextKind {
     type Resource = TlsContext;
     type Desired = TlsDesired;
@@ -102,6 +190,7 @@ impl Kind for TlsContextKind {
     type Client = MediantClient;
 
     const KIND: &'static str = "TlsContext";
+    const USES_ISSUER: bool = true;
 
     fn target(resource: &TlsContext) -> Target<'_> {
         Target::Named(&resource.spec.device_ref.name)
@@ -120,22 +209,18 @@ impl Kind for TlsContextKind {
             .spec
             .validate()
             .map_err(|e| ValidationError::TlsContext(e.to_string()))?;
-        let csr = resource
-            .spec
-            .certificate
-            .generate_on_device
-            .as_ref()
-            .is_some_and(|g| g.certificate_request.is_some());
-        if csr {
-            return Err(ValidationError::TlsContext(
-                super::CSR_NOT_IMPLEMENTED.to_string(),
-            ));
-        }
         Ok(())
     }
 
-    fn interval(_resource: &TlsContext) -> Result<Duration, ValidationError> {
-        Ok(INTERVAL)
+    fn interval(resource: &TlsContext) -> Result<Duration, ValidationError> {
+        resource
+            .spec
+            .interval()
+            .map_err(|e| ValidationError::TlsContext(e.to_string()))
+    }
+
+    fn attach_issuer(desired: &mut TlsDesired, issuer: Arc<dyn Issuer>) {
+        desired.issuer = Some(issuer);
     }
 
     fn paused(resource: &TlsContext) -> bool {
@@ -152,10 +237,15 @@ impl Kind for TlsContextKind {
         _reset: ResetPermission,
     ) -> Result<TlsDesired, ValidationError> {
         let namespace = resource.namespace().unwrap_or_else(|| "default".into());
-        tls_desired(&namespace, &resource.name_any(), &resource.spec, &|r| {
+        let mut desired = tls_desired(&namespace, &resource.name_any(), &resource.spec, &|r| {
             resolved.get(r).cloned()
         })
-        .map_err(|e| ValidationError::TlsContext(e.to_string()))
+        .map_err(|e| ValidationError::TlsContext(e.to_string()))?;
+        if let DesiredFiles::Requested(request) = &mut desired.files {
+            // The ownerReference of the CertificateRequests and the Secret.
+            request.owner.uid = resource.uid().unwrap_or_default();
+        }
+        Ok(desired)
     }
 
     fn revision(resource: &TlsContext, resolved: &ResolvedSources) -> String {
@@ -184,6 +274,19 @@ impl Kind for TlsContextKind {
                 what: what.to_string(),
                 reason: source.to_string(),
             },
+            // The API server failed a read, or does not serve
+            // CertificateRequests yet: retried with backoff (KubeApiError),
+            // so installing cert-manager is enough.
+            TlsApplyError::Issuer(e) => ApplyError::Observe(DeviceError::External {
+                what: match &e {
+                    IssuerError::Api { what, .. } => what.clone(),
+                    IssuerError::NotInstalled => "listing cert-manager CertificateRequests".into(),
+                },
+                reason: match e {
+                    IssuerError::Api { reason, .. } => reason,
+                    other => other.to_string(),
+                },
+            }),
             other => ApplyError::Plan(PlanError::Unplannable(other.to_string())),
         })
     }
@@ -199,19 +302,20 @@ impl Kind for TlsContextKind {
         let planned = plan_tls(desired, observed, &memory, now_unix())
             .map_err(|e| PlanError::Unplannable(e.to_string()))?;
         let drift_keys = planned.drift_keys(10);
-        let drift_count = planned.steps.iter().map(|s| s.changes.len()).sum();
+        let drift_count = planned.changes().count();
+        let step = |s: super::TlsStep| Step {
+            action: s.action,
+            description: s.description,
+            changes: s.changes,
+            side_effect: SideEffect::None,
+        };
         Ok(Plan {
-            steps: planned
-                .steps
+            steps: planned.steps.into_iter().map(step).collect(),
+            blocked: planned
+                .blocked
                 .into_iter()
-                .map(|s| Step {
-                    action: s.action,
-                    description: s.description,
-                    changes: s.changes,
-                    side_effect: SideEffect::None,
-                })
+                .map(|(s, reason)| (step(s), reason))
                 .collect(),
-            blocked: Vec::new(),
             drift_count,
             drift_keys,
         })
@@ -228,30 +332,10 @@ impl Kind for TlsContextKind {
                 reason: e.to_string(),
             })?;
         let mut done = StepDone::default();
-        let result = match action {
-            TlsAction::Ini(text) => client.put_ini_incremental(text).await,
-            TlsAction::UploadKey {
-                pem,
-                password,
-                digest,
-            } => {
-                let r = client
-                    .put_tls_private_key(id, pem.expose(), password.as_ref().map(|p| p.expose()))
-                    .await;
-                if r.is_ok() {
-                    done.digests.insert(KEY_DIGEST.to_string(), digest.clone());
-                }
-                r
-            }
-            TlsAction::GenerateKey { size } => client.generate_tls_private_key(id, *size).await,
-            TlsAction::UploadCertificate(chain) => client.put_tls_certificate(id, chain).await,
-            TlsAction::GenerateSelfSigned(subject) => {
-                client.generate_tls_self_signed(id, subject).await
-            }
-            TlsAction::ReplaceRoots(bundle) => client.put_tls_trusted_roots(id, bundle).await,
-            TlsAction::AddRoot(cert) => client.add_tls_trusted_root(id, cert).await,
-            TlsAction::Save => client.save_configuration().await,
-        };
+        let result = run_action(client, desired, id, action).await;
+        if let (Ok(()), TlsAction::UploadKey { digest, .. }) = (&result, action) {
+            done.digests.insert(KEY_DIGEST.to_string(), digest.clone());
+        }
         match (result, action, &desired.files) {
             (Ok(()), _, _) => Ok(done),
             // A refused certificate: say which context and which Secret.
@@ -305,8 +389,13 @@ impl Kind for TlsContextKind {
                 .find(|c| c.id == id)
                 .map(|c| (c.id, c.name.clone()))
         });
+        let request = observed.and_then(|o| o.request.as_ref());
+        let mut conditions = common.conditions;
+        if let Some(r) = request {
+            waiting_conditions(&mut conditions, r, common.observed_generation, now);
+        }
         TlsContextStatus {
-            conditions: common.conditions,
+            conditions,
             observed_generation: common.observed_generation,
             last_applied_revision: common.last_applied_revision,
             drift: common.drift,
@@ -334,7 +423,17 @@ impl Kind for TlsContextKind {
                 Some(roots) => u32::try_from(roots.len()).ok(),
                 None => prev.trusted_root_count,
             },
-            certificate_request: prev.certificate_request,
+            // A fresh observation says what is there (nothing, outside the
+            // CSR flow); without one, status keeps what it said.
+            certificate_request: match observed {
+                Some(_) => request.map(|r| CertificateRequestStatus {
+                    name: r.name.clone(),
+                    csr_digest: hex_sha256(r.request_pem.trim()),
+                    state: r.state.as_str().to_string(),
+                    message: r.message.chars().take(1024).collect(),
+                }),
+                _ => prev.certificate_request,
+            },
             last_sync_time: common.last_sync_time,
         }
     }

@@ -28,23 +28,27 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use crate::api::{
-    ConfigMapKeyRef, SecretKeyRef, SourceRef, Subject, TlsContextSpec, TrustedRootsMode,
+    ConfigMapKeyRef, IssuerRef, SecretKeyRef, SourceRef, Subject, TlsContextSpec, TrustedRootsMode,
 };
 use crate::config::ini::{self, DiffOptions, IniDocument, RowIndex};
 use crate::config::pem::{self, Certificate, PemError, PrivateKey};
 use crate::device::{DeviceSubject, PrivateKeyState, TlsContextEntry};
 
 use crate::plan::Change;
+use crate::plan::issuer::{Issuer, ObservedRequest, Owner, PublishedSecret};
 
+mod csr;
 pub mod io;
 mod kind;
 
+pub use csr::{RequestStep, request_name};
 pub use kind::{KEY_DIGEST, TlsContextKind, certificate_status};
 
-/// What a `generateOnDevice.certificateRequest` gets.
-pub const CSR_NOT_IMPLEMENTED: &str = "spec.certificate.generateOnDevice.certificateRequest (a device CSR signed through a cert-manager CertificateRequest) is not implemented in this version: use secretRef with a cert-manager Certificate, or generateOnDevice.selfSigned";
+/// Why `diff`/`apply -f` leave a CSR-flow certificate alone.
+pub const CSR_NEEDS_CLUSTER: &str = "waiting for a signed certificate: a device CSR is signed through a cert-manager CertificateRequest, which needs the cluster (`mediant-operator run`); `diff`/`apply -f` change neither the key nor the certificate of this context";
 
 /// The INI table of TLS contexts.
 pub const TLS_CONTEXTS_TABLE: &str = "TLSContexts";
@@ -81,9 +85,14 @@ pub enum TlsPlanError {
     /// The named context does not exist and cannot be created here.
     #[error("TLS context {0}")]
     Context(String),
-    /// A part of the spec this version does not implement.
-    #[error("{0}")]
-    NotImplemented(&'static str),
+    /// The certificate a CertificateRequest returned cannot be uploaded.
+    #[error("CertificateRequest `{name}`: {reason}")]
+    Issued {
+        /// The request.
+        name: String,
+        /// What is wrong with its certificate.
+        reason: String,
+    },
     /// The planned INI does not render (a bug: please report it).
     #[error("internal error: the context's INI row cannot be written: {0}")]
     Render(String),
@@ -142,6 +151,37 @@ pub enum DesiredFiles {
         /// The certificate's subject.
         subject: DeviceSubject,
     },
+    /// A key on the device and a certificate signed through a cert-manager
+    /// CertificateRequest made from the device's CSR.
+    Requested(Box<DesiredRequest>),
+}
+
+/// What `generateOnDevice.certificateRequest` declares, resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredRequest {
+    /// Key size in bits.
+    pub key_size: u32,
+    /// The CSR's subject.
+    pub subject: DeviceSubject,
+    /// `sha1`, `sha256` or `sha512`.
+    pub signature_algorithm: &'static str,
+    /// The issuer.
+    pub issuer_ref: IssuerRef,
+    /// cert-manager usages.
+    pub usages: Vec<String>,
+    /// Requested lifetime (Go-style), if declared.
+    pub duration: Option<String>,
+    /// Renew this many seconds before notAfter (at two thirds of the
+    /// lifetime when that is shorter, as cert-manager does).
+    pub renew_before: i64,
+    /// Generate a fresh key before each CSR.
+    pub rotate_key: bool,
+    /// The TlsContext's namespace.
+    pub namespace: String,
+    /// The TlsContext (owner of the CertificateRequests and the Secret).
+    pub owner: Owner,
+    /// The Secret the CSR and the issued chain are published in.
+    pub publish_secret: String,
 }
 
 /// The trusted root store the context must hold.
@@ -177,6 +217,9 @@ pub struct TlsDesired {
     pub roots: Option<DesiredRoots>,
     /// Save after changes.
     pub save_after_apply: bool,
+    /// The cluster's CertificateRequests and Secrets (the CSR flow), when
+    /// running in a cluster ([`crate::plan::Kind::attach_issuer`]).
+    pub issuer: Option<Arc<dyn Issuer>>,
 }
 
 /// The device's subject attributes for an API subject.
@@ -252,12 +295,44 @@ pub fn tls_desired(
             chain,
         }
     } else if let Some(generate) = &spec.certificate.generate_on_device {
-        match &generate.self_signed {
-            Some(s) => DesiredFiles::SelfSigned {
+        match (&generate.self_signed, &generate.certificate_request) {
+            (Some(s), _) => DesiredFiles::SelfSigned {
                 key_size: generate.key_size,
                 subject: device_subject(&s.subject),
             },
-            None => return Err(TlsPlanError::NotImplemented(CSR_NOT_IMPLEMENTED)),
+            (None, Some(r)) => {
+                let renew = validate_duration("renewBefore", &r.renew_before)?;
+                if let Some(d) = &r.duration {
+                    validate_duration("duration", d)?;
+                }
+                DesiredFiles::Requested(Box::new(DesiredRequest {
+                    key_size: generate.key_size,
+                    subject: device_subject(&r.subject),
+                    signature_algorithm: r.signature_algorithm.as_str(),
+                    issuer_ref: r.issuer_ref.clone(),
+                    usages: r.usages.iter().map(|u| u.as_str().to_string()).collect(),
+                    duration: r.duration.clone(),
+                    renew_before: i64::try_from(renew.as_secs()).unwrap_or(i64::MAX),
+                    rotate_key: r.rotate_key,
+                    namespace: namespace.to_string(),
+                    owner: Owner {
+                        api_version: "mediant.io/v1alpha1".into(),
+                        kind: "TlsContext".into(),
+                        name: name.to_string(),
+                        uid: String::new(),
+                    },
+                    publish_secret: r
+                        .publish_secret_name
+                        .clone()
+                        .unwrap_or_else(|| format!("{name}-csr")),
+                }))
+            }
+            (None, None) => {
+                return Err(TlsPlanError::Context(
+                    "spec.certificate.generateOnDevice needs selfSigned or certificateRequest"
+                        .into(),
+                ));
+            }
         }
     } else {
         return Err(TlsPlanError::Context(
@@ -312,7 +387,20 @@ pub fn tls_desired(
         files,
         roots,
         save_after_apply: spec.save_after_apply,
+        issuer: None,
     })
+}
+
+/// A Go-style duration of `certificateRequest.<field>`.
+fn validate_duration(field: &str, text: &str) -> Result<std::time::Duration, TlsPlanError> {
+    use std::str::FromStr;
+    kube::core::Duration::from_str(text)
+        .map(std::time::Duration::from)
+        .map_err(|_| {
+            TlsPlanError::Context(format!(
+                "spec.certificate.generateOnDevice.certificateRequest.{field}: not a duration such as 720h"
+            ))
+        })
 }
 
 /// The files of an existing context as the device reports them.
@@ -340,6 +428,12 @@ pub struct TlsObserved {
     pub ini: Option<IniDocument>,
     /// The files, when the context exists.
     pub files: Option<ObservedFiles>,
+    /// The CSR flow in a cluster: the latest CertificateRequest of the
+    /// TlsContext, if any.
+    pub request: Option<ObservedRequest>,
+    /// The CSR flow in a cluster: the published Secret's data (`None`:
+    /// absent, or not looked at).
+    pub published: Option<BTreeMap<String, String>>,
 }
 
 /// What the operator remembers between passes (from status).
@@ -376,8 +470,23 @@ pub enum TlsAction {
     ReplaceRoots(String),
     /// `PUT …/trustedRoot/incremental` with one PEM certificate.
     AddRoot(String),
+    /// `POST …/certificate/request`, then a cert-manager CertificateRequest
+    /// from the CSR, which is also published.
+    RequestCertificate(Box<RequestStep>),
+    /// Publishes the CSR and the issued chain in a Secret (no device write).
+    Publish(Box<PublishedSecret>),
     /// `POST /actions/saveConfiguration`.
     Save,
+}
+
+impl TlsAction {
+    /// Whether the step changes the device (a save follows those).
+    fn writes_device(&self) -> bool {
+        !matches!(
+            self,
+            TlsAction::RequestCertificate(_) | TlsAction::Publish(_) | TlsAction::Save
+        )
+    }
 }
 
 impl fmt::Debug for TlsAction {
@@ -399,6 +508,10 @@ impl fmt::Debug for TlsAction {
             TlsAction::GenerateSelfSigned(s) => write!(f, "GenerateSelfSigned({s:?})"),
             TlsAction::ReplaceRoots(t) => write!(f, "ReplaceRoots({} bytes)", t.len()),
             TlsAction::AddRoot(t) => write!(f, "AddRoot({} bytes)", t.len()),
+            TlsAction::RequestCertificate(r) => {
+                write!(f, "RequestCertificate(issuer {})", r.issuer_ref.name)
+            }
+            TlsAction::Publish(p) => write!(f, "Publish({}/{})", p.namespace, p.name),
             TlsAction::Save => f.write_str("Save"),
         }
     }
@@ -428,17 +541,26 @@ pub struct TlsPlan {
     pub steps: Vec<TlsStep>,
     /// What the key digest in status should be after the steps ran.
     pub key_digest: Option<String>,
+    /// Differences no step can fix now: the certificate waits for its
+    /// CertificateRequest (pending, or refused by the issuer).
+    pub waiting: Vec<Change>,
+    /// Steps held back, with the reason (the CSR flow without a cluster).
+    pub blocked: Vec<(TlsStep, String)>,
 }
 
 impl TlsPlan {
     /// Whether the context already matches.
     pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
+        self.steps.is_empty() && self.waiting.is_empty() && self.blocked.is_empty()
     }
 
-    /// The human diff of all steps.
+    /// The human diff of all steps, then of what waits.
     pub fn changes(&self) -> impl Iterator<Item = &Change> {
-        self.steps.iter().flat_map(|s| s.changes.iter())
+        self.steps
+            .iter()
+            .flat_map(|s| s.changes.iter())
+            .chain(self.waiting.iter())
+            .chain(self.blocked.iter().flat_map(|(s, _)| s.changes.iter()))
     }
 
     /// Up to `n` changed keys (no values), for status.
@@ -545,7 +667,7 @@ fn subject_matches(cert: &Certificate, subject: &DeviceSubject) -> bool {
     })
 }
 
-fn cert_label(cert: Option<&Certificate>) -> Option<String> {
+pub(super) fn cert_label(cert: Option<&Certificate>) -> Option<String> {
     cert.map(|c| format!("{} (SHA-256 {})", c.subject, short_fp(&c.fingerprint)))
 }
 
@@ -574,7 +696,10 @@ pub fn plan_tls(
     {
         let table = want.ensure_table(TLS_CONTEXTS_TABLE);
         let index = RowIndex::new(&id.to_string());
-        let named = desired.context.name.is_some() || !exists;
+        // The name cell is compared when the INI was read for it
+        // (`needs_ini`): a context found by its name is not renamed, and
+        // without settings its row is not read at all.
+        let named = !exists || (desired.context.name.is_some() && observed.ini.is_some());
         if named {
             table.set_cell(index.clone(), "Name", &name);
         }
@@ -667,6 +792,18 @@ pub fn plan_tls(
                 });
             }
             plan.key_digest = Some(digest);
+        }
+        DesiredFiles::Requested(request) => {
+            csr::plan_requested(
+                &mut plan,
+                desired,
+                request,
+                observed,
+                &files,
+                exists,
+                &context_key,
+                now,
+            )?;
         }
         DesiredFiles::SelfSigned { key_size, subject } => {
             let key_ok = exists && files.key.size == *key_size;
@@ -763,7 +900,7 @@ pub fn plan_tls(
         }
     }
 
-    if desired.save_after_apply && !plan.steps.is_empty() {
+    if desired.save_after_apply && plan.steps.iter().any(|s| s.action.writes_device()) {
         plan.steps.push(TlsStep {
             action: TlsAction::Save,
             description: "save the running configuration so a restart keeps it".into(),

@@ -58,6 +58,12 @@ operator_up() {
   assert_eq "$(k_operator auth whoami -o jsonpath='{.status.userInfo.username}')" "$OPERATOR_USER" "token identity"
   if k_operator get pods -n "$OPERATOR_NS" >/dev/null 2>&1; then fail "the ServiceAccount may list pods"; fi
 
+  # cert-manager's CertificateRequest API (tests/e2e/cert-manager/, the
+  # TlsContext CSR flow), before the operator starts: it follows
+  # CertificateRequests when the API is served at its start.
+  k apply --server-side --field-manager=e2e -f "$E2E_SRC/cert-manager/" >/dev/null
+  wait_established certificaterequests.cert-manager.io
+
   start_replica replica-a
   wait_until 60 "replica-a to hold the Lease" bash -c "[ \"\$(kubectl --kubeconfig '$E2E_ADMIN_KUBECONFIG' get lease $LEASE -n $OPERATOR_NS -o jsonpath='{.spec.holderIdentity}')\" = replica-a ]"
   source "$E2E_DIR/operator.env"

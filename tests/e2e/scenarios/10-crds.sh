@@ -56,4 +56,7 @@ scenario_crds_explain() {
   done
   assert_contains "$(k explain mediantdevice.spec.endpoint)" "REST API" "the endpoint's description"
   assert_contains "$(k explain mediantdevice.status.conditions)" "observedGeneration" "status conditions"
+  # INI text from Secrets (issue 12): the field and its item's keys.
+  assert_contains "$(k explain mediantdevice.spec.ini.secretRefs)" "Keys of Secrets" "ini.secretRefs"
+  assert_contains "$(k explain mediantdevice.spec.ini.secretRefs)" "key" "ini.secretRefs items"
 }

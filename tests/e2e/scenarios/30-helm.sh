@@ -119,12 +119,13 @@ scenario_helm_install() {
   # The ServiceAccount exists and may do what the controller needs, and no more.
   local sa="system:serviceaccount:$RELEASE_NS:$RELEASE"
   for allowed in "list mediantdevices.mediant.io -A" "watch secrets -A" "patch mediantdevices.mediant.io --subresource=status -n default" \
-    "create events.events.k8s.io -n default" "update leases.coordination.k8s.io -n $RELEASE_NS"; do
+    "create events.events.k8s.io -n default" "update leases.coordination.k8s.io -n $RELEASE_NS" \
+    "create secrets -n default"; do
     # shellcheck disable=SC2086
     assert_eq "$(k auth can-i $allowed --as "$sa")" yes "$sa may $allowed"
   done
   for denied in "update mediantdevices.mediant.io -n default" "patch mediantdevices.mediant.io -n default" \
-    "create secrets -n default" "update leases.coordination.k8s.io -n default" "delete leases.coordination.k8s.io -n $RELEASE_NS" \
+    "delete secrets -n default" "update leases.coordination.k8s.io -n default" "delete leases.coordination.k8s.io -n $RELEASE_NS" \
     "list pods -A"; do
     # shellcheck disable=SC2086
     assert_eq "$(k auth can-i $denied --as "$sa" 2>/dev/null || true)" no "$sa must not $denied"

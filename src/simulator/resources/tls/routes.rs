@@ -281,7 +281,10 @@ struct RequestAttributes {
     signature_algorithm: Option<String>,
 }
 
-/// `POST …/certificate/request`: a CSR for the context's key, as PEM.
+/// `POST …/certificate/request`: a CSR for the context's key, as PEM. v7.4
+/// §8.5: "The generated CSR is returned in the response" (its example:
+/// `200 OK`, `Content-Type: application/octet-stream`, a `CERTIFICATE
+/// REQUEST` block); the key and the certificate stay as they are.
 async fn certificate_request(
     State(device): State<Arc<Device>>,
     Path(id): Path<String>,
