@@ -360,19 +360,6 @@ impl Context {
         self.records.reset_failures(key)
     }
 
-    /// See [`Records::client`].
-    pub fn client<E>(
-        &self,
-        key: &str,
-        device: &MediantDevice,
-        credentials: &Credentials,
-        ca_bundle: Option<&str>,
-        build: impl FnOnce() -> Result<MediantClient, E>,
-    ) -> Result<Arc<MediantClient>, E> {
-        self.records
-            .client(key, device, credentials, ca_bundle, build)
-    }
-
     /// See [`Records::kept_client`].
     pub fn kept_client<C: std::any::Any + Send + Sync, E>(
         &self,
