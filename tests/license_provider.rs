@@ -14,7 +14,8 @@ use mediant_operator::device::{
     ClientOptions, Credentials, DeviceError, MediantClient, Privilege, RetryPolicy,
 };
 use mediant_operator::plan::license_entitlement::{
-    EntitlementDesired, EntitlementObserved, LicenseEntitlementKind, ProviderObserved, combine,
+    EntitlementClient, EntitlementDesired, EntitlementObserved, LicenseEntitlementKind,
+    ProviderObserved, combine,
 };
 use mediant_operator::plan::{self, ApplyError, Kind, Reconciled, ResetPermission, SecretDigests};
 use mediant_operator::simulator::device::Dialect as SimDialect;
@@ -37,7 +38,11 @@ async fn fleet(dialect: SimDialect, ha: bool, devices: usize) -> Fleet {
     .expect("simulator starts")
 }
 
-fn client_for(fleet: &Fleet, index: usize, user: &str) -> MediantClient {
+fn client_for(fleet: &Fleet, index: usize, user: &str) -> EntitlementClient {
+    EntitlementClient::Mediant(device_client_for(fleet, index, user))
+}
+
+fn device_client_for(fleet: &Fleet, index: usize, user: &str) -> MediantClient {
     MediantClient::new(
         &fleet.devices()[index].base_url,
         Credentials::new(user, user),
@@ -111,7 +116,7 @@ fn key_only(key: &str) -> EntitlementDesired {
 }
 
 async fn once(
-    client: &MediantClient,
+    client: &EntitlementClient,
     desired: &EntitlementDesired,
 ) -> Result<Reconciled<K>, ApplyError> {
     plan::reconcile_once::<K>(client, desired, &SecretDigests::new(), false).await
@@ -252,7 +257,7 @@ async fn outside_the_window_it_waits_and_inside_it_is_applied_reset_awaited_and_
     let device_spec = mediant_operator::api::MediantDevice::test();
     let mut device_res = device_spec.clone();
     device_res.spec.reset_policy = mediant_operator::api::ResetPolicy::Allowed;
-    let closed = K::reset_decision(&resource, &device_res, noon).unwrap();
+    let closed = K::reset_decision(&resource, Some(&device_res), noon).unwrap();
     match &closed {
         ResetDecision::NotNow { opens_at, reason } => {
             assert_eq!(opens_at.to_string(), "2024-01-02T02:00:00Z");
@@ -267,7 +272,7 @@ async fn outside_the_window_it_waits_and_inside_it_is_applied_reset_awaited_and_
 
     // 02:30: the window is open.
     let half_past_two = Timestamp::from_second(1_704_067_200 + 2 * 3600 + 1800).unwrap();
-    let open = K::reset_decision(&resource, &device_res, half_past_two).unwrap();
+    let open = K::reset_decision(&resource, Some(&device_res), half_past_two).unwrap();
     assert_eq!(open, ResetDecision::Allowed);
     let d = desired(&resource, Some(MARKER), None, open.into());
     let done = once(&client, &d).await.expect("reconcile");
@@ -509,7 +514,10 @@ async fn a_2015_device_without_uptime_is_awaited_through_its_unreachable_window(
     .expect("simulator starts");
     let device = &fleet.devices()[0].device;
     let client = client_for(&fleet, 0, "Admin");
-    let status = client.status().await.expect("status");
+    let status = device_client_for(&fleet, 0, "Admin")
+        .status()
+        .await
+        .expect("status");
     assert_eq!(status.system_up_time, None, "no uptime to compare");
     assert_eq!(status.version_id, "7.00A.018.005");
 

@@ -97,7 +97,8 @@ pub enum CommandError {
 trait Job {
     /// `namespace/name` of the resource (kind-prefixed for other kinds).
     fn name(&self) -> &str;
-    /// `namespace/name` of its target device.
+    /// `namespace/name` of its target device (see
+    /// [`Dereferenced::device_key`]).
     fn device_key(&self) -> String;
     /// Points the job at a simulated device.
     fn simulate(&mut self, base_url: &str);
@@ -268,7 +269,7 @@ impl<'a> KindVisitor for Prepare<'a> {
                 let refs = plan::dereference::<K>(sources, &namespace, Some(&m.origin), resource)
                     .await
                     .map_err(|e| invalid(e.to_string()))?;
-                let decision = K::reset_decision(resource, &refs.device, now)
+                let decision = K::reset_decision(resource, refs.device(), now)
                     .map_err(|e| invalid(e.to_string()))?;
                 let desired = K::desired(resource, &refs.resolved, decision.into())
                     .map_err(|e| invalid(e.to_string()))?;
@@ -295,11 +296,18 @@ impl<K: Kind> Job for Prepared<K> {
     }
 
     fn simulate(&mut self, base_url: &str) {
+        // Only device targets have a simulated device.
+        if self.refs.device().is_none() {
+            return;
+        }
         // A simulated device is fresh from the factory: its only user is
         // the factory one, whatever the manifests' Secret holds for the
         // real device (which would otherwise meet a 401).
         self.refs.credentials = crate::device::Credentials::new("Admin", "Admin");
-        let spec = &mut self.refs.device.spec;
+        let Some(device) = self.refs.device_mut() else {
+            return;
+        };
+        let spec = &mut device.spec;
         spec.endpoint = base_url.to_owned();
         spec.dialect = None;
         spec.tls = None;
@@ -325,23 +333,20 @@ async fn reconcile<K: Kind>(
     out: &mut dyn Write,
     state: &mut State,
 ) -> Result<u8, CommandError> {
-    let spec = &job.refs.device.spec;
     let id = format!("{} {}", K::KIND, job.resource_key);
-    let label = format!("{} ({})", job.name, spec.endpoint);
-    let client = match plan::client_for(
-        spec,
-        job.refs.credentials.clone(),
-        job.refs.ca_bundle.clone(),
-        None,
-        plan::retry_for(false),
-    ) {
+    let label = format!("{} ({})", job.name, job.refs.endpoint());
+    let options = plan::ConnectOptions {
+        observer: None,
+        retry: plan::retry_for(false),
+    };
+    let client = match K::connect(&job.refs, &job.desired, &options) {
         Ok(c) => c,
         Err(e) => {
             writeln!(out, "{label}: error: {e}")?;
             return Ok(2);
         }
     };
-    if client.insecure() {
+    if job.refs.insecure_skip_verify() {
         writeln!(
             out,
             "WARNING: {label}: TLS certificate verification is disabled (spec.tls.insecureSkipVerify)"
@@ -357,7 +362,7 @@ async fn reconcile<K: Kind>(
                 out,
                 "{label}: saving the configuration an earlier apply wrote and did not save"
             )?;
-            if let Err(e) = plan::save_pending(&client).await {
+            if let Err(e) = K::save_pending(&client).await {
                 writeln!(out, "{label}: error: {e}")?;
                 return Ok(2);
             }

@@ -1,4 +1,5 @@
-//! Device clients kept between reconciliations of the same object.
+//! Target clients (a MediantDevice's, or an external system's) kept
+//! between reconciliations of the same object.
 //!
 //! Building a client costs about 3.4 ms of CPU and 113 kB (rustls trust
 //! store and verifier; measured with reqwest 0.13 on this machine), and a new
@@ -9,14 +10,18 @@
 //! bundle. Any change (a rotated password in the Secret, a new CA) builds a
 //! new one. Kept clients also remember the detected upload dialect.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use crate::api::{Dialect, MediantDevice, Timeouts, TlsSpec};
 use crate::device::{Credentials, MediantClient};
+use crate::plan::{Dereferenced, TargetSystem};
 
 /// What a client was built from; equal inputs give an equivalent client.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClientInputs {
+    /// Which client (`Kind::client_variant`) of which system.
+    variant: String,
     endpoint: String,
     tls: Option<TlsSpec>,
     dialect: Option<Dialect>,
@@ -29,6 +34,7 @@ impl ClientInputs {
     /// The inputs of a client for `device` with these credentials and CA.
     pub fn of(device: &MediantDevice, credentials: &Credentials, ca_bundle: Option<&str>) -> Self {
         ClientInputs {
+            variant: String::new(),
             endpoint: device.spec.endpoint.clone(),
             tls: device.spec.tls.clone(),
             dialect: device.spec.dialect,
@@ -37,6 +43,28 @@ impl ClientInputs {
             ca_bundle: ca_bundle.map(str::to_owned),
         }
     }
+
+    /// The inputs of the client `variant` (`Kind::client_variant`) for the
+    /// target `refs` dereferenced: a device's connection settings, or an
+    /// external system's endpoint, with credentials and CA bundle.
+    pub fn of_target(refs: &Dereferenced, variant: &str) -> Self {
+        let mut inputs = match &refs.target {
+            TargetSystem::Device(device) => {
+                ClientInputs::of(device, &refs.credentials, refs.ca_bundle.as_deref())
+            }
+            TargetSystem::External { system, endpoint } => ClientInputs {
+                variant: String::new(),
+                endpoint: format!("{system} {endpoint}"),
+                tls: None,
+                dialect: None,
+                timeouts: Timeouts::default(),
+                credentials: refs.credentials.clone(),
+                ca_bundle: refs.ca_bundle.clone(),
+            },
+        };
+        inputs.variant = variant.to_owned();
+        inputs
+    }
 }
 
 /// The client kept for one object, in the controller's record of it: one
@@ -44,22 +72,32 @@ impl ClientInputs {
 /// records, and a client's inputs (credentials, CA bundle) are read for
 /// that object; the object's record is forgotten, client included, when it
 /// is deleted.
+/// The client is any kind's `Kind::Client` (a record is not generic).
 #[derive(Clone)]
 pub struct KeptClient {
     inputs: ClientInputs,
-    client: Arc<MediantClient>,
+    client: Arc<dyn Any + Send + Sync>,
 }
 
 impl KeptClient {
     /// Keeps `client`, built from `inputs`.
-    pub fn new(inputs: ClientInputs, client: Arc<MediantClient>) -> Self {
+    pub fn new<C: Any + Send + Sync>(inputs: ClientInputs, client: Arc<C>) -> Self {
         KeptClient { inputs, client }
     }
 
-    /// The kept client if it was built from `inputs`; `None` when anything
-    /// changed (then a new one must be built).
+    /// The kept MediantClient if it was built from `inputs`; `None` when
+    /// anything changed (then a new one must be built).
     pub fn reuse(&self, inputs: &ClientInputs) -> Option<Arc<MediantClient>> {
-        (self.inputs == *inputs).then(|| Arc::clone(&self.client))
+        self.reuse_as(inputs)
+    }
+
+    /// The kept client of type `C` if it was built from `inputs`; `None`
+    /// when anything changed or it is another type of client.
+    pub fn reuse_as<C: Any + Send + Sync>(&self, inputs: &ClientInputs) -> Option<Arc<C>> {
+        if self.inputs != *inputs {
+            return None;
+        }
+        Arc::clone(&self.client).downcast::<C>().ok()
     }
 }
 

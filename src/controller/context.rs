@@ -46,8 +46,8 @@ pub struct Record {
     /// The delay already chosen for the current failure, when its status
     /// said when it is retried (`retryAt`); the error policy takes it.
     scheduled: Option<Duration>,
-    /// The device client kept between reconciliations (connections,
-    /// detected dialect), with what it was built from.
+    /// The target's client (`Kind::Client`) kept between reconciliations
+    /// (connections, detected dialect), with what it was built from.
     client: Option<KeptClient>,
 }
 
@@ -138,8 +138,9 @@ impl Records {
         lock(&self.records).get(key).map_or(0, |r| r.failures)
     }
 
-    /// The client kept for `key` if it was built from the same inputs,
-    /// else one from `build`, kept for next time (replacing the old one).
+    /// The MediantClient kept for `key` if it was built from the same
+    /// inputs, else one from `build`, kept for next time (replacing the
+    /// old one).
     pub fn client<E>(
         &self,
         key: &str,
@@ -148,8 +149,21 @@ impl Records {
         ca_bundle: Option<&str>,
         build: impl FnOnce() -> Result<MediantClient, E>,
     ) -> Result<Arc<MediantClient>, E> {
-        let inputs = ClientInputs::of(device, credentials, ca_bundle);
-        let kept = self.with_record(key, |r| r.client.as_ref().and_then(|k| k.reuse(&inputs)));
+        self.kept_client(key, ClientInputs::of(device, credentials, ca_bundle), build)
+    }
+
+    /// The client (any kind's `Kind::Client`) kept for `key` if it was
+    /// built from the same `inputs`, else one from `build`, kept for next
+    /// time (replacing the old one).
+    pub fn kept_client<C: std::any::Any + Send + Sync, E>(
+        &self,
+        key: &str,
+        inputs: ClientInputs,
+        build: impl FnOnce() -> Result<C, E>,
+    ) -> Result<Arc<C>, E> {
+        let kept = self.with_record(key, |r| {
+            r.client.as_ref().and_then(|k| k.reuse_as::<C>(&inputs))
+        });
         if let Some(client) = kept {
             return Ok(client);
         }
@@ -346,17 +360,14 @@ impl Context {
         self.records.reset_failures(key)
     }
 
-    /// See [`Records::client`].
-    pub fn client<E>(
+    /// See [`Records::kept_client`].
+    pub fn kept_client<C: std::any::Any + Send + Sync, E>(
         &self,
         key: &str,
-        device: &MediantDevice,
-        credentials: &Credentials,
-        ca_bundle: Option<&str>,
-        build: impl FnOnce() -> Result<MediantClient, E>,
-    ) -> Result<Arc<MediantClient>, E> {
-        self.records
-            .client(key, device, credentials, ca_bundle, build)
+        inputs: ClientInputs,
+        build: impl FnOnce() -> Result<C, E>,
+    ) -> Result<Arc<C>, E> {
+        self.records.kept_client(key, inputs, build)
     }
 
     /// Publishes an event about `reference`. A failure is logged, never

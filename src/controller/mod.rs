@@ -41,6 +41,8 @@ mod clients;
 mod config;
 mod context;
 mod error;
+#[cfg(test)]
+mod external_target_test;
 pub mod leader;
 pub mod locks;
 pub mod logging;

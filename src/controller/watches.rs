@@ -56,12 +56,14 @@ pub fn devices_naming<'a>(
 }
 
 /// Whether `resource` of kind `K` names Secret `name`: among its own
-/// texts, or (when it is the device) as credentials or CA bundle.
+/// texts, or (when it is the device, or names an external target) as
+/// credentials or CA bundle.
 pub fn kind_names_secret<K: Kind>(resource: &K::Resource, name: &str) -> bool {
     let own = K::references(resource)
         .iter()
         .any(|r| matches!(r, SourceRef::Secret(s) if s.name == name));
     own || matches!(K::target(resource), Target::Itself(d) if names_secret(&d.spec, name))
+        || matches!(K::target(resource), Target::External(e) if e.names_secret(name))
 }
 
 /// Whether `resource` of kind `K` names ConfigMap `name`.
@@ -70,6 +72,7 @@ pub fn kind_names_config_map<K: Kind>(resource: &K::Resource, name: &str) -> boo
         .iter()
         .any(|r| matches!(r, SourceRef::ConfigMap(c) if c.name == name));
     own || matches!(K::target(resource), Target::Itself(d) if names_config_map(&d.spec, name))
+        || matches!(K::target(resource), Target::External(e) if e.names_config_map(name))
 }
 
 /// Whether `resource` of kind `K` configures the MediantDevice `name`

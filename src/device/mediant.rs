@@ -54,6 +54,13 @@ impl Credentials {
             password: password.into(),
         }
     }
+
+    /// The password, for a client's `Authorization` header only (never a
+    /// log, message or status): the clients of systems other than a
+    /// MediantDevice authenticate with it too.
+    pub fn expose_password(&self) -> &str {
+        &self.password
+    }
 }
 
 impl fmt::Debug for Credentials {

@@ -1,5 +1,7 @@
-//! The device client of a resource's target MediantDevice: one
-//! constructor for every kind and both front ends.
+//! The client of a resource's target: what every kind's
+//! [`Kind::connect`](super::Kind::connect) is given ([`ConnectOptions`]),
+//! and the one constructor of a MediantDevice's client for every kind and
+//! both front ends ([`client_for`], [`connect_device`]).
 
 use std::time::Duration;
 
@@ -9,6 +11,45 @@ use crate::device::{
 };
 
 use super::ResetPermission;
+use super::sources::Dereferenced;
+
+/// How a front end wants its clients built: the request observer (the
+/// controller's metrics) and how hard one call tries ([`retry_for`]).
+#[derive(Clone, Default)]
+pub struct ConnectOptions {
+    /// Called for every request sent (method, resource, status).
+    pub observer: Option<crate::device::RequestObserver>,
+    /// Retries of one call.
+    pub retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("observer", &self.observer.is_some())
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+/// The client of the MediantDevice `refs` dereferenced (what the kinds
+/// configuring a device return from `Kind::connect`); an error when the
+/// target is not a MediantDevice.
+pub fn connect_device(
+    refs: &Dereferenced,
+    options: &ConnectOptions,
+) -> Result<MediantClient, DeviceError> {
+    let device = refs.device().ok_or_else(|| DeviceError::Config {
+        reason: format!("the target {} is not a MediantDevice", refs.lock_key()),
+    })?;
+    client_for(
+        &device.spec,
+        refs.credentials.clone(),
+        refs.ca_bundle.clone(),
+        options.observer.clone(),
+        options.retry.clone(),
+    )
+}
 
 impl From<ResetDecision> for ResetPermission {
     fn from(decision: ResetDecision) -> Self {

@@ -11,10 +11,9 @@
 //! A failed step stops the run; [`ApplyError::Step`] names the step and how
 //! many steps completed before it, so nothing is half-applied unreported.
 
-use crate::device::MediantClient;
-
 use super::kind::Kind;
 use super::{Action, ApplyError, ObservedState, Plan, SecretDigests, Step, StepReport};
+use crate::device::MediantClient;
 
 /// What the device holds and what would make it match.
 pub struct Survey<K: Kind> {
@@ -54,7 +53,7 @@ pub struct Reconciled<K: Kind> {
 /// Observes the device and plans. `thorough`: the informational reads are
 /// due too (see [`Kind::observe`]).
 pub async fn survey<K: Kind>(
-    client: &MediantClient,
+    client: &K::Client,
     desired: &K::Desired,
     memory: &SecretDigests,
     thorough: bool,
@@ -68,7 +67,7 @@ pub async fn survey<K: Kind>(
 /// that, so the outcome carries the verified after-state. `on_step` is
 /// called before each step runs.
 pub async fn converge<K: Kind>(
-    client: &MediantClient,
+    client: &K::Client,
     desired: &K::Desired,
     observed: &K::Observed,
     plan: &Plan<K::Action>,
@@ -83,7 +82,7 @@ pub async fn converge<K: Kind>(
 /// succeeds, so a run that fails after a write still remembers it (a
 /// secret sent, a reset done) and the next run does not send it again.
 pub async fn converge_recording<K: Kind>(
-    client: &MediantClient,
+    client: &K::Client,
     desired: &K::Desired,
     observed: &K::Observed,
     plan: &Plan<K::Action>,
@@ -172,7 +171,7 @@ pub async fn save_pending(client: &MediantClient) -> Result<(), ApplyError> {
 /// Observes again after a step whose effect is unknown and says what is
 /// left to do (keys only), and how many changes.
 async fn reobserve<K: Kind>(
-    client: &MediantClient,
+    client: &K::Client,
     desired: &K::Desired,
     digests: &SecretDigests,
 ) -> (String, Option<usize>) {
@@ -199,7 +198,7 @@ async fn reobserve<K: Kind>(
 
 /// Surveys, and unless `survey_only`, converges when the plan has steps.
 pub async fn reconcile_once<K: Kind>(
-    client: &MediantClient,
+    client: &K::Client,
     desired: &K::Desired,
     memory: &SecretDigests,
     survey_only: bool,

@@ -11,10 +11,13 @@
 //! pipeline.
 //!
 //! # Guarantees
-//! - Every kind configures one MediantDevice: itself, or the one it names
-//!   (`deviceRef`). Connection, credentials, the single-writer lock and the
-//!   reset policy are that device's.
-//! - `observe`, `run_step` are the only I/O a kind does; `desired`, `plan`
+//! - Every resource configures one target ([`Target`]): a MediantDevice
+//!   (itself, or the one it names with `deviceRef`), or an external system
+//!   its spec names by endpoint. Connection, credentials and the
+//!   single-writer lock are the target's; the reset policy and suspend of a
+//!   MediantDevice apply to device targets only.
+//! - The kind builds its client for the target ([`Kind::connect`]);
+//!   `observe`, `run_step` are the only I/O a kind does; `desired`, `plan`
 //!   and `status` are pure.
 
 use std::fmt::Debug;
@@ -28,15 +31,20 @@ use kube::core::object::HasStatus;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::{MediantDevice, ResetDecision, ResolvedSources, SourceRef, ValidationError};
-use crate::device::{DeviceError, MediantClient};
+use crate::api::{
+    CaBundleSource, CredentialsSecretRef, MediantDevice, ResetDecision, ResolvedSources, SourceRef,
+    ValidationError,
+};
+use crate::device::DeviceError;
 use k8s_openapi::jiff::Timestamp;
 
+use super::connection::ConnectOptions;
 use super::issuer::Issuer;
 use super::report::CommonStatus;
+use super::sources::Dereferenced;
 use super::{ApplyError, Plan, PlanError, ResetPermission, SecretDigests};
 
-/// The device a resource configures.
+/// What a resource configures.
 #[derive(Clone, Copy, Debug)]
 pub enum Target<'a> {
     /// The resource is the device (a MediantDevice).
@@ -44,6 +52,48 @@ pub enum Target<'a> {
     /// The MediantDevice of this name, in the resource's namespace
     /// (`spec.deviceRef.name`).
     Named(&'a str),
+    /// A system other than a MediantDevice (a licence server, another
+    /// vendor's SBC), reached at the endpoint the resource's own spec names.
+    External(External<'a>),
+}
+
+/// A target other than a MediantDevice, as the resource's spec names it:
+/// the dereference reads its credentials and CA bundle from the
+/// resource's namespace, like a device's.
+#[derive(Clone, Copy, Debug)]
+pub struct External<'a> {
+    /// What kind of system it is (e.g. the provider key `oracleSbc`), for
+    /// messages and the kept client.
+    pub system: &'static str,
+    /// Its base URL.
+    pub endpoint: &'a str,
+    /// The Secret holding the user (or client id) and password (or secret)
+    /// the system's client authenticates with.
+    pub credentials: &'a CredentialsSecretRef,
+    /// PEM CA certificates that issued the system's HTTPS certificate.
+    pub ca_bundle: Option<&'a CaBundleSource>,
+    /// The spec field holding these (e.g. `spec.provider.oracleSbc`), for
+    /// messages naming a missing Secret.
+    pub field: &'static str,
+}
+
+impl External<'_> {
+    /// Whether the target's credentials or CA bundle are in Secret `name`
+    /// (the controller reconciles again when it changes).
+    pub fn names_secret(&self, name: &str) -> bool {
+        self.credentials.name == name
+            || self
+                .ca_bundle
+                .and_then(|c| c.secret_key_ref.as_ref())
+                .is_some_and(|r| r.name == name)
+    }
+
+    /// Whether the target's CA bundle is in ConfigMap `name`.
+    pub fn names_config_map(&self, name: &str) -> bool {
+        self.ca_bundle
+            .and_then(|c| c.config_map_key_ref.as_ref())
+            .is_some_and(|r| r.name == name)
+    }
 }
 
 /// Where a resource was read from: the checks differ (a cluster has no
@@ -132,6 +182,9 @@ pub trait Kind: Send + Sync + 'static {
     /// The resource's status.
     type Status: KindStatus;
 
+    /// The client of the target (`MediantClient` for a MediantDevice).
+    type Client: Send + Sync + 'static;
+
     /// The kind's name, for metric labels, logs and messages.
     const KIND: &'static str;
 
@@ -139,8 +192,24 @@ pub trait Kind: Send + Sync + 'static {
     /// ([`Kind::attach_issuer`]): its controller then watches the ones it labels.
     const USES_ISSUER: bool = false;
 
-    /// The device this resource configures.
+    /// What this resource configures.
     fn target(resource: &Self::Resource) -> Target<'_>;
+
+    /// The client of the dereferenced target for `desired`, built from the
+    /// target's connection, credentials and CA bundle. No request is sent.
+    fn connect(
+        refs: &Dereferenced,
+        desired: &Self::Desired,
+        options: &ConnectOptions,
+    ) -> Result<Self::Client, DeviceError>;
+
+    /// Which client [`Kind::connect`] builds for `desired`, when a kind's
+    /// client differs per resource (LicenseEntitlement: one per provider):
+    /// a kept client is reused only for the same variant and inputs.
+    fn client_variant(desired: &Self::Desired) -> &'static str {
+        let _ = desired;
+        Self::KIND
+    }
 
     /// The checks the CRD's schema and CEL rules make, and (in a cluster)
     /// those only a cluster needs. Nothing is read before they pass.
@@ -154,16 +223,18 @@ pub trait Kind: Send + Sync + 'static {
     /// pauses every resource configuring it; the pipeline checks that).
     fn paused(resource: &Self::Resource) -> bool;
 
-    /// Whether steps that reset the device may run at `now`: the target
-    /// device's reset policy, which a kind may narrow with its own gate
-    /// (never widen). Pure: the caller owns the clock.
+    /// Whether steps that reset (disrupt) the target may run at `now`: the
+    /// target device's reset policy, which a kind may narrow with its own
+    /// gate (never widen). `device` is `None` for an external target, which
+    /// has only the kind's own gate (allowed when it has none). Pure: the
+    /// caller owns the clock.
     fn reset_decision(
         resource: &Self::Resource,
-        device: &MediantDevice,
+        device: Option<&MediantDevice>,
         now: Timestamp,
     ) -> Result<ResetDecision, ValidationError> {
         let _ = resource;
-        device.spec.reset_decision(now)
+        device.map_or(Ok(ResetDecision::Allowed), |d| d.spec.reset_decision(now))
     }
 
     /// The texts the resource refers to (ConfigMap keys, Secret keys,
@@ -181,10 +252,10 @@ pub trait Kind: Send + Sync + 'static {
     /// A stable digest of the desired state (status `lastAppliedRevision`).
     fn revision(resource: &Self::Resource, resolved: &ResolvedSources) -> String;
 
-    /// Reads what `desired` needs from the device. `thorough`: the slower,
+    /// Reads what `desired` needs from the target. `thorough`: the slower,
     /// informational reads (e.g. counting active alarms) are due too.
     fn observe(
-        client: &MediantClient,
+        client: &Self::Client,
         desired: &Self::Desired,
         thorough: bool,
     ) -> impl Future<Output = Result<Self::Observed, ApplyError>> + Send;
@@ -212,10 +283,18 @@ pub trait Kind: Send + Sync + 'static {
         false
     }
 
+    /// Saves what an earlier reconcile wrote and did not get to save (its
+    /// pending save, [`KindStatus::pending_save`]); kinds whose
+    /// [`Kind::saves`] is never true keep this default, which does nothing.
+    fn save_pending(client: &Self::Client) -> impl Future<Output = Result<(), ApplyError>> + Send {
+        let _ = client;
+        async { Ok(()) }
+    }
+
     /// Runs one step's action. `observed` is the observation the plan was
     /// made from (e.g. the uptime a reset is detected against).
     fn run_step(
-        client: &MediantClient,
+        client: &Self::Client,
         desired: &Self::Desired,
         observed: &Self::Observed,
         action: &Self::Action,

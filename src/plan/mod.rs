@@ -1,6 +1,6 @@
 //! Plan and apply: the pure `plan(desired, observed)` of each kind, the
 //! steps it returns, and the engine that observes, applies and verifies
-//! them through a device client ([`engine`]).
+//! them through the target's client ([`engine`]).
 //!
 //! The same [`Plan`] is printed by `diff`, executed by `apply` and summarised
 //! into status by the controller. A kind plugs in through [`Kind`]
@@ -24,19 +24,19 @@ use crate::config::ini::{self, RenderError};
 use crate::device::DeviceError;
 
 pub use category::Category;
-pub use connection::{client_for, retry_for};
+pub use connection::{ConnectOptions, client_for, connect_device, retry_for};
 pub use engine::{
     Outcome, Reconciled, Survey, converge, converge_recording, reconcile_once, save_pending, survey,
 };
 pub use issuer::{Issuer, IssuerError};
-pub use kind::{Expiry, Kind, KindStatus, Origin, StepDone, Target};
+pub use kind::{Expiry, External, Kind, KindStatus, Origin, StepDone, Target};
 pub use mediant_device::{
     Action, DesiredState, FULL_UPLOAD_ENTRY, FromSecrets, IniMode, MediantDeviceKind,
     ObservedState, PAUSED_ANNOTATION, apply, check_texts, cli_options, cli_prune_rules, cli_script,
     desired_state, device_paused, digests_of, facts_of, ini_document, ini_options, observe, plan,
 };
 pub use memory::{DigestKey, KeyError, SecretDigests, digest};
-pub use sources::{Dereferenced, SourceData, SourceError, Sources, dereference};
+pub use sources::{Dereferenced, SourceData, SourceError, Sources, TargetSystem, dereference};
 
 /// Whether steps that reset the device may run now.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,8 @@
 //! Step 1 of every reconciliation, dereference: read what a resource names
-//! — its target MediantDevice (for kinds with a `deviceRef`), that device's
-//! credentials Secret and CA bundle, and the texts the resource refers to —
-//! through [`Sources`]. One dereference for both front ends: the command
+//! — its target (a MediantDevice, for kinds with a `deviceRef`, or an
+//! external system its spec names by endpoint), the target's credentials
+//! Secret and CA bundle, and the texts the resource refers to — through
+//! [`Sources`]. One dereference for both front ends: the command
 //! line's manifests and files (`crate::cmd::manifests`) and the cluster's
 //! API (`crate::controller::sources`). Nothing is sent to a device here.
 
@@ -11,7 +12,7 @@ use std::path::Path;
 
 use kube::ResourceExt;
 
-use crate::api::{CredentialsSecretRef, MediantDevice, ResolvedSources, SourceRef};
+use crate::api::{CaBundleSource, CredentialsSecretRef, MediantDevice, ResolvedSources, SourceRef};
 use crate::device::Credentials;
 
 use super::Category;
@@ -256,13 +257,29 @@ pub trait Sources: Sync {
     }
 }
 
+/// The target a resource configures, read.
+// One value per reconciliation: boxing the device buys nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum TargetSystem {
+    /// A MediantDevice (the resource itself, or its `deviceRef`).
+    Device(MediantDevice),
+    /// A system other than a MediantDevice, named in the resource's spec.
+    External {
+        /// What kind of system (see [`super::kind::External::system`]).
+        system: &'static str,
+        /// Its base URL.
+        endpoint: String,
+    },
+}
+
 /// What a resource names, read.
 pub struct Dereferenced {
-    /// The MediantDevice the resource configures (itself, or its `deviceRef`).
-    pub device: MediantDevice,
-    /// The device user (`Debug` redacts the password).
+    /// What the resource configures.
+    pub target: TargetSystem,
+    /// The target's user (`Debug` redacts the password).
     pub credentials: Credentials,
-    /// The PEM CA bundle of the device's `spec.tls.caBundle`, if declared.
+    /// The PEM CA bundle the target's `caBundle` names, if declared.
     pub ca_bundle: Option<String>,
     /// The texts the resource refers to.
     pub resolved: ResolvedSources,
@@ -270,8 +287,12 @@ pub struct Dereferenced {
 
 impl std::fmt::Debug for Dereferenced {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let target = match &self.target {
+            TargetSystem::Device(d) => d.metadata.name.clone().unwrap_or_default(),
+            TargetSystem::External { system, endpoint } => format!("{system} {endpoint}"),
+        };
         f.debug_struct("Dereferenced")
-            .field("device", &self.device.metadata.name)
+            .field("target", &target)
             .field("credentials", &self.credentials)
             .field("sources", &self.resolved.len())
             .field("ca_bundle", &self.ca_bundle.is_some())
@@ -280,55 +301,90 @@ impl std::fmt::Debug for Dereferenced {
 }
 
 impl Dereferenced {
-    /// What the single-writer lock is taken on: the target's endpoint (one
-    /// writer per device, whichever resources and kinds configure it). The
-    /// one place a target other than a MediantDevice will give its own
-    /// (ARCHITECTURE.md, "Targets other than a MediantDevice").
-    pub fn lock_key(&self) -> &str {
-        &self.device.spec.endpoint
+    /// The target MediantDevice; `None` for an external target (whose
+    /// resources have no device reset policy or suspend).
+    pub fn device(&self) -> Option<&MediantDevice> {
+        match &self.target {
+            TargetSystem::Device(d) => Some(d),
+            TargetSystem::External { .. } => None,
+        }
     }
 
-    /// The key of the target device (`namespace/name`), which the
-    /// single-writer lock and the reset policy belong to.
+    /// The target MediantDevice, to change (the command line points it at
+    /// a simulated device).
+    pub fn device_mut(&mut self) -> Option<&mut MediantDevice> {
+        match &mut self.target {
+            TargetSystem::Device(d) => Some(d),
+            TargetSystem::External { .. } => None,
+        }
+    }
+
+    /// The target's base URL.
+    pub fn endpoint(&self) -> &str {
+        match &self.target {
+            TargetSystem::Device(d) => &d.spec.endpoint,
+            TargetSystem::External { endpoint, .. } => endpoint,
+        }
+    }
+
+    /// Whether the target's client skips TLS verification (a device's
+    /// explicit `spec.tls.insecureSkipVerify`; external targets have no such
+    /// option), for the front ends' warning.
+    pub fn insecure_skip_verify(&self) -> bool {
+        self.device()
+            .and_then(|d| d.spec.tls.as_ref())
+            .is_some_and(|t| t.insecure_skip_verify)
+    }
+
+    /// What the single-writer lock is taken on: the target's endpoint (one
+    /// writer per device or external system, whichever resources and
+    /// kinds configure it).
+    pub fn lock_key(&self) -> &str {
+        self.endpoint()
+    }
+
+    /// The key of the target: `namespace/name` of a device (which the
+    /// reset policy belongs to), `system endpoint` of an external one.
     pub fn device_key(&self) -> String {
-        // A manifest without a namespace is in `default`, as kubectl reads
-        // it (and as `cmd::manifests::namespace_of` keys it).
-        format!(
-            "{}/{}",
-            self.device
-                .namespace()
-                .unwrap_or_else(|| "default".to_owned()),
-            self.device.name_any()
-        )
+        match &self.target {
+            // A manifest without a namespace is in `default`, as kubectl
+            // reads it (and as `cmd::manifests::namespace_of` keys it).
+            TargetSystem::Device(d) => format!(
+                "{}/{}",
+                d.namespace().unwrap_or_else(|| "default".to_owned()),
+                d.name_any()
+            ),
+            TargetSystem::External { system, endpoint } => format!("{system} {endpoint}"),
+        }
     }
 }
 
 /// Reads everything `resource` (in `namespace`, read from `origin` when it
-/// came from a file) names: the target device, its credentials and CA
-/// bundle, then the resource's own texts, in that order.
+/// came from a file) names: the target, its credentials and CA bundle, then
+/// the resource's own texts, in that order.
 pub async fn dereference<K: Kind>(
     sources: &impl Sources,
     namespace: &str,
     origin: Option<&Path>,
     resource: &K::Resource,
 ) -> Result<Dereferenced, SourceError> {
-    let device = match K::target(resource) {
-        Target::Itself(device) => device.clone(),
-        Target::Named(name) => sources.device(namespace, name, "spec.deviceRef").await?,
-    };
-    let spec = &device.spec;
-
-    let creds = &spec.credentials_secret_ref;
-    const CREDS: &str = "spec.credentialsSecretRef";
-    let read = async {
-        let secret = sources.secret(namespace, &creds.name, CREDS).await?;
-        let username = secret.text(&creds.username_key, CREDS)?;
-        let password = secret.text(&creds.password_key, CREDS)?;
-        Ok::<_, SourceError>(Credentials::new(username, password))
-    };
-    let credentials = match read.await {
-        Ok(c) => c,
-        Err(e) => sources.credentials_fallback(namespace, creds, e)?,
+    let (target, credentials, ca_source, ca_field) = match K::target(resource) {
+        Target::Itself(device) => device_target(sources, namespace, device.clone()).await?,
+        Target::Named(name) => {
+            let device = sources.device(namespace, name, "spec.deviceRef").await?;
+            device_target(sources, namespace, device).await?
+        }
+        // Its credentials and CA bundle are fields of the resource's own
+        // spec; no command-line fallback (`--username` is a device's).
+        Target::External(e) => (
+            TargetSystem::External {
+                system: e.system,
+                endpoint: e.endpoint.to_owned(),
+            },
+            read_credentials(sources, namespace, e.credentials, e.field).await?,
+            e.ca_bundle.cloned(),
+            e.field,
+        ),
     };
 
     let mut resolved = ResolvedSources::new();
@@ -348,33 +404,84 @@ pub async fn dereference<K: Kind>(
         resolved.insert(source, text);
     }
 
-    let ca_bundle = match spec.tls.as_ref().and_then(|t| t.ca_bundle.as_ref()) {
-        None => None,
-        Some(source) => {
-            const FIELD: &str = "spec.tls.caBundle";
-            match (&source.secret_key_ref, &source.config_map_key_ref) {
-                (Some(r), _) => Some(
-                    sources
-                        .secret(namespace, &r.name, FIELD)
-                        .await?
-                        .text(&r.key, FIELD)?,
-                ),
-                (None, Some(r)) => Some(
-                    sources
-                        .config_map(namespace, &r.name, FIELD)
-                        .await?
-                        .text(&r.key, FIELD)?,
-                ),
-                // Validation rejects a source naming neither.
-                (None, None) => None,
-            }
-        }
-    };
+    let ca_bundle = read_ca_bundle(sources, namespace, ca_source.as_ref(), ca_field).await?;
 
     Ok(Dereferenced {
-        device,
+        target,
         credentials,
         ca_bundle,
         resolved,
+    })
+}
+
+/// A device target with its credentials (or the front end's fallback) and
+/// the CA bundle source its `spec.tls` names.
+async fn device_target(
+    sources: &impl Sources,
+    namespace: &str,
+    device: MediantDevice,
+) -> Result<
+    (
+        TargetSystem,
+        Credentials,
+        Option<CaBundleSource>,
+        &'static str,
+    ),
+    SourceError,
+> {
+    let spec = &device.spec;
+    let creds = &spec.credentials_secret_ref;
+    const CREDS: &str = "spec.credentialsSecretRef";
+    let credentials = match read_credentials(sources, namespace, creds, CREDS).await {
+        Ok(c) => c,
+        Err(e) => sources.credentials_fallback(namespace, creds, e)?,
+    };
+    let ca_source = spec.tls.as_ref().and_then(|t| t.ca_bundle.clone());
+    Ok((
+        TargetSystem::Device(device),
+        credentials,
+        ca_source,
+        "spec.tls.caBundle",
+    ))
+}
+
+/// The user and password of credentials Secret `creds`.
+async fn read_credentials(
+    sources: &impl Sources,
+    namespace: &str,
+    creds: &CredentialsSecretRef,
+    field: &'static str,
+) -> Result<Credentials, SourceError> {
+    let secret = sources.secret(namespace, &creds.name, field).await?;
+    let username = secret.text(&creds.username_key, field)?;
+    let password = secret.text(&creds.password_key, field)?;
+    Ok(Credentials::new(username, password))
+}
+
+/// The PEM text a CA bundle source names, if one is declared.
+async fn read_ca_bundle(
+    sources: &impl Sources,
+    namespace: &str,
+    source: Option<&CaBundleSource>,
+    field: &'static str,
+) -> Result<Option<String>, SourceError> {
+    let Some(source) = source else {
+        return Ok(None);
+    };
+    Ok(match (&source.secret_key_ref, &source.config_map_key_ref) {
+        (Some(r), _) => Some(
+            sources
+                .secret(namespace, &r.name, field)
+                .await?
+                .text(&r.key, field)?,
+        ),
+        (None, Some(r)) => Some(
+            sources
+                .config_map(namespace, &r.name, field)
+                .await?
+                .text(&r.key, field)?,
+        ),
+        // Validation rejects a source naming neither.
+        (None, None) => None,
     })
 }

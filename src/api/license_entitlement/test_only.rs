@@ -1,16 +1,25 @@
 //! Provider `testOnly` (test builds only, never in the CRD): the spec and
-//! facts of an in-memory licence store, proving that a provider is its own
-//! files plus one registry line (`with_providers!`).
+//! facts of a licence store reached over HTTP at its own endpoint (an
+//! external target, not a MediantDevice), proving that a provider is its
+//! own files plus one registry line (`with_providers!`).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{EntitlementSpecError, ProviderSpecType, SecretKeyRef};
+use crate::api::{CaBundleSource, CredentialsSecretRef};
 
-/// A licence kept in an in-memory store under `account`.
+/// A licence kept in a licence store under `account`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestOnlySpec {
+    /// The store's base URL.
+    pub endpoint: String,
+    /// The Secret holding the store's user and password.
+    pub credentials_secret_ref: CredentialsSecretRef,
+    /// PEM CA certificates of the store's HTTPS certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<CaBundleSource>,
     /// The store's account the licence belongs to.
     pub account: String,
     /// The Secret key holding the licence.

@@ -4,13 +4,16 @@
 //! 1. [`validate::spec`] — the resource as a cluster holds it (before
 //!    anything it names is read, so a bad spec is reported as such);
 //! 2. dereference (`crate::plan::dereference` over the cluster's
-//!    [`ClusterSources`]) — its target device, the device's credentials and
-//!    CA bundle, the texts it refers to; then the target device's lock;
+//!    [`ClusterSources`]) — its target (a device, or an external system),
+//!    the target's credentials and CA bundle, the texts it refers to; then
+//!    the target's lock;
 //! 3. [`validate::desired`] — the desired state, with the target device's
-//!    reset policy decided for now;
+//!    reset policy decided for now; the target's client (`Kind::connect`,
+//!    kept per object while its inputs stay the same);
 //! 4. observe and 5. plan — `crate::plan::survey` (read-only, then pure);
 //! 6. apply — `crate::plan::converge`, unless writes are paused (the
-//!    resource's or its device's suspend); it verifies by observing again;
+//!    resource's suspend, or its target device's); it verifies by observing
+//!    again;
 //! 7. report — events; 8. [`status`] — conditions, facts and drift,
 //!    written only when changed.
 //!
@@ -298,11 +301,12 @@ async fn pipeline<K: Kind>(
 
     let sources = ClusterSources::new(ctx.client.clone());
     let refs = plan::dereference::<K>(&sources, namespace, None, resource).await?;
-    // One writer per device, whichever resources configure it.
+    // One writer per device (or external system), whichever resources
+    // configure it.
     let _lock = ctx.locks.lock(refs.lock_key()).await;
     let now = Timestamp::now();
     let (mut desired, decision) =
-        validate::desired::<K>(resource, &refs.device, &refs.resolved, now)?;
+        validate::desired::<K>(resource, refs.device(), &refs.resolved, now)?;
     if K::USES_ISSUER {
         K::attach_issuer(
             &mut desired,
@@ -310,23 +314,13 @@ async fn pipeline<K: Kind>(
         );
     }
     let revision = K::revision(resource, &refs.resolved);
-    let client = ctx.client(
-        key,
-        &refs.device,
-        &refs.credentials,
-        refs.ca_bundle.as_deref(),
-        || {
-            let metrics = Arc::clone(&ctx.metrics);
-            let observer: RequestObserver =
-                Arc::new(move |_method, _resource, status| metrics.count_device_request(status));
-            validate::client(
-                &refs.device,
-                refs.credentials.clone(),
-                refs.ca_bundle.clone(),
-                observer,
-            )
-        },
-    )?;
+    let inputs = super::clients::ClientInputs::of_target(&refs, K::client_variant(&desired));
+    let client = ctx.kept_client(key, inputs, || {
+        let metrics = Arc::clone(&ctx.metrics);
+        let observer: RequestObserver =
+            Arc::new(move |_method, _resource, status| metrics.count_device_request(status));
+        validate::connect::<K>(&refs, &desired, observer)
+    })?;
 
     // A save an earlier reconcile (maybe of another leader) recorded and
     // did not get to: done before anything else is written.
@@ -343,7 +337,7 @@ async fn pipeline<K: Kind>(
             .await
             .map_err(status::StatusError::Write)?;
         if fresh.status().and_then(KindStatus::pending_save).is_some() {
-            plan::save_pending(&client)
+            K::save_pending(&*client)
                 .await
                 .map_err(ReconcileError::Apply)?;
             tracing::info!("saved the configuration an earlier reconcile wrote and did not save");
@@ -358,7 +352,7 @@ async fn pipeline<K: Kind>(
         .with_key(ctx.config.digest_key.key());
     let thorough = ctx.alarms_due(key, interval);
     let findings = &mut learned.findings;
-    let survey = match plan::survey::<K>(&client, &desired, &memory, thorough).await {
+    let survey = match plan::survey::<K>(&*client, &desired, &memory, thorough).await {
         Ok(s) => s,
         Err(e) => {
             let unreachable = e.unreachable();
@@ -389,7 +383,7 @@ async fn pipeline<K: Kind>(
         .map(|(_, reason)| reason.as_str())
         .collect();
     findings.reset_loop = !repeated.is_empty();
-    findings.paused = K::paused(resource) || plan::device_paused(&refs.device);
+    findings.paused = K::paused(resource) || refs.device().is_some_and(plan::device_paused);
     findings.drift = Some(drift.clone());
     learned.observed = Some(survey.observed.clone());
     let findings = &mut learned.findings;
@@ -484,7 +478,7 @@ async fn pipeline<K: Kind>(
         let mut sent = memory.clone();
         async move {
             let outcome = plan::converge_recording::<K>(
-                &client,
+                &*client,
                 &desired,
                 &observed,
                 &planned,

@@ -35,10 +35,11 @@ pub fn spec<K: Kind>(resource: &K::Resource) -> Result<(), ValidateError> {
     K::validate(resource, Origin::Cluster).map_err(ValidateError::Spec)
 }
 
-/// The desired state, and the target device's reset decision at `now`.
+/// The desired state, and the target's reset decision at `now` (`device`:
+/// the target MediantDevice; `None` for an external target).
 pub fn desired<K: Kind>(
     resource: &K::Resource,
-    device: &MediantDevice,
+    device: Option<&MediantDevice>,
     resolved: &ResolvedSources,
     now: Timestamp,
 ) -> Result<(K::Desired, ResetDecision), ValidateError> {
@@ -47,7 +48,22 @@ pub fn desired<K: Kind>(
     Ok((desired, decision))
 }
 
-/// The device client, through the same constructor the command line uses.
+/// The target's client, through the kind's `connect` (as the command line
+/// builds it), with the controller's retries and request observer.
+pub fn connect<K: Kind>(
+    refs: &plan::Dereferenced,
+    desired: &K::Desired,
+    observer: RequestObserver,
+) -> Result<K::Client, ValidateError> {
+    let options = plan::ConnectOptions {
+        observer: Some(observer),
+        retry: plan::retry_for(true),
+    };
+    K::connect(refs, desired, &options).map_err(ValidateError::Connection)
+}
+
+/// A MediantDevice's client, through the same constructor the command line
+/// uses.
 pub fn client(
     device: &MediantDevice,
     credentials: Credentials,
@@ -92,8 +108,13 @@ mod tests {
         let e = spec::<MediantDeviceKind>(&d)
             .err()
             .or_else(|| {
-                desired::<MediantDeviceKind>(&d, &d, &ResolvedSources::new(), Timestamp::UNIX_EPOCH)
-                    .err()
+                desired::<MediantDeviceKind>(
+                    &d,
+                    Some(&d),
+                    &ResolvedSources::new(),
+                    Timestamp::UNIX_EPOCH,
+                )
+                .err()
             })
             .expect("malformed INI is rejected");
         assert_eq!(e.category().as_str(), "InvalidSpec");

@@ -37,9 +37,17 @@ impl Provider for Mediant {
     type Desired = MediantDesired;
     type Observed = MediantObserved;
     type Action = MediantAction;
+    type Client = MediantClient;
 
     fn target(spec: &MediantLicenseSpec) -> Target<'_> {
         Target::Named(&spec.device_ref.name)
+    }
+
+    fn connect(
+        refs: &crate::plan::Dereferenced,
+        options: &crate::plan::ConnectOptions,
+    ) -> Result<MediantClient, DeviceError> {
+        crate::plan::connect_device(refs, options)
     }
 
     fn references(spec: &MediantLicenseSpec) -> Vec<SourceRef> {

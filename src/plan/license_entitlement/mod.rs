@@ -22,17 +22,21 @@
 //!   `disruption` allow it now; the status says which waits and why.
 //! - No licence key appears in plans, status, errors or `Debug`.
 //!
-//! # Caveats
-//! - Every provider so far configures a MediantDevice (the seam's
-//!   [`Target`]); providers of other systems (Oracle SBC, Sentinel EMS,
-//!   tenant licences) need the seam's target and connection generalised
-//!   first (ARCHITECTURE.md, "Targets other than a MediantDevice").
+//! # Targets
+//! A provider's target is a MediantDevice (`mediant`: its connection, lock
+//! and reset policy are shared with every kind configuring that device) or
+//! an external system its spec names ([`Target::External`]: endpoint,
+//! credentials Secret, CA bundle; only the entitlement's own `disruption`
+//! gate applies). Each provider declares its `Client` and builds it in
+//! `connect`; the kind's client is [`EntitlementClient`], generated from
+//! the registry like the other enums (ARCHITECTURE.md, "Targets other than
+//! a MediantDevice").
 
 mod file;
 pub mod mediant;
 mod provider;
 #[cfg(test)]
-mod test_only;
+pub(crate) mod test_only;
 
 use std::time::Duration;
 
@@ -47,11 +51,12 @@ use crate::api::{
     PendingStep, ProviderFacts, ProviderSpec, ResetDecision, ResolvedSources, SourceRef,
     ValidationError, find_condition, with_providers,
 };
-use crate::device::{DeviceError, MediantClient};
+use crate::device::DeviceError;
 
 use super::kind::{Kind, KindStatus, Origin, StepDone, Target};
 use super::report::CommonStatus;
 use super::{ApplyError, Plan, PlanError, ResetPermission, SecretDigests};
+use super::{ConnectOptions, Dereferenced};
 
 pub use file::{LicenseFile, key_features};
 pub use mediant::{Mediant, MediantAction, MediantDesired, MediantObserved};
@@ -163,11 +168,24 @@ impl Kind for LicenseEntitlementKind {
     type Observed = EntitlementObserved;
     type Action = EntitlementAction;
     type Status = LicenseEntitlementStatus;
+    type Client = EntitlementClient;
 
     const KIND: &'static str = "LicenseEntitlement";
 
     fn target(resource: &LicenseEntitlement) -> Target<'_> {
         dispatch::target(&resource.spec.provider)
+    }
+
+    fn connect(
+        refs: &Dereferenced,
+        desired: &EntitlementDesired,
+        options: &ConnectOptions,
+    ) -> Result<EntitlementClient, DeviceError> {
+        dispatch::connect(refs, &desired.provider, options)
+    }
+
+    fn client_variant(desired: &EntitlementDesired) -> &'static str {
+        dispatch::desired_name(&desired.provider)
     }
 
     fn validate(resource: &LicenseEntitlement, _origin: Origin) -> Result<(), ValidationError> {
@@ -184,11 +202,15 @@ impl Kind for LicenseEntitlementKind {
 
     fn reset_decision(
         resource: &LicenseEntitlement,
-        device: &MediantDevice,
+        device: Option<&MediantDevice>,
         now: Timestamp,
     ) -> Result<ResetDecision, ValidationError> {
         let gate = resource.spec.disruption_decision(now)?;
-        Ok(combine(device.spec.reset_decision(now)?, gate))
+        // An external target has only the entitlement's own gate.
+        match device {
+            Some(device) => Ok(combine(device.spec.reset_decision(now)?, gate)),
+            None => Ok(gate),
+        }
     }
 
     fn references(resource: &LicenseEntitlement) -> Vec<SourceRef> {
@@ -215,7 +237,7 @@ impl Kind for LicenseEntitlementKind {
     }
 
     async fn observe(
-        client: &MediantClient,
+        client: &EntitlementClient,
         desired: &EntitlementDesired,
         _thorough: bool,
     ) -> Result<EntitlementObserved, ApplyError> {
@@ -260,7 +282,7 @@ impl Kind for LicenseEntitlementKind {
     }
 
     async fn run_step(
-        client: &MediantClient,
+        client: &EntitlementClient,
         desired: &EntitlementDesired,
         observed: &EntitlementObserved,
         action: &EntitlementAction,

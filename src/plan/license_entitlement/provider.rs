@@ -21,9 +21,9 @@ use std::fmt::Debug;
 use std::future::Future;
 
 use crate::api::{ResolvedSources, SourceRef, ValidationError};
-use crate::device::{DeviceError, MediantClient};
+use crate::device::DeviceError;
 use crate::plan::kind::{StepDone, Target};
-use crate::plan::{Plan, PlanError};
+use crate::plan::{ConnectOptions, Dereferenced, Plan, PlanError};
 
 /// One licence system behind `LicenseEntitlement` (`spec.provider.<key>`).
 pub trait Provider: Send + Sync + 'static {
@@ -37,10 +37,18 @@ pub trait Provider: Send + Sync + 'static {
     type Observed: Clone + Debug + Send + Sync;
     /// What one step sends (its `Debug` must not show secrets).
     type Action: Clone + Debug + PartialEq + Eq + Send + Sync;
+    /// The client of the target (`MediantClient` for a MediantDevice;
+    /// the system's own client for an external target).
+    type Client: Send + Sync + 'static;
 
     /// What the licence is installed on (the pipeline reads the target's
-    /// connection and takes its single-writer lock).
+    /// connection and takes its single-writer lock): a MediantDevice, or
+    /// an external system the spec names ([`Target::External`]).
     fn target(spec: &Self::Spec) -> Target<'_>;
+
+    /// The client of the dereferenced target (its endpoint, credentials and
+    /// CA bundle in `refs`). No request is sent.
+    fn connect(refs: &Dereferenced, options: &ConnectOptions) -> Result<Self::Client, DeviceError>;
 
     /// The Secret keys (or other texts) the spec names, read by the
     /// dereference before [`Provider::desired`].
@@ -54,7 +62,7 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Reads what the target holds of the declared licence.
     fn observe(
-        client: &MediantClient,
+        client: &Self::Client,
         desired: &Self::Desired,
     ) -> impl Future<Output = Result<Self::Observed, DeviceError>> + Send;
 
@@ -74,7 +82,7 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Runs one step; `observed` is the observation the plan was made from.
     fn run_step(
-        client: &MediantClient,
+        client: &Self::Client,
         desired: &Self::Desired,
         observed: &Self::Observed,
         action: &Self::Action,
@@ -104,8 +112,8 @@ pub(super) fn wrap_plan<A, B>(plan: Plan<A>, wrap: impl Fn(A) -> B) -> Plan<B> {
 
 /// The kind's dispatch, generated from the provider registry: the
 /// provider enums ([`super::ProviderDesired`], [`super::ProviderObserved`],
-/// [`super::EntitlementAction`]) and one function per seam method that
-/// matches on them.
+/// [`super::EntitlementAction`], [`super::EntitlementClient`]) and one
+/// function per seam method that matches on them.
 macro_rules! define_plan {
     ($(
         $(#[doc = $doc:literal])*
@@ -148,9 +156,38 @@ macro_rules! define_plan {
             )*
         }
 
+        /// The kind's client: the client of the provider the spec names
+        /// (`Kind::connect` builds it through the provider's `connect`).
+        pub enum EntitlementClient {
+            $(
+                $(#[cfg($cfg)])?
+                #[doc = concat!("`", $key, "`.")]
+                $variant(<$module::$variant as Provider>::Client),
+            )*
+        }
+
         /// The seam's calls, dispatched to the provider the spec names.
         mod dispatch {
             use super::*;
+
+            pub(super) fn connect(
+                refs: &Dereferenced,
+                desired: &ProviderDesired,
+                options: &ConnectOptions,
+            ) -> Result<EntitlementClient, DeviceError> {
+                Ok(match desired {
+                    $( $(#[cfg($cfg)])? ProviderDesired::$variant(_) => EntitlementClient::$variant(
+                        <$module::$variant as Provider>::connect(refs, options)?,
+                    ), )*
+                })
+            }
+
+            /// The key of the provider `desired` is for.
+            pub(super) fn desired_name(desired: &ProviderDesired) -> &'static str {
+                match desired {
+                    $( $(#[cfg($cfg)])? ProviderDesired::$variant(_) => $key, )*
+                }
+            }
 
             pub(super) fn target(spec: &ProviderSpec) -> Target<'_> {
                 match spec {
@@ -178,18 +215,21 @@ macro_rules! define_plan {
             }
 
             /// The observation, status.target and status.facts.
+            #[allow(unreachable_patterns)]
             pub(super) async fn observe(
-                client: &MediantClient,
+                client: &EntitlementClient,
                 desired: &ProviderDesired,
             ) -> Result<(ProviderObserved, String, ProviderFacts), DeviceError> {
-                Ok(match desired {
-                    $( $(#[cfg($cfg)])? ProviderDesired::$variant(d) => {
+                Ok(match (client, desired) {
+                    $( $(#[cfg($cfg)])?
+                    (EntitlementClient::$variant(c), ProviderDesired::$variant(d)) => {
                         type P = $module::$variant;
-                        let o = <P as Provider>::observe(client, d).await?;
+                        let o = <P as Provider>::observe(c, d).await?;
                         let target = <P as Provider>::target_name(d, &o);
                         let facts = ProviderFacts::$variant(<P as Provider>::facts(d, &o));
                         (ProviderObserved::$variant(o), target, facts)
                     } )*
+                    _ => return Err(DeviceError::Config { reason: MISMATCH.to_string() }),
                 })
             }
 
@@ -200,9 +240,10 @@ macro_rules! define_plan {
                 }
             }
 
-            // The pairs below are made together (an observation for the
-            // desired state it was read for, an action from the plan of that
-            // observation): a mismatch is a bug, reported as such.
+            // The pairs are made together (a client built for the desired
+            // state, an observation for the desired state it was read for,
+            // an action from the plan of that observation): a mismatch is a
+            // bug, reported as such.
             const MISMATCH: &str = "internal error: a provider's state reached another provider (please report)";
 
             #[allow(unreachable_patterns)]
@@ -222,18 +263,19 @@ macro_rules! define_plan {
 
             #[allow(unreachable_patterns)]
             pub(super) async fn run_step(
-                client: &MediantClient,
+                client: &EntitlementClient,
                 desired: &ProviderDesired,
                 observed: &ProviderObserved,
                 action: &EntitlementAction,
             ) -> Result<StepDone, DeviceError> {
-                match (desired, observed, action) {
+                match (client, desired, observed, action) {
                     $( $(#[cfg($cfg)])?
                     (
+                        EntitlementClient::$variant(c),
                         ProviderDesired::$variant(d),
                         ProviderObserved::$variant(o),
                         EntitlementAction::$variant(a),
-                    ) => <$module::$variant as Provider>::run_step(client, d, o, a).await, )*
+                    ) => <$module::$variant as Provider>::run_step(c, d, o, a).await, )*
                     _ => Err(DeviceError::Config { reason: MISMATCH.to_string() }),
                 }
             }

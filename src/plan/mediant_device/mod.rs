@@ -422,11 +422,20 @@ impl Kind for MediantDeviceKind {
     type Observed = ObservedState;
     type Action = Action;
     type Status = MediantDeviceStatus;
+    type Client = MediantClient;
 
     const KIND: &'static str = "MediantDevice";
 
     fn target(resource: &MediantDevice) -> Target<'_> {
         Target::Itself(resource)
+    }
+
+    fn connect(
+        refs: &crate::plan::Dereferenced,
+        _desired: &DesiredState,
+        options: &crate::plan::ConnectOptions,
+    ) -> Result<MediantClient, DeviceError> {
+        crate::plan::connect_device(refs, options)
     }
 
     fn validate(resource: &MediantDevice, origin: Origin) -> Result<(), ValidationError> {
@@ -487,6 +496,10 @@ impl Kind for MediantDeviceKind {
 
     fn saves(action: &Action) -> bool {
         matches!(action, Action::SaveConfiguration)
+    }
+
+    async fn save_pending(client: &MediantClient) -> Result<(), crate::plan::ApplyError> {
+        crate::plan::save_pending(client).await
     }
 
     async fn run_step(

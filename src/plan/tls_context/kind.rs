@@ -187,12 +187,21 @@ impl Kind for TlsContextKind {
     type Observed = TlsObserved;
     type Action = TlsAction;
     type Status = TlsContextStatus;
+    type Client = MediantClient;
 
     const KIND: &'static str = "TlsContext";
     const USES_ISSUER: bool = true;
 
     fn target(resource: &TlsContext) -> Target<'_> {
         Target::Named(&resource.spec.device_ref.name)
+    }
+
+    fn connect(
+        refs: &crate::plan::Dereferenced,
+        _desired: &TlsDesired,
+        options: &crate::plan::ConnectOptions,
+    ) -> Result<MediantClient, DeviceError> {
+        crate::plan::connect_device(refs, options)
     }
 
     fn validate(resource: &TlsContext, _origin: Origin) -> Result<(), ValidationError> {
