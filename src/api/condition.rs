@@ -266,6 +266,18 @@ pub(crate) fn date_time_schema(_: &mut schemars::SchemaGenerator) -> schemars::S
     })
 }
 
+/// `Option<Time>` that a status write clears with `null`: server-side
+/// apply removes a field its manager stops applying, but a merging writer
+/// (and the API server double) needs the explicit null, which a
+/// non-nullable schema refuses (422).
+pub(crate) fn nullable_date_time_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "format": "date-time",
+        "nullable": true,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::api::condition::{Condition, date_time_schema};
+use crate::api::condition::{Condition, date_time_schema, nullable_date_time_schema};
 
 /// The observed state of a MediantDevice.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
@@ -125,18 +125,6 @@ pub struct PendingStep {
     pub description: String,
     /// Why it waits and how to let it run.
     pub reason: String,
-}
-
-/// `Option<Time>` that a status write clears with `null`: server-side
-/// apply removes a field its manager stops applying, but a merging writer
-/// (and the API server double) needs the explicit null, which a
-/// non-nullable schema refuses (422).
-fn nullable_date_time_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "type": "string",
-        "format": "date-time",
-        "nullable": true,
-    })
 }
 
 /// `Option<Time>`: an RFC 3339 string when present.

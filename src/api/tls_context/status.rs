@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::api::Drift;
-use crate::api::condition::{Condition, date_time_schema};
+use crate::api::condition::{Condition, date_time_schema, nullable_date_time_schema};
 
 /// The observed state of a TlsContext.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
@@ -58,6 +58,13 @@ pub struct TlsContextStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "optional_date_time_schema")]
     pub last_sync_time: Option<Time>,
+    /// Set (to when) before changes that are to be saved are written, and
+    /// cleared once the save succeeded: a reconcile (of this or a new
+    /// leader) that finds it set saves the running configuration first, so
+    /// a save cut off by a lost Lease or a killed process is never lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "nullable_date_time_schema")]
+    pub pending_save: Option<Time>,
 }
 
 /// Facts of the device certificate.

@@ -66,6 +66,15 @@ impl KindStatus for TlsContextStatus {
         s.last_sync_time = None;
         s
     }
+
+    fn pending_save(&self) -> Option<Time> {
+        self.pending_save.clone()
+    }
+
+    fn with_pending_save(mut self, pending: Option<Time>) -> Self {
+        self.pending_save = pending;
+        self
+    }
 }
 
 fn now_unix() -> i64 {
@@ -321,6 +330,14 @@ impl Kind for TlsContextKind {
         })
     }
 
+    fn saves(action: &TlsAction) -> bool {
+        matches!(action, TlsAction::Save)
+    }
+
+    async fn save_pending(client: &MediantClient) -> Result<(), ApplyError> {
+        crate::plan::save_pending(client).await
+    }
+
     async fn run_step(
         client: &MediantClient,
         desired: &TlsDesired,
@@ -435,6 +452,8 @@ impl Kind for TlsContextKind {
                 _ => prev.certificate_request,
             },
             last_sync_time: common.last_sync_time,
+            // The pipeline sets it (KindStatus::with_pending_save).
+            pending_save: prev.pending_save,
         }
     }
 }
