@@ -525,9 +525,17 @@ async fn the_chart_rbac_allows_every_request_of_a_running_controller_and_nothing
     // The published Secret is updated once a CertificateRequest is issued,
     // which needs an issuer (tests/tls_csr_controller.rs plays one).
     let issued = ("".to_owned(), "secrets".to_owned(), "update".to_owned());
+    // A TlsContext is read afresh only when its status shows a pending
+    // save when a reconcile starts: whether a watch event still carrying our
+    // own mark comes first depends on timing.
+    let fresh_read = (
+        "mediant.io".to_owned(),
+        "tlscontexts".to_owned(),
+        "get".to_owned(),
+    );
     let unused: Vec<_> = granted
         .difference(&used)
-        .filter(|g| **g != repeats && **g != issued)
+        .filter(|g| **g != repeats && **g != issued && **g != fresh_read)
         .collect();
     assert!(
         unused.is_empty(),
