@@ -199,3 +199,70 @@ async fn a_serial_mismatch_is_named_and_nothing_is_sent() {
     );
     assert!(!out.contains(MARKER), "the key leaked: {out}");
 }
+
+/// Never a reset loop: a device that accepts the key, resets and still
+/// shows its old key gets the install once; the next apply refuses to
+/// install that very key again (no PUT, no reset, exit 2, the refusal by
+/// name); another key is installed normally. The keys never show.
+#[tokio::test]
+async fn a_key_the_device_does_not_take_is_not_installed_again() {
+    use mediant_operator::simulator::device::faults::FaultPlan;
+    const OTHER: &str = "PLANTEDxLICENCExMARKERx0078";
+    let fleet = one_device().await;
+    let sim = &fleet.devices()[0];
+    let dir = temp_dir("loop");
+    manifests(&dir, &sim.base_url, "Allowed", "  disruption: Allowed\n");
+    let factory = sim.device.license.key();
+    sim.device.faults.set(FaultPlan {
+        ignore_license_installs: 1,
+        ..FaultPlan::default()
+    });
+    let puts = || {
+        sim.device
+            .counters
+            .snapshot()
+            .count("PUT", "/api/v1/license")
+    };
+
+    let (code, out) = run(&dir, Mode::Apply).await;
+    assert_eq!(puts(), 1, "one install: {out}");
+    assert_eq!(sim.device.reset_count(), 1, "one reset: {out}");
+    assert_eq!(sim.device.license.key(), factory, "the device kept its key");
+    assert_eq!(code, Ok(2), "the verification names the loop: {out}");
+    assert!(out.contains("refused to reset the device again"), "{out}");
+
+    // The device did not take it: the same key is not sent again.
+    let (code, out) = run(&dir, Mode::Apply).await;
+    assert_eq!(code, Ok(2), "{out}");
+    assert!(
+        out.contains("error: install the licence key")
+            && out.contains("refused to reset the device again")
+            && out.contains("@reset/license-key"),
+        "{out}"
+    );
+    assert_eq!(puts(), 1, "no second install: {out}");
+    assert_eq!(sim.device.reset_count(), 1, "no second reset: {out}");
+    let (code, out) = run(&dir, Mode::Diff).await;
+    assert_eq!(code, Ok(2), "diff names the loop too: {out}");
+    assert!(!out.contains(MARKER), "the key leaked: {out}");
+
+    // Another key is installed normally (the fault is used up).
+    let path = dir.join("sbc.yaml");
+    let text = std::fs::read_to_string(&path).expect("manifests");
+    std::fs::write(&path, text.replace(MARKER, OTHER)).expect("write manifests");
+    let (code, out) = run(&dir, Mode::Apply).await;
+    assert_eq!(code, Ok(0), "{out}");
+    assert_eq!(puts(), 2, "{out}");
+    assert_eq!(sim.device.reset_count(), 2, "{out}");
+    assert_eq!(sim.device.license.key(), OTHER);
+    assert!(
+        !out.contains(MARKER) && !out.contains(OTHER),
+        "a key leaked: {out}"
+    );
+    let state = std::fs::read_to_string(dir.join("mediant-operator.state.json")).expect("state");
+    assert!(state.contains("@reset/license-key"), "{state}");
+    assert!(
+        !state.contains(MARKER) && !state.contains(OTHER),
+        "a key leaked: {state}"
+    );
+}

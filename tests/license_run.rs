@@ -396,3 +396,119 @@ async fn last_error_says_when_the_controller_retries_and_a_permanent_error_has_n
     let _ = stop.send(());
     task.abort();
 }
+
+/// Never a reset loop under `run`: the device accepts the key, resets and
+/// keeps its old key; the controller installs once, then holds the same
+/// install back (Stalled `ResetLoopRefused`, a Warning event) and sends
+/// nothing more, whatever the number of checks. The key shows nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_refuses_to_reset_again_for_a_key_the_device_did_not_take() {
+    use mediant_operator::simulator::faults::FaultPlan;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = ApiServer::start().await;
+    server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
+    server.register(ResourceType::custom::<LicenseEntitlement>().with_status_subresource());
+    let fleet = Fleet::start(FleetConfig {
+        devices: 1,
+        reset_time: Duration::from_millis(300),
+        ..FleetConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let sim = &fleet.devices()[0];
+    let factory = sim.device.license.key();
+    sim.device.faults.set(FaultPlan {
+        ignore_license_installs: u32::MAX,
+        ..FaultPlan::default()
+    });
+    server
+        .insert(&secret(
+            "sbc-admin",
+            &[("username", "Admin"), ("password", "Admin")],
+        ))
+        .expect("credentials");
+    server
+        .insert(&secret("sbc-licence", &[("license.key", MARKER)]))
+        .expect("licence secret");
+    let mut spec = MediantDeviceSpec::new(&sim.base_url, "sbc-admin");
+    spec.reset_policy = ResetPolicy::Allowed;
+    let mut device = MediantDevice::new("sbc", spec);
+    device.metadata.namespace = Some(NS.into());
+    server.insert(&device).expect("device");
+    let mut m = MediantLicenseSpec::for_device("sbc");
+    m.license_key = Some(SecretKeyRef::new("sbc-licence", "license.key"));
+    let mut licence = LicenseEntitlement::new(
+        "sbc-licence",
+        LicenseEntitlementSpec::new(ProviderSpec::Mediant(m)),
+    );
+    licence.spec.disruption = Disruption::Allowed;
+    licence.metadata = meta("sbc-licence");
+    server.insert(&licence).expect("licence");
+
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(run_controller(
+        server.client(),
+        ControllerConfig {
+            interval_override: Some(Duration::from_millis(300)),
+            backoff_base: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(2),
+            ..ControllerConfig::default()
+        },
+        Metrics::new(),
+        Arc::new(AtomicBool::new(false)),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let stalled = |s: &LicenseEntitlementStatus| {
+        find_condition(&s.conditions, ConditionType::Stalled)
+            .filter(|c| c.status == ConditionStatus::True && c.reason == "ResetLoopRefused")
+            .map(|c| c.message.clone())
+    };
+    wait_for("Stalled ResetLoopRefused", || {
+        status(&server).is_some_and(|s| stalled(&s).is_some())
+    })
+    .await;
+    // Several more checks: nothing sent again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let puts = sim
+        .device
+        .counters
+        .snapshot()
+        .count("PUT", "/api/v1/license");
+    assert_eq!(puts, 1, "one install, never repeated");
+    assert_eq!(sim.device.reset_count(), 1, "one reset, never repeated");
+    assert_eq!(sim.device.license.key(), factory, "the device kept its key");
+    let s = status(&server).expect("status");
+    let message = stalled(&s).expect("still Stalled ResetLoopRefused");
+    assert!(
+        message.starts_with("refused to reset the device again"),
+        "{message}"
+    );
+    assert!(s.applied_secret_digests.contains_key("@reset/license-key"));
+    let events = server.list::<K8sEvent>(Some(NS));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("ResetLoopRefused")
+                && e.type_.as_deref() == Some("Warning")),
+        "no ResetLoopRefused Warning event"
+    );
+    let stored = server
+        .get_value(
+            &ResourceKey::of::<LicenseEntitlement>(),
+            Some(NS),
+            "sbc-licence",
+        )
+        .expect("stored");
+    assert!(
+        !stored.to_string().contains(MARKER),
+        "status leaked the key"
+    );
+    for e in events {
+        let text = serde_json::to_string(&e).unwrap();
+        assert!(!text.contains(MARKER), "an event leaked the key: {text}");
+    }
+    let _ = stop.send(());
+    task.abort();
+}

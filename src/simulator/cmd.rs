@@ -101,6 +101,7 @@ impl SimulateArgs {
                 drop_connections: self.drop_connections,
                 reset_delay_ms: self.reset_delay_ms,
                 lose_answers: self.lose_answers,
+                ignore_license_installs: 0,
             },
             firmware: self.firmware.clone(),
         })

@@ -2,6 +2,8 @@
 //! provider. Never a licence key: drift shows keyed digests, facts show
 //! feature names.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::KubeSchema;
 use schemars::JsonSchema;
@@ -70,6 +72,16 @@ pub struct LicenseEntitlementStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "optional_date_time_schema")]
     pub last_sync_time: Option<Time>,
+    /// What the operator remembers of the resetting installs it made, as
+    /// entry → `hmac-sha256:<hex>` keyed by the operator's digest key
+    /// Secret, never a licence key. `@reset/license-key` is the fingerprint
+    /// of the last install (the key, the device's serial number and the key
+    /// it showed before): an install that would repeat it (the device did
+    /// not take the key) is refused rather than resetting the device again.
+    /// Remove the entry to allow one more attempt.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 64))]
+    pub applied_secret_digests: BTreeMap<String, String>,
 }
 
 /// The last failure.

@@ -22,7 +22,7 @@ use crate::api::{
 };
 use crate::device::{DeviceError, DeviceStatus, InstalledLicense, LicenseKey, MediantClient};
 use crate::plan::kind::{StepDone, Target};
-use crate::plan::{Change, Plan, PlanError, SideEffect, Step};
+use crate::plan::{Change, Plan, PlanError, SecretDigests, SideEffect, Step};
 
 use super::{LicenseFile, Provider, key_features};
 
@@ -81,8 +81,9 @@ impl Provider for Mediant {
     fn plan(
         desired: &MediantDesired,
         observed: &MediantObserved,
+        memory: &SecretDigests,
     ) -> Result<Plan<MediantAction>, PlanError> {
-        plan(desired, observed).map_err(|e| PlanError::Unplannable(e.to_string()))
+        plan(desired, observed, memory).map_err(|e| PlanError::Unplannable(e.to_string()))
     }
 
     async fn run_step(
@@ -94,6 +95,14 @@ impl Provider for Mediant {
         run(client, observed, action, RESET_TIMEOUT).await
     }
 }
+
+/// The entry of the memory (status `appliedSecretDigests`, the command
+/// line's state file) under which the fingerprint of the last install is
+/// recorded: the key the device is to show, its serial number and the key
+/// it showed before. Planned again with the very same fingerprint, the
+/// device did not take the key (it still shows the old one), and another
+/// reset would change nothing but its uptime.
+pub const INSTALL_ENTRY: &str = "@reset/license-key";
 
 /// How long a device may take to come back after a licence install.
 pub const RESET_TIMEOUT: Duration = Duration::from_secs(600);
@@ -152,9 +161,16 @@ pub enum MediantAction {
         key: LicenseKey,
         /// `serialNumber` of the request.
         serial_number: String,
+        /// Recorded once the install ran ([`INSTALL_ENTRY`]).
+        record: SecretDigests,
     },
     /// `PUT /license` with this licence file.
-    File(LicenseFile),
+    File {
+        /// The file.
+        file: LicenseFile,
+        /// Recorded once the install ran ([`INSTALL_ENTRY`]).
+        record: SecretDigests,
+    },
 }
 
 impl std::fmt::Debug for MediantAction {
@@ -163,7 +179,7 @@ impl std::fmt::Debug for MediantAction {
             MediantAction::Key { serial_number, .. } => {
                 write!(f, "Key(S/N {serial_number}, <redacted>)")
             }
-            MediantAction::File(file) => write!(f, "File({} bytes)", file.bytes().len()),
+            MediantAction::File { file, .. } => write!(f, "File({} bytes)", file.bytes().len()),
         }
     }
 }
@@ -173,7 +189,7 @@ impl MediantAction {
     pub fn form(&self) -> &'static str {
         match self {
             MediantAction::Key { .. } => "key",
-            MediantAction::File(_) => "file",
+            MediantAction::File { .. } => "file",
         }
     }
 }
@@ -294,7 +310,13 @@ pub fn action(
     let serial = observed.serial().to_string();
     let target = || desired.device.clone();
     let from_file = |file: &LicenseFile| match file.key_for(&serial) {
-        Some(key) => Ok((MediantAction::File(file.clone()), key.clone())),
+        Some(key) => Ok((
+            MediantAction::File {
+                file: file.clone(),
+                record: SecretDigests::new(),
+            },
+            key.clone(),
+        )),
         None => {
             let serials: Vec<&str> = file.serials().collect();
             let mut shown = serials
@@ -334,6 +356,7 @@ pub fn action(
                 MediantAction::Key {
                     key: key.clone(),
                     serial_number: serial,
+                    record: SecretDigests::new(),
                 },
                 key.clone(),
             ))
@@ -355,12 +378,16 @@ fn key_digest(serial: &str, key: &LicenseKey) -> String {
 
 /// The plan: nothing when the device shows the key for its serial number
 /// (compared exactly), else one step that installs it and resets the
-/// device. Pure.
+/// device — held back when `memory` shows that this very install (same key,
+/// same serial number, same key on the device before) already ran: the
+/// device did not take the key, and resetting it again would not help.
+/// Pure.
 pub fn plan(
     desired: &MediantDesired,
     observed: &MediantObserved,
+    memory: &SecretDigests,
 ) -> Result<Plan<MediantAction>, MediantLicenseError> {
-    let (action, want) = action(desired, observed)?;
+    let (mut action, want) = action(desired, observed)?;
     let have = &observed.license.key;
     if want == *have {
         return Ok(Plan::default());
@@ -375,27 +402,57 @@ pub fn plan(
         },
         key_digest(serial, &want),
     );
+    // The fingerprint: a length-prefixed join, so no two (key, old key)
+    // pairs share a text.
+    let what = format!(
+        "{}:{}|{}",
+        want.expose().len(),
+        want.expose(),
+        have.expose()
+    );
+    let fingerprint = memory.seal(serial, INSTALL_ENTRY, &what);
+    let repeated = memory.get(INSTALL_ENTRY) == Some(&fingerprint);
+    match &mut action {
+        MediantAction::Key { record, .. } | MediantAction::File { record, .. } => {
+            *record = memory.empty_like();
+            record.insert(INSTALL_ENTRY.to_owned(), fingerprint);
+        }
+    }
     let how = match &action {
         MediantAction::Key { .. } => "JSON PUT /license",
-        MediantAction::File(_) => "licence file PUT /license",
+        MediantAction::File { .. } => "licence file PUT /license",
     };
-    Ok(Plan {
+    let step = Step {
+        action,
+        description: format!("install the licence key for S/N {serial} ({how}; the device resets)"),
+        changes: vec![Change {
+            key: name.clone(),
+            before: Some(before.clone()),
+            after: Some(after.clone()),
+        }],
+        side_effect: SideEffect::ResetsDevice,
+    };
+    let mut plan = Plan {
         drift_count: 1,
         drift_keys: vec![format!("{name}: {after} → {before}")],
-        steps: vec![Step {
-            action,
-            description: format!(
-                "install the licence key for S/N {serial} ({how}; the device resets)"
-            ),
-            changes: vec![Change {
-                key: name,
-                before: Some(before),
-                after: Some(after),
-            }],
-            side_effect: SideEffect::ResetsDevice,
-        }],
+        steps: Vec::new(),
         blocked: Vec::new(),
-    })
+    };
+    if repeated {
+        // Never a reset loop: names digests, never the key.
+        let reason = format!(
+            "{}: this licence key ({after}) was already installed on S/N {serial} with a reset \
+             and the device still shows {before}; another reset would not change that. Check \
+             the key (is it for this device and product?) or why the device does not take it, \
+             declare another key, or forget the record `{INSTALL_ENTRY}` (status \
+             appliedSecretDigests, or the command line's state file) to retry",
+            crate::plan::REPEATED_RESET
+        );
+        plan.blocked.push((step, reason));
+    } else {
+        plan.steps.push(step);
+    }
+    Ok(plan)
 }
 
 /// Sends `action` once, then awaits the device's reset. A lost connection
@@ -410,10 +467,10 @@ pub async fn run(
     reset_timeout: Duration,
 ) -> Result<StepDone, DeviceError> {
     let sent = match action {
-        MediantAction::Key { key, serial_number } => {
-            client.put_license_key(key, Some(serial_number)).await
-        }
-        MediantAction::File(file) => client.put_license_file(file.bytes()).await,
+        MediantAction::Key {
+            key, serial_number, ..
+        } => client.put_license_key(key, Some(serial_number)).await,
+        MediantAction::File { file, .. } => client.put_license_file(file.bytes()).await,
     };
     match sent {
         Ok(_) => {}
@@ -434,10 +491,18 @@ pub async fn run(
         }
         Err(e) => return Err(e),
     }
+    // Recorded once the PUT went out (even if the restart is not seen in
+    // time): the device reset, or may have, for this very install.
+    let record = match action {
+        MediantAction::Key { record, .. } | MediantAction::File { record, .. } => record.clone(),
+    };
     client
         .wait_for_restart(observed.status.system_up_time, reset_timeout)
         .await?;
-    Ok(StepDone::default())
+    Ok(StepDone {
+        output: None,
+        digests: record,
+    })
 }
 
 /// status.facts for this device.

@@ -256,9 +256,9 @@ impl Kind for LicenseEntitlementKind {
     fn plan(
         desired: &EntitlementDesired,
         observed: &EntitlementObserved,
-        _memory: &SecretDigests,
+        memory: &SecretDigests,
     ) -> Result<Plan<EntitlementAction>, PlanError> {
-        let plan = dispatch::plan(&desired.provider, &observed.provider)?;
+        let plan = dispatch::plan(&desired.provider, &observed.provider, memory)?;
         let mut out = Plan {
             drift_count: plan.drift_count,
             drift_keys: plan.drift_keys,
@@ -349,6 +349,7 @@ impl Kind for LicenseEntitlementKind {
             pending_disruption,
             last_applied_digest: common.last_applied_revision,
             last_sync_time: common.last_sync_time,
+            applied_secret_digests: common.applied_secret_digests.into_entries(),
         }
     }
 }
@@ -372,7 +373,7 @@ impl KindStatus for LicenseEntitlementStatus {
                 })
                 .collect(),
             last_sync_time: self.last_sync_time.clone(),
-            applied_secret_digests: SecretDigests::new(),
+            applied_secret_digests: self.applied_secret_digests.clone().into(),
         }
     }
 

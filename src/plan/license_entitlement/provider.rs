@@ -23,7 +23,7 @@ use std::future::Future;
 use crate::api::{ResolvedSources, SourceRef, ValidationError};
 use crate::device::DeviceError;
 use crate::plan::kind::{StepDone, Target};
-use crate::plan::{ConnectOptions, Dereferenced, Plan, PlanError};
+use crate::plan::{ConnectOptions, Dereferenced, Plan, PlanError, SecretDigests};
 
 /// One licence system behind `LicenseEntitlement` (`spec.provider.<key>`).
 pub trait Provider: Send + Sync + 'static {
@@ -74,10 +74,15 @@ pub trait Provider: Send + Sync + 'static {
     fn facts(desired: &Self::Desired, observed: &Self::Observed) -> Self::Facts;
 
     /// The steps that make the target hold the declared licence (none when
-    /// it does). Pure.
+    /// it does). Pure. `memory` is what earlier steps recorded
+    /// ([`StepDone::digests`], kept in status `appliedSecretDigests`): a
+    /// provider whose install resets its target records a fingerprint there
+    /// and holds back an install that would repeat it, with a reason
+    /// starting [`crate::plan::REPEATED_RESET`] (never a reset loop).
     fn plan(
         desired: &Self::Desired,
         observed: &Self::Observed,
+        memory: &SecretDigests,
     ) -> Result<Plan<Self::Action>, PlanError>;
 
     /// Runs one step; `observed` is the observation the plan was made from.
@@ -250,11 +255,12 @@ macro_rules! define_plan {
             pub(super) fn plan(
                 desired: &ProviderDesired,
                 observed: &ProviderObserved,
+                memory: &SecretDigests,
             ) -> Result<Plan<EntitlementAction>, PlanError> {
                 match (desired, observed) {
                     $( $(#[cfg($cfg)])?
                     (ProviderDesired::$variant(d), ProviderObserved::$variant(o)) => Ok(wrap_plan(
-                        <$module::$variant as Provider>::plan(d, o)?,
+                        <$module::$variant as Provider>::plan(d, o, memory)?,
                         EntitlementAction::$variant,
                     )), )*
                     _ => Err(PlanError::Unplannable(MISMATCH.to_string())),

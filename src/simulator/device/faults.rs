@@ -31,6 +31,12 @@ pub struct FaultPlan {
     /// effect happens) and then their connection is closed before the
     /// answer: the "lost answer" a client cannot tell from a dropped request.
     pub lose_answers: u32,
+    /// The next N licence installs (`PUT /license` that the device accepts)
+    /// are answered and reset the device as usual, but the device keeps the
+    /// key it had: a device that does not take a key. A fault, not a
+    /// documented behaviour (the documents say only that the device resets
+    /// to activate the new licence).
+    pub ignore_license_installs: u32,
 }
 
 /// What a request meets on its way in.
@@ -101,6 +107,17 @@ impl Faults {
         let mut plan = lock(&self.plan);
         if plan.lose_answers > 0 {
             plan.lose_answers -= 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Takes one ignored licence install, if armed.
+    pub(crate) fn take_ignored_license_install(&self) -> bool {
+        let mut plan = lock(&self.plan);
+        if plan.ignore_license_installs > 0 {
+            plan.ignore_license_installs -= 1;
             true
         } else {
             false

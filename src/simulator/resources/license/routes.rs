@@ -43,6 +43,7 @@ async fn put_license(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+    let before = device.license.snapshot();
     let description = if is_json {
         device.license.apply_json(&body, device.is_ha())?;
         "Device will reset now to activate new license"
@@ -52,6 +53,10 @@ async fn put_license(
         // The document's own wording for a licence file.
         "Device will reset now to activate new software load"
     };
+    // Fault `ignoreLicenseInstalls`: accepted, reset, but the old key stays.
+    if device.faults.take_ignored_license_install() {
+        device.license.restore(before);
+    }
     // A licence reset does not save the running configuration.
     device.reset(false);
     Ok(described(description))

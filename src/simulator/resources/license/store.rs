@@ -75,7 +75,7 @@ impl From<LicenseError> for ApiError {
 
 /// A licence key: shown by `GET /license`, never by `Debug`.
 #[derive(Clone, PartialEq, Eq)]
-struct LicenseKey(String);
+pub(super) struct LicenseKey(String);
 
 impl std::fmt::Debug for LicenseKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -147,6 +147,24 @@ impl LicenseStore {
     /// The installed key.
     pub fn key(&self) -> String {
         lock(&self.key).0.clone()
+    }
+
+    /// The installed keys (this unit's, the redundant unit's), for
+    /// [`LicenseStore::restore`].
+    pub(super) fn snapshot(&self) -> (LicenseKey, Option<LicenseKey>) {
+        (
+            lock(&self.key).clone(),
+            self.redundant.as_ref().map(|(_, k)| lock(k).clone()),
+        )
+    }
+
+    /// Puts back the keys of a [`LicenseStore::snapshot`] (the fault
+    /// `ignoreLicenseInstalls`).
+    pub(super) fn restore(&self, (key, redundant): (LicenseKey, Option<LicenseKey>)) {
+        *lock(&self.key) = key;
+        if let (Some((_, slot)), Some(key)) = (&self.redundant, redundant) {
+            *lock(slot) = key;
+        }
     }
 
     /// Checks a JSON licence request (`ha`: the device is one of a pair) and
