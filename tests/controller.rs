@@ -82,16 +82,12 @@ impl Harness {
         .expect("simulator starts");
         let metrics = Metrics::new();
         let ready = Arc::new(AtomicBool::new(false));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(run_controller(
+        let (stop, task) = support::spawn_controller(
             server.client(),
             config,
             Arc::clone(&metrics),
             Arc::clone(&ready),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        );
         let h = Harness {
             server,
             fleet,

@@ -15,14 +15,13 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event as K8sEvent;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use tokio::sync::oneshot;
 
 use mediant_operator::api::{
     ConditionStatus, ConditionType, Disruption, IniSpec, LicenseEntitlement,
     LicenseEntitlementSpec, LicenseEntitlementStatus, MediantDevice, MediantDeviceSpec,
     MediantLicenseSpec, ProviderFacts, ProviderSpec, ResetPolicy, SecretKeyRef, find_condition,
 };
-use mediant_operator::controller::{ControllerConfig, Metrics, run_controller};
+use mediant_operator::controller::{ControllerConfig, Metrics};
 use mediant_operator::simulator::{Fleet, FleetConfig};
 
 use support::apiserver::{ApiServer, ResourceKey, ResourceType};
@@ -113,8 +112,7 @@ async fn run_holds_the_licence_until_the_gate_opens_then_installs_verifies_and_s
     licence.metadata = meta("sbc-licence");
     server.insert(&licence).expect("licence");
 
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(run_controller(
+    let (stop, task) = support::spawn_controller(
         server.client(),
         ControllerConfig {
             interval_override: Some(Duration::from_millis(300)),
@@ -124,10 +122,7 @@ async fn run_holds_the_licence_until_the_gate_opens_then_installs_verifies_and_s
         },
         Metrics::new(),
         Arc::new(AtomicBool::new(false)),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    );
 
     // Gate closed: pending, Stalled with the reason, nothing sent.
     wait_for("the licence held back", || {
@@ -286,8 +281,7 @@ async fn last_error_says_when_the_controller_retries_and_a_permanent_error_has_n
     licence.metadata = meta("sbc-licence");
     server.insert(&licence).expect("licence");
 
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(run_controller(
+    let (stop, task) = support::spawn_controller(
         server.client(),
         ControllerConfig {
             interval_override: Some(Duration::from_secs(60)),
@@ -298,10 +292,7 @@ async fn last_error_says_when_the_controller_retries_and_a_permanent_error_has_n
         },
         Metrics::new(),
         Arc::new(AtomicBool::new(false)),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    );
 
     let retry_at = |s: &LicenseEntitlementStatus| {
         s.last_error
@@ -445,8 +436,7 @@ async fn run_refuses_to_reset_again_for_a_key_the_device_did_not_take() {
     licence.metadata = meta("sbc-licence");
     server.insert(&licence).expect("licence");
 
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(run_controller(
+    let (stop, task) = support::spawn_controller(
         server.client(),
         ControllerConfig {
             interval_override: Some(Duration::from_millis(300)),
@@ -456,10 +446,7 @@ async fn run_refuses_to_reset_again_for_a_key_the_device_did_not_take() {
         },
         Metrics::new(),
         Arc::new(AtomicBool::new(false)),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    );
     let stalled = |s: &LicenseEntitlementStatus| {
         find_condition(&s.conditions, ConditionType::Stalled)
             .filter(|c| c.status == ConditionStatus::True && c.reason == "ResetLoopRefused")

@@ -27,7 +27,7 @@ use mediant_operator::api::{
 };
 use mediant_operator::config::pem;
 use mediant_operator::controller::cert_manager::CertificateRequest;
-use mediant_operator::controller::{ControllerConfig, ControllerError, Metrics, run_controller};
+use mediant_operator::controller::{ControllerConfig, ControllerError, Metrics};
 use mediant_operator::simulator::{Fleet, FleetConfig, SimulatedDevice};
 
 use support::apiserver::{ApiServer, ResourceType};
@@ -68,22 +68,18 @@ impl Harness {
         .expect("simulator starts");
         let metrics = Metrics::new();
         let ready = Arc::new(AtomicBool::new(false));
-        let (stop, stopped) = oneshot::channel::<()>();
         let config = ControllerConfig {
             interval_override: Some(interval),
             backoff_base: Duration::from_millis(200),
             backoff_max: Duration::from_secs(2),
             ..ControllerConfig::default()
         };
-        let task = tokio::spawn(run_controller(
+        let (stop, task) = support::spawn_controller(
             server.client(),
             config,
             Arc::clone(&metrics),
             Arc::clone(&ready),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        );
         let started = Instant::now();
         while !ready.load(Ordering::SeqCst) {
             assert!(
