@@ -76,6 +76,29 @@ impl Sources {
     }
 }
 
+/// The Secret `teams-cert` as cert-manager writes it: `tls.key`, `tls.crt`.
+fn cert_secret(key_pem: &str, cert_pem: &str) -> Sources {
+    Sources::default()
+        .secret("teams-cert", "tls.key", key_pem)
+        .secret("teams-cert", "tls.crt", cert_pem)
+}
+
+/// A second reconcile of an in-sync device plans nothing and writes nothing.
+async fn assert_quiet_resync(
+    device: &mediant_operator::simulator::device::Device,
+    client: &MediantClient,
+    spec: &TlsContextSpec,
+    sources: &Sources,
+    memory: &TlsMemory,
+) {
+    device.counters.reset();
+    let again = reconcile(client, spec, sources, memory)
+        .await
+        .expect("resync");
+    assert!(again.plan.is_empty(), "{:?}", again.plan);
+    assert_eq!(device.counters.snapshot().writes, 0);
+}
+
 fn spec(value: serde_json::Value) -> TlsContextSpec {
     let spec: TlsContextSpec = serde_json::from_value(value).expect("spec");
     spec.validate().expect("valid spec");
@@ -119,9 +142,7 @@ async fn a_secret_converges_then_a_resync_sends_nothing() {
     let key = rsa_key(1024);
     let cert = ca.issue(&key, "sbc.example.com", 90);
     let chain = format!("{cert}{}", ca.cert_pem);
-    let sources = Sources::default()
-        .secret("teams-cert", "tls.key", &pkcs1_pem(&key))
-        .secret("teams-cert", "tls.crt", &chain);
+    let sources = cert_secret(&pkcs1_pem(&key), &chain);
     let spec = secret_spec(1);
 
     let first = reconcile(&client, &spec, &sources, &TlsMemory::default())
@@ -171,13 +192,7 @@ async fn a_renewal_rotates_exactly_the_certificate() {
     let ca = Ca::new("Test CA");
     let key = rsa_key(1024);
     let key_pem = pkcs1_pem(&key);
-    let sources = Sources::default()
-        .secret("teams-cert", "tls.key", &key_pem)
-        .secret(
-            "teams-cert",
-            "tls.crt",
-            &ca.issue(&key, "sbc.example.com", 30),
-        );
+    let sources = cert_secret(&key_pem, &ca.issue(&key, "sbc.example.com", 30));
     let spec = secret_spec(1);
     let first = reconcile(&client, &spec, &sources, &TlsMemory::default())
         .await
@@ -228,13 +243,7 @@ async fn a_certificate_of_another_key_is_refused_before_sending_and_by_the_devic
     let ca = Ca::new("Test CA");
     let key = rsa_key(1024);
     let other = rsa_key(1024);
-    let sources = Sources::default()
-        .secret("teams-cert", "tls.key", &pkcs1_pem(&key))
-        .secret(
-            "teams-cert",
-            "tls.crt",
-            &ca.issue(&other, "sbc.example.com", 30),
-        );
+    let sources = cert_secret(&pkcs1_pem(&key), &ca.issue(&other, "sbc.example.com", 30));
     device.counters.reset();
     let err = reconcile(&client, &secret_spec(1), &sources, &TlsMemory::default())
         .await
@@ -286,9 +295,7 @@ async fn malformed_pem_is_reported_by_name_and_nothing_is_sent() {
             "key `tls.crt`",
         ),
     ] {
-        let sources = Sources::default()
-            .secret("teams-cert", "tls.key", key_text)
-            .secret("teams-cert", "tls.crt", crt_text);
+        let sources = cert_secret(key_text, crt_text);
         let err = reconcile(&client, &secret_spec(1), &sources, &TlsMemory::default())
             .await
             .expect_err("malformed");
@@ -317,14 +324,11 @@ async fn an_encrypted_key_goes_up_with_its_password_which_never_shows() {
         "certificate": {"secretRef": {"name": "teams-cert",
             "keyPasswordSecretRef": {"name": "teams-key-password", "key": "password"}}},
     }));
-    let sources = Sources::default()
-        .secret("teams-cert", "tls.key", &key_pem)
-        .secret(
-            "teams-cert",
-            "tls.crt",
-            &ca.issue(&key, "sbc.example.com", 30),
-        )
-        .secret("teams-key-password", "password", &format!("{password}\n"));
+    let sources = cert_secret(&key_pem, &ca.issue(&key, "sbc.example.com", 30)).secret(
+        "teams-key-password",
+        "password",
+        &format!("{password}\n"),
+    );
     let desired = tls_desired(NS, "teams-tls", &spec, &|r| sources.lookup(r)).expect("desired");
     let outcome = reconcile_tls(&client, &desired, &TlsMemory::default(), now(), true)
         .await
@@ -373,13 +377,7 @@ async fn trusted_roots_replace_the_store_or_add_to_it() {
         .put_tls_trusted_roots(1, &stray.cert_pem)
         .await
         .expect("seed the store");
-    let sources = Sources::default()
-        .secret("teams-cert", "tls.key", &pkcs1_pem(&key))
-        .secret(
-            "teams-cert",
-            "tls.crt",
-            &ca.issue(&key, "sbc.example.com", 30),
-        )
+    let sources = cert_secret(&pkcs1_pem(&key), &ca.issue(&key, "sbc.example.com", 30))
         .secret("roots", "ca.crt", &format!("{}{}", a.cert_pem, b.cert_pem))
         .config_map(
             "more-roots",
@@ -475,12 +473,7 @@ async fn a_self_signed_certificate_is_generated_on_the_device_once() {
     assert!(cert.is_self_issued());
     assert_eq!(device.tls.key_status(1).expect("key").size, 1024);
 
-    device.counters.reset();
-    let again = reconcile(&client, &spec, &sources, &first.memory)
-        .await
-        .expect("resync");
-    assert!(again.plan.is_empty(), "{:?}", again.plan);
-    assert_eq!(device.counters.snapshot().writes, 0);
+    assert_quiet_resync(device, &client, &spec, &sources, &first.memory).await;
 }
 
 #[tokio::test]
@@ -490,13 +483,7 @@ async fn a_context_named_but_absent_is_created_with_its_settings() {
     let client = client(&fleet);
     let ca = Ca::new("Test CA");
     let key = rsa_key(1024);
-    let sources = Sources::default()
-        .secret("teams-cert", "tls.key", &pkcs1_pem(&key))
-        .secret(
-            "teams-cert",
-            "tls.crt",
-            &ca.issue(&key, "sbc.example.com", 30),
-        );
+    let sources = cert_secret(&pkcs1_pem(&key), &ca.issue(&key, "sbc.example.com", 30));
     let spec = spec(json!({
         "deviceRef": {"name": "sbc"},
         "context": {"name": "Carrier"},
@@ -525,12 +512,7 @@ async fn a_context_named_but_absent_is_created_with_its_settings() {
     );
     assert!(device.tls.key_status(id).expect("key").valid);
 
-    device.counters.reset();
-    let again = reconcile(&client, &spec, &sources, &first.memory)
-        .await
-        .expect("resync");
-    assert!(again.plan.is_empty(), "{:?}", again.plan);
-    assert_eq!(device.counters.snapshot().writes, 0);
+    assert_quiet_resync(device, &client, &spec, &sources, &first.memory).await;
 }
 
 #[tokio::test]
@@ -540,13 +522,7 @@ async fn a_2015_device_is_told_plainly_that_it_has_no_tls_file_api() {
     let client = client(&fleet);
     let ca = Ca::new("Test CA");
     let key = rsa_key(1024);
-    let sources = Sources::default()
-        .secret("teams-cert", "tls.key", &pkcs1_pem(&key))
-        .secret(
-            "teams-cert",
-            "tls.crt",
-            &ca.issue(&key, "sbc.example.com", 30),
-        );
+    let sources = cert_secret(&pkcs1_pem(&key), &ca.issue(&key, "sbc.example.com", 30));
     let err = reconcile(&client, &secret_spec(1), &sources, &TlsMemory::default())
         .await
         .expect_err("2015");
