@@ -499,3 +499,79 @@ async fn run_refuses_to_reset_again_for_a_key_the_device_did_not_take() {
     let _ = stop.send(());
     task.abort();
 }
+
+/// A fix to the named device's credentials reaches the licence at once,
+/// not at its next retry: the Secret the device names is followed by the
+/// device's dependents. (The device's own status writes no longer trigger
+/// them, so nothing else would wake the licence within its 30 s backoff.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixed_device_credentials_reach_the_licence_before_its_retry() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = ApiServer::start().await;
+    server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
+    server.register(ResourceType::custom::<LicenseEntitlement>().with_status_subresource());
+    let fleet = Fleet::start(FleetConfig::default())
+        .await
+        .expect("simulator");
+    let sim = &fleet.devices()[0];
+    server
+        .insert(&secret(
+            "sbc-admin",
+            &[("username", "Admin"), ("password", "wrong")],
+        ))
+        .expect("credentials");
+    server
+        .insert(&secret("sbc-licence", &[("license.key", MARKER)]))
+        .expect("licence secret");
+    let mut device = MediantDevice::new("sbc", MediantDeviceSpec::new(&sim.base_url, "sbc-admin"));
+    device.metadata.namespace = Some(NS.into());
+    server.insert(&device).expect("device");
+    let mut m = MediantLicenseSpec::for_device("sbc");
+    m.license_key = Some(SecretKeyRef::new("sbc-licence", "license.key"));
+    let mut licence = LicenseEntitlement::new(
+        "sbc-licence",
+        LicenseEntitlementSpec::new(ProviderSpec::Mediant(m)),
+    );
+    licence.metadata = meta("sbc-licence");
+    server.insert(&licence).expect("licence");
+
+    let (stop, task) = support::spawn_controller(
+        server.client(),
+        ControllerConfig {
+            interval_override: Some(Duration::from_secs(60)),
+            backoff_base: Duration::from_secs(30),
+            backoff_max: Duration::from_secs(30),
+            ..ControllerConfig::default()
+        },
+        Metrics::new(),
+        Arc::new(AtomicBool::new(false)),
+    );
+    wait_for("the licence's 401", || {
+        status(&server)
+            .and_then(|s| s.last_error)
+            .is_some_and(|e| e.message.contains("401"))
+    })
+    .await;
+
+    server
+        .modify::<Secret>(Some(NS), "sbc-admin", |s| {
+            s.data = None;
+            s.string_data = Some(BTreeMap::from([
+                ("username".into(), "Admin".into()),
+                ("password".into(), "Admin".into()),
+            ]));
+        })
+        .expect("fixed credentials");
+    let fixed = Instant::now();
+    wait_for("the licence without its error", || {
+        status(&server).is_some_and(|s| s.last_error.is_none())
+    })
+    .await;
+    assert!(
+        fixed.elapsed() < Duration::from_secs(10),
+        "the licence waited {:?} for its retry",
+        fixed.elapsed()
+    );
+    let _ = stop.send(());
+    task.abort();
+}

@@ -206,9 +206,11 @@ async fn run_kind<K: Kind>(
     let controller = Controller::new(resources, watcher::Config::default())
         .with_config(controller::Config::default().concurrency(config.concurrency));
     let store = controller.store();
-    let for_secrets = (store.clone(), Arc::clone(&ctx));
-    let for_config_maps = (store.clone(), Arc::clone(&ctx));
-    let for_devices = (store, Arc::clone(&ctx));
+    // The devices this kind's resources name, as the device watch saw them.
+    let followed = Arc::new(watches::FollowedDevices::default());
+    let for_secrets = (store.clone(), Arc::clone(&ctx), Arc::clone(&followed));
+    let for_config_maps = (store.clone(), Arc::clone(&ctx), Arc::clone(&followed));
+    let for_devices = (store, Arc::clone(&ctx), followed);
 
     let controller = controller
         // Metadata only: a Secret's data never enters the watch (nor the
@@ -219,12 +221,17 @@ async fn run_kind<K: Kind>(
             secrets,
             watcher::Config::default(),
             move |s: PartialObjectMeta<Secret>| {
-                let (store, ctx) = &for_secrets;
+                let (store, ctx, followed) = &for_secrets;
                 let name = s.name_any();
+                let namespace = s.namespace();
+                // A named device's credentials or CA bundle are its dependents' too.
+                let devices =
+                    followed.naming(namespace.as_deref(), |d| watches::names_secret(d, &name));
                 triggered(
                     ctx,
-                    watches::naming::<K>(store, s.namespace().as_deref(), |r| {
+                    watches::naming::<K>(store, namespace.as_deref(), |r| {
                         watches::kind_names_secret::<K>(r, &name)
+                            || watches::names_one_of::<K>(r, &devices)
                     }),
                 )
             },
@@ -233,12 +240,19 @@ async fn run_kind<K: Kind>(
             config_maps,
             watcher::Config::default(),
             move |cm: PartialObjectMeta<ConfigMap>| {
-                let (store, ctx) = &for_config_maps;
+                let (store, ctx, followed) = &for_config_maps;
                 let name = cm.name_any();
+                let namespace = cm.namespace();
+                // A named device's CA bundle is its dependents' too (its
+                // configuration texts are not: they only shape the device).
+                let devices = followed.naming(namespace.as_deref(), |d| {
+                    watches::names_ca_config_map(d, &name)
+                });
                 triggered(
                     ctx,
-                    watches::naming::<K>(store, cm.namespace().as_deref(), |r| {
+                    watches::naming::<K>(store, namespace.as_deref(), |r| {
                         watches::kind_names_config_map::<K>(r, &name)
+                            || watches::names_one_of::<K>(r, &devices)
                     }),
                 )
             },
@@ -251,7 +265,12 @@ async fn run_kind<K: Kind>(
             devices,
             watcher::Config::default(),
             move |d: MediantDevice| {
-                let (store, ctx) = &for_devices;
+                let (store, ctx, followed) = &for_devices;
+                // Its status is not what dependents read: a status write
+                // (every device failure writes one) triggers nothing.
+                if !followed.changed(&d) {
+                    return Vec::new();
+                }
                 let name = d.name_any();
                 triggered(
                     ctx,

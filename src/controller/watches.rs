@@ -26,19 +26,27 @@ pub fn names_secret(spec: &MediantDeviceSpec, name: &str) -> bool {
             .is_some_and(|r| r.name == name)
 }
 
+/// Whether `spec` takes its CA bundle from ConfigMap `name`.
+pub fn names_ca_config_map(spec: &MediantDeviceSpec, name: &str) -> bool {
+    spec.tls
+        .as_ref()
+        .and_then(|t| t.ca_bundle.as_ref())
+        .and_then(|c| c.config_map_key_ref.as_ref())
+        .is_some_and(|r| r.name == name)
+}
+
+/// Whether `resource` of kind `K` names (`deviceRef`) one of `devices`.
+pub fn names_one_of<K: Kind>(resource: &K::Resource, devices: &[String]) -> bool {
+    matches!(K::target(resource), Target::Named(n) if devices.iter().any(|d| d == n))
+}
+
 /// Whether `spec` names ConfigMap `name` (configuration text or CA bundle).
 pub fn names_config_map(spec: &MediantDeviceSpec, name: &str) -> bool {
     let in_config = spec
         .references()
         .iter()
         .any(|r| matches!(r, SourceRef::ConfigMap(c) if c.name == name));
-    in_config
-        || spec
-            .tls
-            .as_ref()
-            .and_then(|t| t.ca_bundle.as_ref())
-            .and_then(|c| c.config_map_key_ref.as_ref())
-            .is_some_and(|r| r.name == name)
+    in_config || names_ca_config_map(spec, name)
 }
 
 /// The devices among `devices` in `namespace` whose spec satisfies `names`.
@@ -118,6 +126,71 @@ pub fn for_config_map(
     })
 }
 
+/// What a kind that names a device (`deviceRef`) reads of it: the spec
+/// (endpoint, credentials, reset policy, window), the annotations (pause)
+/// and whether it is being deleted. Never its status: the device's own
+/// status writes (a `retryAt` per failure, a heartbeat) must not trigger
+/// its dependents, or each device failure would retry them early, before
+/// the `retryAt` they announced.
+#[derive(Debug, Clone, PartialEq)]
+struct Followed {
+    uid: Option<String>,
+    generation: Option<i64>,
+    annotations: std::collections::BTreeMap<String, String>,
+    deleting: bool,
+    spec: MediantDeviceSpec,
+}
+
+impl Followed {
+    fn of(device: &MediantDevice) -> Self {
+        Self {
+            uid: device.metadata.uid.clone(),
+            generation: device.metadata.generation,
+            annotations: device.annotations().clone(),
+            deleting: device.metadata.deletion_timestamp.is_some(),
+            spec: device.spec.clone(),
+        }
+    }
+}
+
+/// The devices the dependents of one kind follow, as last seen by its
+/// device watch: decides which device events concern them, and which
+/// device names a changed Secret or ConfigMap (a device's credentials)
+/// concerns.
+#[derive(Debug, Default)]
+pub struct FollowedDevices {
+    // Poisoning only means a mapper panicked mid-insert; the map is still
+    // a valid cache (at worst one stale entry, refreshed by the next event).
+    seen: std::sync::Mutex<std::collections::HashMap<(String, String), Followed>>,
+}
+
+impl FollowedDevices {
+    /// Records `device`; whether what its dependents read of it differs
+    /// from the last sighting (always, for a device seen first).
+    pub fn changed(&self, device: &MediantDevice) -> bool {
+        let key = (device.namespace().unwrap_or_default(), device.name_any());
+        let now = Followed::of(device);
+        let mut seen = crate::sync::lock(&self.seen);
+        let same = seen.get(&key) == Some(&now);
+        seen.insert(key, now);
+        !same
+    }
+
+    /// The names of the devices in `namespace` whose spec satisfies `names`.
+    pub fn naming(
+        &self,
+        namespace: Option<&str>,
+        names: impl Fn(&MediantDeviceSpec) -> bool,
+    ) -> Vec<String> {
+        let namespace = namespace.unwrap_or_default();
+        crate::sync::lock(&self.seen)
+            .iter()
+            .filter(|((ns, _), d)| ns == namespace && names(&d.spec))
+            .map(|((_, name), _)| name.clone())
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +268,59 @@ mod tests {
         let hit = devices_naming(&devices, Some("a"), |s| names_config_map(s, "base"));
         assert_eq!(names(hit), ["uses-base"]);
         assert!(devices_naming(&devices, Some("a"), |s| names_config_map(s, "creds")).is_empty());
+    }
+
+    #[test]
+    fn a_device_status_write_concerns_no_dependent_but_its_spec_and_pause_do() {
+        let followed = FollowedDevices::default();
+        let Ok(mut d) = device("a", "sbc", MediantDeviceSpec::new("https://a", "creds"))
+            .0
+            .clone()
+        else {
+            unreachable!("built well-formed")
+        };
+        d.metadata.generation = Some(1);
+        d.metadata.uid = Some("u1".into());
+        assert!(followed.changed(&d), "a device seen first concerns them");
+        assert!(!followed.changed(&d), "the same device again does not");
+        d.metadata.resource_version = Some("42".into());
+        d.status = Some(Default::default());
+        assert!(
+            !followed.changed(&d),
+            "a status write (new resourceVersion) does not"
+        );
+        d.metadata.generation = Some(2);
+        d.spec.credentials_secret_ref.name = "new-creds".into();
+        assert!(followed.changed(&d), "a spec change does");
+        d.metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(crate::plan::PAUSED_ANNOTATION.into(), "true".into());
+        assert!(followed.changed(&d), "a pause annotation does");
+        d.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+        ));
+        assert!(followed.changed(&d), "the start of its deletion does");
+        d.metadata.uid = Some("u2".into());
+        assert!(
+            followed.changed(&d),
+            "a device re-created under the name does"
+        );
+
+        // The Secret a followed device names maps to that device's name.
+        assert_eq!(
+            followed.naming(Some("a"), |s| names_secret(s, "new-creds")),
+            ["sbc"]
+        );
+        assert!(
+            followed
+                .naming(Some("a"), |s| names_secret(s, "creds"))
+                .is_empty()
+        );
+        assert!(
+            followed
+                .naming(Some("b"), |s| names_secret(s, "new-creds"))
+                .is_empty()
+        );
     }
 }
