@@ -522,3 +522,67 @@ async fn a_write_only_password_is_sent_once_and_then_in_sync() {
             .is_empty()
     );
 }
+
+/// A desired value equal to the parameter's default: the device takes it
+/// and then no longer lists the parameter (a dump lists only non-default
+/// values), so verification calls it not taken — and says why, naming
+/// `spec.ini.defaults`, by name only. Declaring the default makes the very
+/// same desired state in sync, with no write.
+#[tokio::test]
+async fn a_value_at_its_default_is_not_taken_with_a_hint_and_in_sync_once_declared() {
+    let fleet = fleet(SimDialect::V74).await;
+    let device = &fleet.devices()[0].device;
+    let client = client(&fleet, "Admin", "Admin");
+    assert_eq!(
+        running(device, "EnableSyslog").as_deref(),
+        Some("1"),
+        "seeded on"
+    );
+    let text = "[SYSTEM Params]\nEnableSyslog = 0\n";
+
+    let outcome = reconcile(&client, &desired_ini(text), &SecretDigests::new()).await;
+    // The device took the value: running and saved, it is the default now.
+    assert_eq!(running(device, "EnableSyslog"), None);
+    assert_eq!(startup(device, "EnableSyslog"), None);
+    assert_eq!(outcome.not_taken, ["EnableSyslog"]);
+    let hint = outcome.not_taken_hint.as_deref().expect("a hint");
+    assert!(hint.contains("spec.ini.defaults"), "{hint}");
+    assert!(hint.starts_with("EnableSyslog "), "{hint}");
+    assert!(!hint.contains("= 0"), "names only: {hint}");
+
+    let mut declared = desired_ini(text);
+    declared
+        .ini_options
+        .defaults
+        .insert("EnableSyslog".into(), "0".into());
+    device.counters.reset();
+    let again =
+        plan::reconcile_once::<MediantDeviceKind>(&client, &declared, &SecretDigests::new(), false)
+            .await
+            .expect("reconcile");
+    assert!(
+        again.survey.plan.is_empty(),
+        "{:?}",
+        again.survey.plan.drift_keys
+    );
+    assert!(again.outcome.is_none_or(|o| o.steps.is_empty()));
+    assert_eq!(device.counters.snapshot().writes, 0);
+}
+
+/// A parameter unknown to the firmware (a misspelling) is accepted and
+/// ignored by the device: the same hint, which also says to check the
+/// spelling; the taken parameter beside it is not named.
+#[tokio::test]
+async fn a_misspelled_parameter_gets_the_same_hint_which_names_the_spelling() {
+    let fleet = fleet(SimDialect::V74).await;
+    let client = client(&fleet, "Admin", "Admin");
+    let outcome = reconcile(
+        &client,
+        &desired_ini("[SYSTEM Params]\nEnableSyslgo = 1\nGWDebugLevel = 5\n"),
+        &SecretDigests::new(),
+    )
+    .await;
+    assert_eq!(outcome.not_taken, ["EnableSyslgo"]);
+    let hint = outcome.not_taken_hint.as_deref().expect("a hint");
+    assert!(hint.contains("spelling"), "{hint}");
+}

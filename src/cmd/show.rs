@@ -146,6 +146,9 @@ pub fn outcome<O, A>(device: &str, outcome: &Outcome<O, A>, painter: Painter) ->
                 painter.paint(RED, "not taken:"),
                 outcome.not_taken.join(", ")
             );
+            if let Some(hint) = &outcome.not_taken_hint {
+                let _ = writeln!(out, "  {} {hint}", painter.paint(YELLOW, "hint:"));
+            }
         }
     }
     out

@@ -31,6 +31,8 @@ pub struct Outcome<O = ObservedState, A = Action> {
     /// Keys the device accepted but did not take (still different after
     /// apply); empty when the device converged.
     pub not_taken: Vec<String>,
+    /// What the kind says about `not_taken` ([`Kind::not_taken_hint`]).
+    pub not_taken_hint: Option<String>,
     /// Steps held back by the reset permission, with the reason.
     pub blocked: Vec<(Step<A>, String)>,
     /// The device after the apply (the verification observation; the
@@ -127,6 +129,7 @@ pub async fn converge_recording<K: Kind>(
         return Ok(Outcome {
             steps,
             not_taken: Vec::new(),
+            not_taken_hint: None,
             blocked: plan.blocked.clone(),
             observed: observed.clone(),
             remaining: plan.clone(),
@@ -144,9 +147,15 @@ pub async fn converge_recording<K: Kind>(
     } else {
         Vec::new()
     };
+    let not_taken_hint = if not_taken.is_empty() {
+        None
+    } else {
+        K::not_taken_hint(&remaining)
+    };
     Ok(Outcome {
         steps,
         not_taken,
+        not_taken_hint,
         blocked: plan.blocked.clone(),
         observed: after,
         remaining,

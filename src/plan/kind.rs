@@ -260,6 +260,14 @@ pub trait Kind: Send + Sync + 'static {
         thorough: bool,
     ) -> impl Future<Output = Result<Self::Observed, ApplyError>> + Send;
 
+    /// What to tell the user about the changes `left` that the target
+    /// accepted and did not take (the verification's plan), beyond their
+    /// keys; `None` when there is nothing kind-specific to say. Pure.
+    fn not_taken_hint(left: &Plan<Self::Action>) -> Option<String> {
+        let _ = left;
+        None
+    }
+
     /// Keeps in `after` (the verification observation, never thorough) what
     /// only the thorough observation `before` read.
     fn carry_over(before: &Self::Observed, after: &mut Self::Observed) {

@@ -61,6 +61,8 @@ pub struct Findings {
     pub paused: bool,
     /// The device accepted changes it did not take.
     pub not_taken: bool,
+    /// What the kind says about the untaken changes ([`super::Kind::not_taken_hint`]).
+    pub not_taken_hint: Option<String>,
     /// The revision the device now matches in full.
     pub revision: Option<String>,
     /// Digests of the write-only secrets sent.
@@ -190,6 +192,11 @@ pub fn compute(
             m.push_str("; writes are paused (spec.suspend or the mediant.io/paused annotation)");
         } else if findings.not_taken {
             m.push_str("; the device accepted them but did not take them");
+            if let Some(hint) = &findings.not_taken_hint {
+                m.push_str(" (");
+                m.push_str(hint);
+                m.push(')');
+            }
         }
         m
     };

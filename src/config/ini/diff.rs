@@ -18,6 +18,10 @@ use crate::config::catalog::{self, CliKey, table_rank};
 use crate::config::cli::{CliError, CliNode, CliScript};
 use crate::config::sensitive::{is_device_hash, is_sensitive, redact_hidden};
 
+/// How [`IniDiff::entries`] shows a value the device does not list (a
+/// parameter, or a `$$` cell, at its default).
+pub const AT_DEFAULT: &str = "(default)";
+
 /// How to compare: what the desired side owns beyond what it declares, and
 /// what the device leaves out of its dump. Nothing is deleted or reset by
 /// omission; only what is listed here.
@@ -888,12 +892,12 @@ impl IniDiff {
     pub fn entries(&self) -> Vec<(String, Option<String>, Option<String>)> {
         let mut out = Vec::with_capacity(self.len());
         let shown_cell = |column: &str, value: Option<&str>, secret: bool| match value {
-            None => "(default)".to_string(),
+            None => AT_DEFAULT.to_string(),
             Some(v) => redact_hidden(column, v, secret).into_owned(),
         };
         for p in &self.params {
             let before = p.old.as_deref().map_or_else(
-                || "(default)".into(),
+                || AT_DEFAULT.into(),
                 |v| redact_hidden(&p.name, v, p.secret),
             );
             out.push((

@@ -37,8 +37,8 @@ mod parse;
 mod render;
 
 pub use diff::{
-    CellChange, DiffOptions, IniDiff, IniPlanError, ParamChange, RowChange, SentCell, TableDiff,
-    check_declared, check_full_upload, diff, plan_diff, validate,
+    AT_DEFAULT, CellChange, DiffOptions, IniDiff, IniPlanError, ParamChange, RowChange, SentCell,
+    TableDiff, check_declared, check_full_upload, diff, plan_diff, validate,
 };
 pub use model::{Cell, IniDocument, Param, Row, RowIndex, Table};
 pub use parse::{decode, parse, parse_bytes, parse_strict};

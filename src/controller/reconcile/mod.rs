@@ -440,6 +440,7 @@ async fn pipeline<K: Kind>(
     // device changes.
     if ctx.already_not_taken(key, &revision, &drift) {
         findings.not_taken = true;
+        findings.not_taken_hint = K::not_taken_hint(planned);
         return Ok(next);
     }
 
@@ -511,6 +512,7 @@ async fn pipeline<K: Kind>(
     findings.digests = Some(outcome.digests.clone());
     findings.drift = Some(drift_of(&outcome.remaining));
     findings.not_taken = !outcome.not_taken.is_empty();
+    findings.not_taken_hint = outcome.not_taken_hint.clone();
     let left = findings.drift.clone().filter(|_| findings.not_taken);
     ctx.note_not_taken(key, left.map(|d| (revision.clone(), d)));
     if outcome.remaining.is_empty() {
@@ -527,6 +529,9 @@ async fn pipeline<K: Kind>(
             "; the device did not take {}",
             summary(outcome.not_taken.len(), &outcome.not_taken)
         ));
+        if let Some(hint) = &outcome.not_taken_hint {
+            note.push_str(&format!(" ({hint})"));
+        }
     }
     learned.observed = Some(outcome.observed);
     ctx.publish(reference, EventType::Normal, "Applied", "Apply", note)

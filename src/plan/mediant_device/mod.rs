@@ -405,6 +405,42 @@ pub fn facts_of(status: &DeviceStatus) -> api::DeviceFacts {
 /// `kubectl annotate` without editing the spec (e.g. during an incident).
 pub const PAUSED_ANNOTATION: &str = "mediant.io/paused";
 
+/// The hint for INI parameters still absent from the device's dump after
+/// an accepted write. A dump lists only non-default values, so such a
+/// parameter is either at its default (declare the default in
+/// `spec.ini.defaults` and it is in sync) or unknown to the firmware (a
+/// misspelling: the device ignores unknown names). Which one cannot be
+/// told from the device, so it is said, not guessed. Names only, never
+/// values (a value may be a secret).
+fn absent_parameters_hint(left: &Plan) -> Option<String> {
+    let absent: Vec<&str> = left
+        .steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::IniIncremental(..) | Action::IniFull(..)))
+        .flat_map(|s| &s.changes)
+        // A scalar parameter (not `Table[i].Column`, not a CLI path) the
+        // device does not list.
+        .filter(|c| {
+            c.before.as_deref() == Some(ini::AT_DEFAULT)
+                && !c.key.contains('[')
+                && !c.key.contains(" / ")
+        })
+        .map(|c| c.key.as_str())
+        .collect();
+    let first = absent.first()?;
+    let names = if absent.len() == 1 {
+        (*first).to_owned()
+    } else {
+        format!("{} and {} more", first, absent.len() - 1)
+    };
+    Some(format!(
+        "{names} still absent from the device's INI after the write: a device lists only \
+         non-default values, so either the value is the parameter's default (declare it in \
+         spec.ini.defaults, e.g. {first}: \"<default>\", and it is in sync) or the firmware does \
+         not know the name (check its spelling)"
+    ))
+}
+
 /// Whether writes to the device are paused (`spec.suspend` or the
 /// annotation [`PAUSED_ANNOTATION`]). Every resource configuring the device
 /// is paused with it.
@@ -478,6 +514,10 @@ impl Kind for MediantDeviceKind {
         thorough: bool,
     ) -> Result<ObservedState, super::ApplyError> {
         execute::observe_with(client, desired, thorough).await
+    }
+
+    fn not_taken_hint(left: &Plan) -> Option<String> {
+        absent_parameters_hint(left)
     }
 
     fn carry_over(before: &ObservedState, after: &mut ObservedState) {
