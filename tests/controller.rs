@@ -301,7 +301,7 @@ async fn a_new_device_converges_and_reports_ready_for_its_generation() {
     assert_eq!(status.drift.map(|d| d.count), Some(0));
     let revision = status.last_applied_revision.expect("revision");
     assert!(
-        revision.starts_with("sha256:") && revision.len() == 71,
+        revision.starts_with("hmac-sha256:") && revision.len() == 76,
         "{revision}"
     );
     assert!(status.last_sync_time.is_some());

@@ -221,6 +221,23 @@ async fn digests_are_keyed_by_the_operator_secret_and_survive_a_restart() {
         hex,
         mediant_operator::plan::digest(&serial, "CLIPrivPass", MARKER)
     );
+    // The revision covers the INI text, the marker included: shown keyed,
+    // never as the plain SHA-256 anyone could check a guess against.
+    let revision = stored["status"]["lastAppliedRevision"]
+        .as_str()
+        .expect("lastAppliedRevision")
+        .to_owned();
+    let spec: MediantDevice = serde_json::from_value(stored.clone()).expect("device");
+    let plain_revision = mediant_operator::api::desired_revision(
+        &spec.spec,
+        &mediant_operator::api::ResolvedSources::new(),
+    );
+    assert_eq!(
+        revision,
+        keyed.seal_digest("MediantDevice", &plain_revision),
+        "keyed with the operator's key"
+    );
+    assert!(!revision.contains(plain_revision.trim_start_matches("sha256:")));
     // (The spec holds the INI itself; status must not.)
     assert!(!stored["status"].to_string().contains(MARKER));
     for event in server.list::<Event>(Some(NS)) {
@@ -234,6 +251,11 @@ async fn digests_are_keyed_by_the_operator_secret_and_survive_a_restart() {
     reconciled(sim, 3).await;
     let counts = sim.device.counters.snapshot();
     assert_eq!(counts.writes, 0, "in sync after a restart: {counts:?}");
+    assert_eq!(
+        device(&server)["status"]["lastAppliedRevision"].as_str(),
+        Some(revision.as_str()),
+        "the same key, the same revision"
+    );
     stop(second).await;
     server.stop().await;
 }

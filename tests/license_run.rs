@@ -188,7 +188,7 @@ async fn run_holds_the_licence_until_the_gate_opens_then_installs_verifies_and_s
     assert!(
         s.desired_digest
             .as_deref()
-            .is_some_and(|d| d.starts_with("sha256:"))
+            .is_some_and(|d| d.starts_with("hmac-sha256:"))
     );
     assert_eq!(s.last_applied_digest, s.desired_digest);
     match &s.facts {

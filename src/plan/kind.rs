@@ -249,8 +249,16 @@ pub trait Kind: Send + Sync + 'static {
         reset: ResetPermission,
     ) -> Result<Self::Desired, ValidationError>;
 
-    /// A stable digest of the desired state (status `lastAppliedRevision`).
+    /// A stable digest of the desired state (status `lastAppliedRevision`,
+    /// once the pipeline has keyed it: [`SecretDigests::seal_digest`]).
     fn revision(resource: &Self::Resource, resolved: &ResolvedSources) -> String;
+
+    /// Keys, with `seal`, any digest of the desired state that the kind
+    /// shows in status besides the revision (it may cover Secret texts);
+    /// kinds that show none keep this default.
+    fn seal_digests(desired: &mut Self::Desired, seal: &dyn Fn(&str) -> String) {
+        let _ = (desired, seal);
+    }
 
     /// Reads what `desired` needs from the target. `thorough`: the slower,
     /// informational reads (e.g. counting active alarms) are due too.

@@ -190,6 +190,14 @@ impl SecretDigests {
         self.key().seal(&[serial, entry, value])
     }
 
+    /// `digest` (a kind's plain SHA-256 of its desired state, Secret texts
+    /// included) keyed for display in status, so that what status shows
+    /// cannot be checked against guessed inputs without the key:
+    /// `hmac-sha256:<hex>`. `purpose` separates the uses.
+    pub fn seal_digest(&self, purpose: &str, digest: &str) -> String {
+        self.key().seal(&["status-digest", purpose, digest])
+    }
+
     /// Whether the digest recorded under `entry` is that of `value` (a
     /// keyed digest, or an old salted one).
     pub fn matches(&self, serial: &str, entry: &str, value: &str) -> bool {
@@ -280,6 +288,37 @@ impl<const N: usize> From<[(String, String); N]> for SecretDigests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_digest_depends_on_the_key_and_the_purpose() {
+        let a = SecretDigests::keyed(
+            DigestKey::from_text(&"a".repeat(32)).unwrap(),
+            BTreeMap::new(),
+        );
+        let b = SecretDigests::keyed(
+            DigestKey::from_text(&"b".repeat(32)).unwrap(),
+            BTreeMap::new(),
+        );
+        let d = "sha256:0123";
+        assert_eq!(
+            a.seal_digest("MediantDevice", d),
+            a.seal_digest("MediantDevice", d)
+        );
+        assert_ne!(
+            a.seal_digest("MediantDevice", d),
+            b.seal_digest("MediantDevice", d)
+        );
+        assert_ne!(
+            a.seal_digest("MediantDevice", d),
+            a.seal_digest("TlsContext", d)
+        );
+        assert!(a.seal_digest("MediantDevice", d).starts_with(HMAC_PREFIX));
+        // Never the same as a secret value's digest of the same text.
+        assert_ne!(
+            a.seal_digest("MediantDevice", d),
+            a.seal("MediantDevice", d, "")
+        );
+    }
 
     #[test]
     fn hmac_matches_rfc_4231_test_case_2() {

@@ -39,10 +39,10 @@ pub struct LicenseEntitlementStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 512))]
     pub target: Option<String>,
-    /// `sha256:<hex>` of the normalised desired state (the provider spec and
-    /// the Secret texts it names), keyed with this object's UID: it changes
-    /// whenever the declared licence does, differs between objects, and is
-    /// never a licence key.
+    /// `hmac-sha256:<hex>` of the normalised desired state (the provider
+    /// spec and the Secret texts it names, with this object's UID), keyed
+    /// with the operator's digest key: it changes whenever the declared
+    /// licence does, differs between objects, and is never a licence key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 128))]
     pub desired_digest: Option<String>,

@@ -27,9 +27,10 @@ pub struct MediantDeviceStatus {
     /// Facts the device reports about itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceFacts>,
-    /// Revision (SHA-256) of the desired configuration last applied in full:
-    /// the spec's configuration fields and the text of the ConfigMaps they
-    /// name.
+    /// Revision of the desired configuration last applied in full: the
+    /// spec's configuration fields and the texts of the ConfigMaps and
+    /// Secrets they name, as `hmac-sha256:<hex>` keyed with the operator's
+    /// digest key (so it cannot be checked against guessed Secret values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 128))]
     pub last_applied_revision: Option<String>,

@@ -24,8 +24,9 @@ pub struct TlsContextStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub observed_generation: Option<i64>,
-    /// Revision (SHA-256) of the desired state last applied in full: the
-    /// spec and the texts it names.
+    /// Revision of the desired state last applied in full: the spec and the
+    /// texts it names, as `hmac-sha256:<hex>` keyed with the operator's
+    /// digest key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 128))]
     pub last_applied_revision: Option<String>,

@@ -313,7 +313,15 @@ async fn pipeline<K: Kind>(
             Arc::new(ClusterIssuer::new(ctx.client.clone())),
         );
     }
-    let revision = K::revision(resource, &refs.resolved);
+    // Digests shown in status are keyed: they cover Secret texts, which a
+    // plain SHA-256 would let anyone who reads status check guesses against.
+    let memory = resource
+        .status()
+        .map(|s| s.common().applied_secret_digests)
+        .unwrap_or_default()
+        .with_key(ctx.config.digest_key.key());
+    let revision = memory.seal_digest(K::KIND, &K::revision(resource, &refs.resolved));
+    K::seal_digests(&mut desired, &|d| memory.seal_digest(K::KIND, d));
     let inputs = super::clients::ClientInputs::of_target(&refs, K::client_variant(&desired));
     let client = ctx.kept_client(key, inputs, || {
         let metrics = Arc::clone(&ctx.metrics);
@@ -345,11 +353,6 @@ async fn pipeline<K: Kind>(
         learned.pending_save = Some(None);
     }
 
-    let memory = resource
-        .status()
-        .map(|s| s.common().applied_secret_digests)
-        .unwrap_or_default()
-        .with_key(ctx.config.digest_key.key());
     let thorough = ctx.alarms_due(key, interval);
     let findings = &mut learned.findings;
     let survey = match plan::survey::<K>(&*client, &desired, &memory, thorough).await {

@@ -236,6 +236,10 @@ impl Kind for LicenseEntitlementKind {
         keyed_digest(resource, resolved)
     }
 
+    fn seal_digests(desired: &mut EntitlementDesired, seal: &dyn Fn(&str) -> String) {
+        desired.digest = seal(&desired.digest);
+    }
+
     async fn observe(
         client: &EntitlementClient,
         desired: &EntitlementDesired,
