@@ -111,6 +111,23 @@ fn pem_errors_name_the_block_and_never_echo_its_content() {
         assert!(shown.contains(expected), "{shown}");
         assert!(!shown.contains(marker), "{shown}");
     }
+    // Numbered from 1, the same way whatever is wrong with the block: the
+    // broken one of a bundle is named.
+    let bad = format!("-----BEGIN CERTIFICATE-----\n{marker}!!\n-----END CERTIFICATE-----\n");
+    for (text, index) in [
+        (bad.clone(), 1),
+        (format!("{}{bad}", ca.cert_pem), 2),
+        (format!("{}{}{bad}", ca.cert_pem, ca.cert_pem), 3),
+    ] {
+        let err = pem::parse_certificates(&text).expect_err("bad base64");
+        assert_eq!(
+            err,
+            PemError::Malformed {
+                index,
+                reason: "the data is not valid base64"
+            }
+        );
+    }
     let two = format!("{key}{key}");
     assert_eq!(
         PrivateKey::parse(&two, None).expect_err("two keys"),

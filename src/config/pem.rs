@@ -105,19 +105,19 @@ fn blocks(text: &str, expected: &'static str) -> Result<Vec<pem::Pem>, PemError>
     if begins == 0 {
         return Err(PemError::NoBlock { expected });
     }
-    let parsed = pem::parse_many(text).map_err(|e| PemError::Malformed {
-        // `parse_many` stops at the first bad block without saying which.
-        index: 0,
-        reason: match e {
-            pem::PemError::MismatchedTags(..) => "BEGIN and END labels differ",
-            pem::PemError::MissingBeginTag => "missing BEGIN line",
-            pem::PemError::MissingEndTag => "missing END line",
-            pem::PemError::MissingData => "no data between BEGIN and END",
-            pem::PemError::InvalidData(_) => "the data is not valid base64",
-            pem::PemError::InvalidHeader(_) => "an encapsulated header is malformed",
-            pem::PemError::NotUtf8(_) => "not UTF-8 text",
-            _ => "broken PEM framing",
-        },
+    let parsed = pem::parse_many(text).map_err(|e| {
+        // `parse_many` stops at the first bad block without saying which:
+        // each block on its own (from its BEGIN to the next) tells.
+        let starts: Vec<usize> = text.match_indices("-----BEGIN ").map(|(i, _)| i).collect();
+        let failing = starts.iter().enumerate().find_map(|(n, &start)| {
+            let end = starts.get(n + 1).copied().unwrap_or(text.len());
+            pem::parse(&text[start..end]).err().map(|e| (n + 1, e))
+        });
+        let (index, e) = failing.unwrap_or((1, e));
+        PemError::Malformed {
+            index,
+            reason: pem_reason(&e),
+        }
     })?;
     if parsed.len() != begins {
         return Err(PemError::Malformed {
@@ -126,6 +126,21 @@ fn blocks(text: &str, expected: &'static str) -> Result<Vec<pem::Pem>, PemError>
         });
     }
     Ok(parsed)
+}
+
+/// A fixed description of a `pem` crate error (its own text may quote the
+/// offending data).
+fn pem_reason(e: &pem::PemError) -> &'static str {
+    match e {
+        pem::PemError::MismatchedTags(..) => "BEGIN and END labels differ",
+        pem::PemError::MissingBeginTag => "missing BEGIN line",
+        pem::PemError::MissingEndTag => "missing END line",
+        pem::PemError::MissingData => "no data between BEGIN and END",
+        pem::PemError::InvalidData(_) => "the data is not valid base64",
+        pem::PemError::InvalidHeader(_) => "an encapsulated header is malformed",
+        pem::PemError::NotUtf8(_) => "not UTF-8 text",
+        _ => "broken PEM framing",
+    }
 }
 
 /// Lower-case hex of `bytes`.
