@@ -241,8 +241,23 @@ fn parse_cli(origin: &str, text: &str) -> Result<CliScript, ValidationError> {
 
 /// Replaces every backticked excerpt of `reason` that quotes the offending
 /// line `line_text` by `…`: the parser quotes input to help, but the line
-/// may hold a password. Excerpts that are guidance (not from the line) stay.
+/// may hold a password. Excerpts that are guidance (not from the line) stay,
+/// and so do names: what a line holds before its `=` (a parameter or a
+/// row, `IPGroup 1`), a `[Section]` header and a FORMAT line (column
+/// names) are structure, never values. A value is only ever after the `=`.
 fn redact_excerpts(reason: &str, line_text: &str) -> String {
+    let trimmed = line_text.trim_start();
+    let is_format = trimmed
+        .get(..6)
+        .is_some_and(|w| w.eq_ignore_ascii_case("FORMAT"));
+    let names_only = trimmed.starts_with('[') || is_format;
+    // Where a value may be: after the first `=`; the whole line when it
+    // has none (and is not a header or FORMAT line).
+    let value_part = match line_text.split_once('=') {
+        _ if names_only => "",
+        Some((_, value)) => value,
+        None => line_text,
+    };
     let mut out = String::with_capacity(reason.len());
     let mut rest = reason;
     while let Some(open) = rest.find('`') {
@@ -252,7 +267,7 @@ fn redact_excerpts(reason: &str, line_text: &str) -> String {
         };
         let excerpt = &after[..close];
         out.push_str(&rest[..=open]);
-        if !excerpt.is_empty() && line_text.contains(excerpt) {
+        if !excerpt.is_empty() && value_part.contains(excerpt) {
             out.push('…');
         } else {
             out.push_str(excerpt);
@@ -292,6 +307,33 @@ mod tests {
             "expected `Name = value`, found `…`"
         );
         assert_eq!(redact_excerpts("no excerpt", "x"), "no excerpt");
+        // Names stay: a row key before `=`, a header, FORMAT columns.
+        assert_eq!(
+            redact_excerpts(
+                "row `IPGroup 1` is written twice (first on line 3); keep one",
+                "IPGroup 1 = 0, \"hunter2\";"
+            ),
+            "row `IPGroup 1` is written twice (first on line 3); keep one"
+        );
+        assert_eq!(
+            redact_excerpts(
+                "column `IPGroup_Name` is listed twice",
+                "FORMAT Index = IPGroup_Name, IPGroup_Name;"
+            ),
+            "column `IPGroup_Name` is listed twice"
+        );
+        assert_eq!(
+            redact_excerpts("not closed before `[SIP Params]`", "[SIP Params]"),
+            "not closed before `[SIP Params]`"
+        );
+        // A value is masked.
+        assert_eq!(
+            redact_excerpts(
+                "parameter `P`: unterminated quote in `'hunter2`",
+                "P = 'hunter2"
+            ),
+            "parameter `P`: unterminated quote in `…`"
+        );
         assert_eq!(redact_excerpts("odd `tick", "tick"), "odd `tick");
     }
 
