@@ -91,7 +91,7 @@ async fn pruning_deletes_rows_through_an_incremental_cli_step() {
         .expect("survey");
     let actions: Vec<&Action> = survey.plan.steps.iter().map(|s| &s.action).collect();
     assert!(
-        matches!(actions.as_slice(), [Action::CliIncremental(script), Action::SaveConfiguration] if script.contains(" no proxy-ip ")),
+        matches!(actions.as_slice(), [Action::CliIncremental(script, _), Action::SaveConfiguration] if script.contains(" no proxy-ip ")),
         "{actions:?}"
     );
     sim.device.counters.reset();

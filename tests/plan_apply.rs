@@ -586,3 +586,83 @@ async fn a_misspelled_parameter_gets_the_same_hint_which_names_the_spelling() {
     let hint = outcome.not_taken_hint.as_deref().expect("a hint");
     assert!(hint.contains("spelling"), "{hint}");
 }
+
+/// A CLI password is write-only: the device shows its hash, never the
+/// value. One apply sends it; every later one with the same value writes
+/// nothing (the digest of what was sent, carried like the INI ones); a
+/// new value is sent; an entry deleted by hand gets its password again.
+/// Asserted on the device's own state (the stored hash).
+#[tokio::test]
+async fn a_cli_password_is_sent_once_then_in_sync_and_again_when_changed_or_recreated() {
+    use mediant_operator::config::cli::CliScript;
+    let fleet = fleet(SimDialect::V74).await;
+    let device = &fleet.devices()[0].device;
+    let client = client(&fleet, "Admin", "Admin");
+    let script = |password: &str| DesiredState {
+        cli: Some(
+            CliScript::parse(&format!(
+                "configure voip\n ip-group 7\n  name \"TRUNK7\"\n  password \"{password}\"\n exit\nexit\n"
+            ))
+            .expect("script"),
+        ),
+        save_after_apply: true,
+        ..DesiredState::default()
+    };
+    let hash = || {
+        device
+            .running()
+            .table("IPGroup")
+            .and_then(|t| t.cell("7", "Password").map(str::to_owned))
+    };
+    let mut memory = SecretDigests::new();
+    let run = async |desired: &DesiredState, memory: &mut SecretDigests| {
+        device.counters.reset();
+        let done = plan::reconcile_once::<MediantDeviceKind>(&client, desired, memory, false)
+            .await
+            .expect("reconcile");
+        if let Some(o) = &done.outcome {
+            assert!(o.not_taken.is_empty(), "{:?}", o.not_taken);
+            assert!(o.remaining.is_empty(), "{:?}", o.remaining.drift_keys);
+            *memory = o.digests.clone();
+        }
+        device.counters.snapshot().writes
+    };
+
+    assert_eq!(
+        run(&script("S3cretPW"), &mut memory).await,
+        2,
+        "CLI, then save"
+    );
+    let first = hash().expect("a hash");
+    assert!(first.starts_with("$1$"), "{first}");
+    for _ in 0..2 {
+        assert_eq!(run(&script("S3cretPW"), &mut memory).await, 0, "in sync");
+    }
+    assert_eq!(hash().as_deref(), Some(first.as_str()));
+
+    assert_eq!(
+        run(&script("N3wPW"), &mut memory).await,
+        2,
+        "a new value is sent"
+    );
+    let second = hash().expect("a hash");
+    assert_ne!(second, first);
+    assert_eq!(run(&script("N3wPW"), &mut memory).await, 0);
+
+    // Deleted by hand: the entry and its password come back.
+    client
+        .put_cli_incremental("configure voip\nno ip-group 7\nexit\n")
+        .await
+        .expect("delete by hand");
+    assert_eq!(hash(), None);
+    assert_eq!(run(&script("N3wPW"), &mut memory).await, 2);
+    assert_eq!(
+        hash().as_deref(),
+        Some(second.as_str()),
+        "same value, same hash"
+    );
+    assert!(
+        !format!("{memory:?}").contains("N3wPW"),
+        "digests only, never the value"
+    );
+}

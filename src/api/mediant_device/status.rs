@@ -58,7 +58,8 @@ pub struct MediantDeviceStatus {
     #[schemars(schema_with = "optional_date_time_schema")]
     pub last_sync_time: Option<Time>,
     /// For each write-only secret sent to the device (parameter, hidden
-    /// parameter, `Table[index].Column`, `Table[*]`), `hmac-sha256:<hex>` of
+    /// parameter, `Table[index].Column`, `Table[*]`, a CLI password setting
+    /// as `cli:<mode path> / <key>`), `hmac-sha256:<hex>` of
     /// the device serial, key and what was sent, keyed by the operator's
     /// digest key Secret; never the value (bare hex entries are the salted
     /// SHA-256 of earlier versions, still read). `@reset/ini-full` is the

@@ -284,6 +284,12 @@ impl CliDiff {
         &self.changes
     }
 
+    /// Keeps only the changes `keep` holds for (a caller's knowledge the
+    /// trees do not have, e.g. a write-only secret known to be in sync).
+    pub fn retain(&mut self, keep: impl FnMut(&CliChange) -> bool) {
+        self.changes.retain(keep);
+    }
+
     /// The changes as an incremental script tree: each touched mode entered
     /// once, holding only what changes.
     pub fn to_script(&self) -> CliScript {

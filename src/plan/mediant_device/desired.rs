@@ -586,7 +586,7 @@ mod tests {
             .iter()
             .map(|s| match &s.action {
                 super::super::Action::IniIncremental(t, _)
-                | super::super::Action::CliIncremental(t) => t.clone(),
+                | super::super::Action::CliIncremental(t, _) => t.clone(),
                 _ => String::new(),
             })
             .collect();

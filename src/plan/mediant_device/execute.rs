@@ -94,8 +94,9 @@ pub(super) async fn run_step(
             client.put_ini_incremental(text).await?;
             done.digests = record.clone();
         }
-        Action::CliIncremental(text) => {
+        Action::CliIncremental(text, record) => {
             let out = client.put_cli_incremental(text).await?;
+            done.digests = record.clone();
             done.output = (!out.output.trim().is_empty()).then_some(out.output);
         }
         Action::IniFull(text, record) => {

@@ -103,8 +103,9 @@ pub enum Action {
     /// succeeded, the digests of its write-only values and its
     /// fingerprint ([`FULL_UPLOAD_ENTRY`]) are recorded.
     IniFull(String, SecretDigests),
-    /// `PUT /files/cliScript/incremental` with this script.
-    CliIncremental(String),
+    /// `PUT /files/cliScript/incremental` with this script; once it
+    /// succeeded, the digests of the secret settings it sent are recorded.
+    CliIncremental(String, SecretDigests),
     /// `POST /actions/saveConfiguration`.
     SaveConfiguration,
 }
@@ -115,7 +116,7 @@ impl std::fmt::Debug for Action {
         match self {
             Action::IniIncremental(t, _) => write!(f, "IniIncremental({} bytes)", t.len()),
             Action::IniFull(t, _) => write!(f, "IniFull({} bytes)", t.len()),
-            Action::CliIncremental(t) => write!(f, "CliIncremental({} bytes)", t.len()),
+            Action::CliIncremental(t, _) => write!(f, "CliIncremental({} bytes)", t.len()),
             Action::SaveConfiguration => f.write_str("SaveConfiguration"),
         }
     }
@@ -227,7 +228,7 @@ pub fn plan(
                     // row deleted here. Children are deleted first.
                     if let Some(script) = changes.render_cli_deletions(have)? {
                         plan.steps.push(Step {
-                            action: Action::CliIncremental(script),
+                            action: Action::CliIncremental(script, digests.empty_like()),
                             description: format!(
                                 "delete {} pruned row(s) through an incremental CLI script (INI has no row deletion)",
                                 deleted.len()
@@ -311,7 +312,8 @@ pub fn plan(
             .cli
             .as_ref()
             .ok_or(PlanError::NotObserved("CLI script"))?;
-        let changes = cli::diff(want, have, &desired.cli_options);
+        let mut changes = cli::diff(want, have, &desired.cli_options);
+        let record = secrets::settle_cli(&mut changes, digests, serial);
         if !changes.is_empty() {
             let summary: Vec<Change> = changes
                 .changes()
@@ -323,7 +325,7 @@ pub fn plan(
             plan.drift_keys
                 .extend(changes.changes().iter().take(room).map(cli_key));
             plan.steps.push(Step {
-                action: Action::CliIncremental(changes.render_incremental()),
+                action: Action::CliIncremental(changes.render_incremental(), record),
                 description: format!("run {} CLI change(s) incrementally", summary.len()),
                 changes: summary,
                 side_effect: SideEffect::None,

@@ -5,6 +5,7 @@
 //! digest and the device still holds a hash (or hides the parameter).
 
 use crate::config::catalog;
+use crate::config::cli;
 use crate::config::ini::{Cell, IniDocument, Table};
 use crate::config::sensitive::{is_catalogued_secret, is_sensitive};
 
@@ -134,6 +135,54 @@ pub fn record(
     let mut out = digests_of(desired, serial, memory);
     out.extend(table_digests(desired, observed, serial, memory));
     out
+}
+
+/// The entry under which the digest of the CLI setting `key` in the mode at
+/// `path` is recorded (`cli:configure voip / ip-group 0 / password`).
+pub fn cli_entry(path: &[String], key: &str) -> String {
+    format!("cli:{} / {key}", path.join(" / "))
+}
+
+/// Write-only CLI secrets. A device shows a password setting as a hash
+/// (the simulator: `$1$…`), obscured or not at all — the reference is
+/// silent on its running-config form — so a desired password never equals
+/// what is observed. Drops from `changes` each setting of a secret key
+/// ([`cli::is_secret_key`]) whose desired value is the one last sent (its
+/// recorded digest) in a mode the device already has (no creation above
+/// it: a re-created entry gets its password again). Returns the digests to
+/// record once the remaining changes are sent. A password changed by hand
+/// on the device is not seen (as with INI hashes): change the desired
+/// value to send it again.
+pub fn settle_cli(
+    changes: &mut cli::CliDiff,
+    digests: &SecretDigests,
+    serial: &str,
+) -> SecretDigests {
+    let created: Vec<Vec<String>> = changes
+        .changes()
+        .iter()
+        .filter_map(|c| match c {
+            cli::CliChange::Create { path } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut record = digests.empty_like();
+    changes.retain(|c| {
+        let cli::CliChange::Set { path, key, new, .. } = c else {
+            return true;
+        };
+        if !cli::is_secret_key(key) {
+            return true;
+        }
+        let entry = cli_entry(path, key);
+        let in_new_mode = created.iter().any(|p| path.starts_with(p));
+        if !in_new_mode && digests.matches(serial, &entry, new) {
+            return false;
+        }
+        record.insert(entry.clone(), digests.seal(serial, &entry, new));
+        true
+    });
+    record
 }
 
 /// The entry under which the fingerprint of the desired INI last uploaded
