@@ -191,6 +191,37 @@ impl FollowedDevices {
     }
 }
 
+/// The resourceVersion of each Secret or ConfigMap that concerned some
+/// resource of one kind, when its watch last delivered it: a watch that
+/// starts again (a relist, or the controller rebuilt when cert-manager
+/// appears) delivers every object once more, and an unchanged one must not
+/// trigger its dependents (it would cut their backoff short and look at
+/// every device again). Only objects some resource names are kept.
+#[derive(Debug, Default)]
+pub struct SeenVersions {
+    // Poisoning only means a mapper panicked mid-insert; at worst one
+    // entry is stale, which costs one extra reconciliation.
+    seen: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
+}
+
+impl SeenVersions {
+    /// Records `resource_version` of `namespace/name`; whether it differs
+    /// from the last one recorded (always, for an object seen first or
+    /// without a resourceVersion).
+    pub fn changed(&self, namespace: &str, name: &str, resource_version: Option<&str>) -> bool {
+        let Some(rv) = resource_version else {
+            return true;
+        };
+        let key = (namespace.to_owned(), name.to_owned());
+        let mut seen = crate::sync::lock(&self.seen);
+        let same = seen.get(&key).is_some_and(|v| v == rv);
+        if !same {
+            seen.insert(key, rv.to_owned());
+        }
+        !same
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +242,17 @@ mod tests {
 
     fn names(refs: Vec<ObjectRef<Guarded>>) -> Vec<String> {
         refs.into_iter().map(|r| r.name).collect()
+    }
+
+    #[test]
+    fn a_source_delivered_again_unchanged_is_not_a_change() {
+        let seen = SeenVersions::default();
+        assert!(seen.changed("a", "creds", Some("5")), "seen first");
+        assert!(!seen.changed("a", "creds", Some("5")), "delivered again");
+        assert!(seen.changed("b", "creds", Some("5")), "another namespace");
+        assert!(seen.changed("a", "creds", Some("6")), "changed");
+        assert!(!seen.changed("a", "creds", Some("6")));
+        assert!(seen.changed("a", "creds", None), "no version: a change");
     }
 
     #[test]
