@@ -1063,9 +1063,12 @@ async fn cert_manager_installed_later_is_followed_without_a_restart() {
     let tls = h
         .wait_condition(ConditionType::Reconciling, ConditionStatus::True)
         .await;
-    let c = find_condition(&tls.status.expect("status").conditions, ConditionType::Reconciling)
-        .cloned()
-        .expect("Reconciling");
+    let c = find_condition(
+        &tls.status.expect("status").conditions,
+        ConditionType::Reconciling,
+    )
+    .cloned()
+    .expect("Reconciling");
     assert_eq!(c.reason, "KubeApiError", "{c:?}");
     assert!(c.message.contains("install cert-manager"), "{}", c.message);
     let down_status = h
@@ -1149,7 +1152,10 @@ async fn cert_manager_installed_later_is_followed_without_a_restart() {
         1,
         "noticed once"
     );
-    assert!(text.contains("checked again every 0.2 s"), "the warning says when");
+    assert!(
+        text.contains("checked again every 0.2 s"),
+        "the warning says when"
+    );
     assert!(!text.contains("restart the operator"));
     h.stop().await;
 }

@@ -209,17 +209,12 @@ async fn run_kind<K: Kind>(
         Arc::clone(&metrics),
         locks,
     ));
-    let delivered = Arc::new(Delivered::default());
     let mut requests: Option<Api<CertificateRequest>> = if K::USES_ISSUER {
-        certificate_requests(
-            client.clone(),
-            ns.as_deref(),
-            config.cert_manager_recheck,
-        )
-        .await
+        certificate_requests(client.clone(), ns.as_deref(), config.cert_manager_recheck).await
     } else {
         None
     };
+    let delivered = Arc::new(Delivered::new(K::USES_ISSUER && requests.is_none()));
 
     loop {
         let waiting = K::USES_ISSUER && requests.is_none();
@@ -290,11 +285,23 @@ async fn run_kind<K: Kind>(
 /// What the watches of one kind's controller last delivered, kept across
 /// its rebuilds: the devices its resources name, and the resourceVersion
 /// of the Secrets and ConfigMaps that concerned them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Delivered {
     devices: watches::FollowedDevices,
     secrets: watches::SeenVersions,
     config_maps: watches::SeenVersions,
+}
+
+impl Delivered {
+    /// Nothing delivered yet; Secret and ConfigMap versions are remembered
+    /// only when the controller may be rebuilt (`rebuild`).
+    fn new(rebuild: bool) -> Self {
+        Delivered {
+            devices: watches::FollowedDevices::default(),
+            secrets: watches::SeenVersions::new(rebuild),
+            config_maps: watches::SeenVersions::new(rebuild),
+        }
+    }
 }
 
 /// The controller of kind `K`: its resources, the Secrets and ConfigMaps
@@ -333,6 +340,14 @@ fn controller_for<K: Kind>(
                 let (store, ctx, delivered) = &for_secrets;
                 let name = s.name_any();
                 let namespace = s.namespace();
+                let ns = namespace.as_deref().unwrap_or_default();
+                // Delivered again unchanged (the controller rebuilt).
+                if !delivered
+                    .secrets
+                    .changed(ns, &name, s.resource_version().as_deref())
+                {
+                    return Vec::new();
+                }
                 // A named device's credentials or CA bundle are its dependents' too.
                 let devices = delivered
                     .devices
@@ -341,13 +356,7 @@ fn controller_for<K: Kind>(
                     watches::kind_names_secret::<K>(r, &name)
                         || watches::names_one_of::<K>(r, &devices)
                 });
-                let changed = !refs.is_empty()
-                    && delivered.secrets.changed(
-                        namespace.as_deref().unwrap_or_default(),
-                        &name,
-                        s.resource_version().as_deref(),
-                    );
-                triggered(ctx, if changed { refs } else { Vec::new() })
+                triggered(ctx, refs)
             },
         )
         .watches(
@@ -357,6 +366,13 @@ fn controller_for<K: Kind>(
                 let (store, ctx, delivered) = &for_config_maps;
                 let name = cm.name_any();
                 let namespace = cm.namespace();
+                let ns = namespace.as_deref().unwrap_or_default();
+                if !delivered
+                    .config_maps
+                    .changed(ns, &name, cm.resource_version().as_deref())
+                {
+                    return Vec::new();
+                }
                 // A named device's CA bundle is its dependents' too (its
                 // configuration texts are not: they only shape the device).
                 let devices = delivered.devices.naming(namespace.as_deref(), |d| {
@@ -366,13 +382,7 @@ fn controller_for<K: Kind>(
                     watches::kind_names_config_map::<K>(r, &name)
                         || watches::names_one_of::<K>(r, &devices)
                 });
-                let changed = !refs.is_empty()
-                    && delivered.config_maps.changed(
-                        namespace.as_deref().unwrap_or_default(),
-                        &name,
-                        cm.resource_version().as_deref(),
-                    );
-                triggered(ctx, if changed { refs } else { Vec::new() })
+                triggered(ctx, refs)
             },
         );
     // A kind that names its device (`deviceRef`) follows that device.
@@ -478,10 +488,7 @@ async fn certificate_requests(
 const MIN_RECHECK: Duration = Duration::from_millis(100);
 
 /// `api` once a list of it succeeds, trying every `recheck`.
-async fn served_later(
-    api: Api<CertificateRequest>,
-    recheck: Duration,
-) -> Api<CertificateRequest> {
+async fn served_later(api: Api<CertificateRequest>, recheck: Duration) -> Api<CertificateRequest> {
     loop {
         tokio::time::sleep(recheck.max(MIN_RECHECK)).await;
         match api.list(&ListParams::default().limit(1)).await {

@@ -191,25 +191,38 @@ impl FollowedDevices {
     }
 }
 
-/// The resourceVersion of each Secret or ConfigMap that concerned some
-/// resource of one kind, when its watch last delivered it: a watch that
-/// starts again (a relist, or the controller rebuilt when cert-manager
-/// appears) delivers every object once more, and an unchanged one must not
-/// trigger its dependents (it would cut their backoff short and look at
-/// every device again). Only objects some resource names are kept.
+/// The resourceVersion of each Secret or ConfigMap one kind's watch
+/// delivered last, when the controller may be rebuilt (cert-manager missing
+/// at start): the rebuilt controller's watch delivers every object once
+/// more, and an unchanged one must not trigger its dependents (it would cut
+/// their backoff short and look at every device again). Every delivered
+/// object is kept — one that concerned nothing when first delivered (the
+/// cache not filled yet) may concern resources by the rebuild — so it costs
+/// one short entry per Secret or ConfigMap in the watched scope; without a
+/// possible rebuild nothing is kept and every delivery counts as a change.
 #[derive(Debug, Default)]
 pub struct SeenVersions {
+    /// Whether deliveries are remembered at all.
+    remember: bool,
     // Poisoning only means a mapper panicked mid-insert; at worst one
     // entry is stale, which costs one extra reconciliation.
     seen: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
 }
 
 impl SeenVersions {
+    /// Remembering deliveries (`remember`), or not.
+    pub fn new(remember: bool) -> Self {
+        SeenVersions {
+            remember,
+            seen: Default::default(),
+        }
+    }
+
     /// Records `resource_version` of `namespace/name`; whether it differs
-    /// from the last one recorded (always, for an object seen first or
-    /// without a resourceVersion).
+    /// from the last one recorded (always when not remembering, for an
+    /// object seen first, or without a resourceVersion).
     pub fn changed(&self, namespace: &str, name: &str, resource_version: Option<&str>) -> bool {
-        let Some(rv) = resource_version else {
+        let (true, Some(rv)) = (self.remember, resource_version) else {
             return true;
         };
         let key = (namespace.to_owned(), name.to_owned());
@@ -246,13 +259,16 @@ mod tests {
 
     #[test]
     fn a_source_delivered_again_unchanged_is_not_a_change() {
-        let seen = SeenVersions::default();
+        let seen = SeenVersions::new(true);
         assert!(seen.changed("a", "creds", Some("5")), "seen first");
         assert!(!seen.changed("a", "creds", Some("5")), "delivered again");
         assert!(seen.changed("b", "creds", Some("5")), "another namespace");
         assert!(seen.changed("a", "creds", Some("6")), "changed");
         assert!(!seen.changed("a", "creds", Some("6")));
         assert!(seen.changed("a", "creds", None), "no version: a change");
+        let forgetful = SeenVersions::new(false);
+        assert!(forgetful.changed("a", "creds", Some("5")));
+        assert!(forgetful.changed("a", "creds", Some("5")), "not remembered");
     }
 
     #[test]
