@@ -434,15 +434,17 @@ fn controller_for<K: Kind>(
     }
 }
 
+/// One reconciliation's outcome, as a kube-runtime `Controller` yields it.
+type Outcome<K> = Result<
+    (
+        ObjectRef<DeserializeGuard<<K as Kind>::Resource>>,
+        controller::Action,
+    ),
+    controller::Error<ReconcileError, watcher::Error>,
+>;
+
 /// What the controller does with one reconciliation's outcome.
-fn outcome<K: Kind>(
-    result: Result<
-        (ObjectRef<DeserializeGuard<K::Resource>>, controller::Action),
-        controller::Error<ReconcileError, watcher::Error>,
-    >,
-    ctx: &Context,
-    metrics: &Metrics,
-) {
+fn outcome<K: Kind>(result: Outcome<K>, ctx: &Context, metrics: &Metrics) {
     match result {
         Ok(_) => {}
         // The object is gone (deleted): forget its series and backoff.
