@@ -30,7 +30,7 @@ use mediant_operator::controller::cert_manager::CertificateRequest;
 use mediant_operator::controller::{ControllerConfig, ControllerError, Metrics};
 use mediant_operator::simulator::{Fleet, FleetConfig, SimulatedDevice};
 
-use support::apiserver::{ApiServer, ResourceType};
+use support::apiserver::{ApiServer, ResourceType, Verb};
 use tls_common::{Ca, csr_public_key, pkcs1_pem, rsa_key};
 
 const NS: &str = "voice";
@@ -53,6 +53,19 @@ impl Harness {
     /// CertificateRequest (the CSR flow), as its CRD declares it: with a
     /// status subresource.
     async fn start_with(interval: Duration, cert_manager: bool) -> Harness {
+        Harness::start_configured(
+            cert_manager,
+            ControllerConfig {
+                interval_override: Some(interval),
+                backoff_base: Duration::from_millis(200),
+                backoff_max: Duration::from_secs(2),
+                ..ControllerConfig::default()
+            },
+        )
+        .await
+    }
+
+    async fn start_configured(cert_manager: bool, config: ControllerConfig) -> Harness {
         let server = ApiServer::start().await;
         server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
         server.register(ResourceType::custom::<TlsContext>().with_status_subresource());
@@ -68,12 +81,6 @@ impl Harness {
         .expect("simulator starts");
         let metrics = Metrics::new();
         let ready = Arc::new(AtomicBool::new(false));
-        let config = ControllerConfig {
-            interval_override: Some(interval),
-            backoff_base: Duration::from_millis(200),
-            backoff_max: Duration::from_secs(2),
-            ..ControllerConfig::default()
-        };
         let (stop, task) = support::spawn_controller(
             server.client(),
             config,
@@ -138,10 +145,14 @@ impl Harness {
     }
 
     async fn create_tls(&self, spec: serde_json::Value) {
+        self.create_tls_named("teams-tls", spec).await;
+    }
+
+    async fn create_tls_named(&self, name: &str, spec: serde_json::Value) {
         let tls: TlsContext = serde_json::from_value(json!({
             "apiVersion": "mediant.io/v1alpha1",
             "kind": "TlsContext",
-            "metadata": {"name": "teams-tls", "namespace": NS},
+            "metadata": {"name": name, "namespace": NS},
             "spec": spec,
         }))
         .expect("TlsContext");
@@ -201,6 +212,23 @@ impl Harness {
             task.abort();
         }
         self.server.stop().await;
+    }
+
+    /// Shuts the controller down and waits for it to end (with `Ok`);
+    /// how long that took.
+    async fn stop_and_join(mut self) -> Duration {
+        let started = Instant::now();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = self.task.take().expect("running");
+        let ended = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the controller ends promptly on shutdown");
+        assert!(matches!(ended, Ok(Ok(()))), "{ended:?}");
+        let took = started.elapsed();
+        self.server.stop().await;
+        took
     }
 }
 
@@ -965,5 +993,191 @@ async fn without_cert_manager_the_csr_flow_says_so_and_retries() {
         tls_writes.is_empty(),
         "nothing sent for the context: {counts:?}"
     );
-    h.stop().await;
+    // The recheck for cert-manager (every 60 s by default) does not hold
+    // the shutdown up.
+    let took = h.stop_and_join().await;
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+/// A loopback port that accepts connections and closes them at once,
+/// counting them: a device that is down.
+async fn down_device() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (url, accepted)
+}
+
+/// The gap left at stop 8: cert-manager installed after the operator
+/// started. The CertificateRequest type is not served at start (the double
+/// answers 404, as kube-apiserver does for an uninstalled CRD); once it is
+/// registered, the controller notices within its recheck (200 ms here),
+/// rebuilds itself with the CertificateRequest watch, retries the waiting
+/// context at once (its backoff is 10–20 s here), and the signed
+/// certificate reaches the device in seconds — not at the 60 s interval.
+/// A context failing for another reason keeps its backoff across the
+/// rebuild: its device is not contacted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cert_manager_installed_later_is_followed_without_a_restart() {
+    let logs = Logs::capture();
+    let h = Harness::start_configured(
+        false,
+        ControllerConfig {
+            interval_override: Some(Duration::from_secs(60)),
+            backoff_base: Duration::from_secs(20),
+            backoff_max: Duration::from_secs(60),
+            cert_manager_recheck: Duration::from_millis(200),
+            ..ControllerConfig::default()
+        },
+    )
+    .await;
+    let ca = Ca::new("Voice CA");
+    h.put_secret(
+        "sbc-admin",
+        "Opaque",
+        &[("username", "Admin"), ("password", "Admin")],
+    )
+    .await;
+    h.create_device().await;
+
+    // A second device, down, with a context from a Secret: it fails and
+    // backs off (10–20 s).
+    let (down_url, accepted) = down_device().await;
+    let mut down = MediantDevice::new("sbc-down", MediantDeviceSpec::new(&down_url, "sbc-admin"));
+    down.metadata.namespace = Some(NS.into());
+    Api::<MediantDevice>::namespaced(h.server.client(), NS)
+        .create(&PostParams::default(), &down)
+        .await
+        .expect("device created");
+    let key = rsa_key(1024);
+    h.put_secret(
+        "down-cert",
+        "kubernetes.io/tls",
+        &[
+            ("tls.key", &pkcs1_pem(&key)),
+            ("tls.crt", &ca.issue(&key, "down.example.com", 90)),
+        ],
+    )
+    .await;
+    h.create_tls_named(
+        "down-tls",
+        json!({
+            "deviceRef": {"name": "sbc-down"},
+            "context": {"index": 1},
+            "certificate": {"secretRef": {"name": "down-cert"}},
+        }),
+    )
+    .await;
+
+    // The CSR context: without cert-manager it says so and backs off.
+    h.create_tls(csr_spec(json!({}))).await;
+    let tls = h
+        .wait_condition(ConditionType::Reconciling, ConditionStatus::True)
+        .await;
+    let c = find_condition(
+        &tls.status.expect("status").conditions,
+        ConditionType::Reconciling,
+    )
+    .cloned()
+    .expect("Reconciling");
+    assert_eq!(c.reason, "KubeApiError", "{c:?}");
+    assert!(c.message.contains("install cert-manager"), "{}", c.message);
+    let down_status = h
+        .wait("the down context failing", || {
+            let tls = h.server.get::<TlsContext>(Some(NS), "down-tls")?;
+            let s = tls.status?;
+            let c = find_condition(&s.conditions, ConditionType::Reconciling)?;
+            (c.status == ConditionStatus::True).then_some(s)
+        })
+        .await;
+    assert!(
+        accepted.load(Ordering::SeqCst) >= 1,
+        "the down device was tried"
+    );
+    assert!(
+        h.server.count(Verb::Watch, "certificaterequests") == 0,
+        "an unserved API is not watched"
+    );
+    // Let every first attempt and its status write settle.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let tried = accepted.load(Ordering::SeqCst);
+
+    // cert-manager is installed.
+    let installed = Instant::now();
+    h.server
+        .register(ResourceType::custom::<CertificateRequest>().with_status_subresource());
+    h.wait("the CertificateRequest watch", || {
+        h.server
+            .requests()
+            .iter()
+            .any(|r| r.verb == Verb::Watch && r.is_for("certificaterequests") && r.code == 200)
+            .then_some(())
+    })
+    .await;
+    let watching = installed.elapsed();
+    let cr = h.wait_requests(1).await.remove(0);
+    let requested = installed.elapsed();
+    assert!(
+        requested < Duration::from_secs(5),
+        "the waiting context was retried at once, not after its backoff: {requested:?}"
+    );
+
+    // The issuer signs: the watch brings the certificate to the device.
+    let name = cr.metadata.name.clone().expect("name");
+    let signed = Instant::now();
+    let cert = h.sign(&ca, &name, 90).await;
+    let device = &h.sim().device;
+    h.wait("the signed certificate on the device", || {
+        (device.tls.certificate(1)? == der_of(&cert)).then_some(())
+    })
+    .await;
+    let delivered = signed.elapsed();
+    eprintln!(
+        "after registration: watch after {watching:?}, request after {requested:?}; certificate on the device {delivered:?} after signing ({:?} after registration)",
+        installed.elapsed()
+    );
+    assert!(
+        delivered < Duration::from_secs(5),
+        "through the watch, not the 60 s interval: {delivered:?}"
+    );
+    h.wait_condition(ConditionType::Ready, ConditionStatus::True)
+        .await;
+
+    // The other context kept its backoff: its device was not contacted
+    // again, and its status (with its retryAt) is as it was.
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        tried,
+        "the down device was not retried early"
+    );
+    let after = h
+        .server
+        .get::<TlsContext>(Some(NS), "down-tls")
+        .and_then(|t| t.status)
+        .expect("status");
+    assert_eq!(after, down_status, "its status is unchanged");
+    let text = logs.text();
+    assert_eq!(
+        text.matches("CertificateRequests are served now: following them")
+            .count(),
+        1,
+        "noticed once"
+    );
+    assert!(
+        text.contains("checked again every 0.2 s"),
+        "the warning says when"
+    );
+    assert!(!text.contains("restart the operator"));
+    // The rebuilt controller ends on the operator's shutdown.
+    let took = h.stop_and_join().await;
+    assert!(took < Duration::from_secs(2), "{took:?}");
 }

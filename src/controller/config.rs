@@ -30,6 +30,11 @@ pub struct ControllerConfig {
     pub status_heartbeat: Duration,
     /// Instance name reported in events (`reportingInstance`), e.g. the pod name.
     pub instance: Option<String>,
+    /// How often a kind that signs through cert-manager checks whether
+    /// `cert-manager.io/v1` CertificateRequests are served, while they are
+    /// not (cert-manager installed after the operator started); once they
+    /// are, its controller follows them without a restart.
+    pub cert_manager_recheck: Duration,
     /// Where the key of the write-only-secret digests (status
     /// `appliedSecretDigests`) comes from.
     pub digest_key: DigestKeySource,
@@ -71,6 +76,7 @@ impl Default for ControllerConfig {
             backoff_base: Duration::from_secs(5),
             backoff_max: Duration::from_secs(300),
             status_heartbeat: Duration::from_secs(3600),
+            cert_manager_recheck: Duration::from_secs(60),
             instance: None,
             digest_key: DigestKeySource::Secret(DIGEST_KEY_SECRET.to_owned()),
         }

@@ -32,6 +32,10 @@
 //!   and costs one extra observation.
 //! - Readiness means "the API answered a list of MediantDevices and the
 //!   controller runs", not "the cache is filled" (see `run_controller`).
+//! - cert-manager installed after the operator started: the kinds that
+//!   sign through it list CertificateRequests again every
+//!   `ControllerConfig::cert_manager_recheck` and, once served, rebuild
+//!   their controller with the watch (see `runner::run_kind`).
 //! - Deletion policy `Orphan` (the only one) needs no finalizer: deleting a
 //!   MediantDevice leaves the device's configuration as it is.
 

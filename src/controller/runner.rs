@@ -8,6 +8,7 @@ use std::any::TypeId;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, StreamExt};
@@ -27,7 +28,7 @@ use crate::plan::kinds::{KindVisitor, for_each_kind};
 use super::cert_manager::CertificateRequest;
 use super::config::ControllerConfig;
 use super::context::Context;
-use super::error::ControllerError;
+use super::error::{ControllerError, ReconcileError};
 use super::locks::DeviceLocks;
 use super::metrics::Metrics;
 use super::reconcile::{error_policy, object_key, reconcile};
@@ -177,6 +178,22 @@ impl KindVisitor for Start {
 }
 
 /// One kind's controller, until `shutdown`.
+///
+/// A kind that signs through cert-manager ([`Kind::USES_ISSUER`]) follows
+/// its CertificateRequests when the cluster serves them. When it does not
+/// at start, they are listed again every
+/// [`ControllerConfig::cert_manager_recheck`]; once they answer, the
+/// controller is shut down gracefully (running reconciliations finish) and
+/// built again with the CertificateRequest watch. Not a watch of the
+/// unserved API instead: the watcher retries a 404 without backoff, and
+/// adding a stream to a running `Controller` needs kube-runtime's unstable
+/// `unstable-runtime-stream-control` feature.
+///
+/// What the controller remembers (the [`Context`] with every object's
+/// record: own writes, when it is due, its backoff, its kept client) and
+/// what the watches last delivered ([`Delivered`]) outlive the rebuild, so
+/// the new controller's first pass skips what the old one had done and
+/// its watches' first deliveries trigger nothing that did not change.
 async fn run_kind<K: Kind>(
     client: kube::Client,
     config: ControllerConfig,
@@ -185,32 +202,131 @@ async fn run_kind<K: Kind>(
     shutdown: Shared<BoxFuture<'static, ()>>,
 ) {
     let ns = config.namespace.clone();
-    let resources: Api<DeserializeGuard<K::Resource>> = scoped(client.clone(), ns.as_deref());
-    // `Api<PartialObjectMeta<_>>` lists and watches metadata only (kube 5).
-    let secrets: Api<PartialObjectMeta<Secret>> = scoped(client.clone(), ns.as_deref());
-    let config_maps: Api<PartialObjectMeta<ConfigMap>> = scoped(client.clone(), ns.as_deref());
-    let devices: Api<MediantDevice> = scoped(client.clone(), ns.as_deref());
-    let requests: Option<Api<CertificateRequest>> = if K::USES_ISSUER {
-        certificate_requests(client.clone(), ns.as_deref()).await
-    } else {
-        None
-    };
-
     let ctx = Arc::new(Context::for_kind(
         K::KIND,
-        client,
+        client.clone(),
         config.clone(),
         Arc::clone(&metrics),
         locks,
     ));
+    let mut requests: Option<Api<CertificateRequest>> = if K::USES_ISSUER {
+        certificate_requests(client.clone(), ns.as_deref(), config.cert_manager_recheck).await
+    } else {
+        None
+    };
+    let delivered = Arc::new(Delivered::new(K::USES_ISSUER && requests.is_none()));
+
+    loop {
+        let waiting = K::USES_ISSUER && requests.is_none();
+        let controller = controller_for::<K>(
+            &client,
+            ns.as_deref(),
+            config.concurrency,
+            &ctx,
+            &delivered,
+            requests.clone(),
+        );
+        let store = controller.store();
+        // Ends this controller: the operator's shutdown, or a rebuild.
+        let (rebuild, rebuilt) = tokio::sync::oneshot::channel::<()>();
+        let stop = futures::future::select(shutdown.clone(), rebuilt).map(drop);
+        let run = controller
+            .graceful_shutdown_on(stop)
+            .run(reconcile::<K>, error_policy::<K>, Arc::clone(&ctx))
+            .for_each(|result| {
+                outcome::<K>(result, &ctx, &metrics);
+                std::future::ready(())
+            });
+        let served = async {
+            if waiting {
+                served_later(
+                    scoped(client.clone(), ns.as_deref()),
+                    config.cert_manager_recheck,
+                )
+                .await
+            } else {
+                std::future::pending().await
+            }
+        };
+        tokio::pin!(run, served);
+        // The recheck runs inside this task, never spawned: when the
+        // operator shuts down, the controller ends and the recheck is
+        // dropped with it.
+        let api = tokio::select! {
+            () = &mut run => break,
+            api = &mut served => api,
+        };
+        tracing::info!(
+            kind = K::KIND,
+            "CertificateRequests are served now: following them"
+        );
+        let _ = rebuild.send(());
+        run.await;
+        if shutdown.peek().is_some() {
+            break;
+        }
+        // cert-manager was what these were missing: they are retried at
+        // once, not at the end of their backoff (the others keep theirs).
+        for resource in store.state() {
+            if let Ok(r) = &resource.0
+                && K::requests_certificates(r)
+            {
+                ctx.mark_triggered(&object_key(
+                    &r.namespace().unwrap_or_default(),
+                    &r.name_any(),
+                ));
+            }
+        }
+        requests = Some(api);
+    }
+    tracing::info!("{} controller stopped", K::KIND);
+}
+
+/// What the watches of one kind's controller last delivered, kept across
+/// its rebuilds: the devices its resources name, and the resourceVersion
+/// of the Secrets and ConfigMaps that concerned them.
+#[derive(Debug)]
+struct Delivered {
+    devices: watches::FollowedDevices,
+    secrets: watches::SeenVersions,
+    config_maps: watches::SeenVersions,
+}
+
+impl Delivered {
+    /// Nothing delivered yet; Secret and ConfigMap versions are remembered
+    /// only when the controller may be rebuilt (`rebuild`).
+    fn new(rebuild: bool) -> Self {
+        Delivered {
+            devices: watches::FollowedDevices::default(),
+            secrets: watches::SeenVersions::new(rebuild),
+            config_maps: watches::SeenVersions::new(rebuild),
+        }
+    }
+}
+
+/// The controller of kind `K`: its resources, the Secrets and ConfigMaps
+/// they name, their MediantDevice (kinds with a `deviceRef`), and their
+/// CertificateRequests when `requests` is given.
+fn controller_for<K: Kind>(
+    client: &kube::Client,
+    ns: Option<&str>,
+    concurrency: u16,
+    ctx: &Arc<Context>,
+    delivered: &Arc<Delivered>,
+    requests: Option<Api<CertificateRequest>>,
+) -> Controller<DeserializeGuard<K::Resource>> {
+    let resources: Api<DeserializeGuard<K::Resource>> = scoped(client.clone(), ns);
+    // `Api<PartialObjectMeta<_>>` lists and watches metadata only (kube 5).
+    let secrets: Api<PartialObjectMeta<Secret>> = scoped(client.clone(), ns);
+    let config_maps: Api<PartialObjectMeta<ConfigMap>> = scoped(client.clone(), ns);
+    let devices: Api<MediantDevice> = scoped(client.clone(), ns);
+
     let controller = Controller::new(resources, watcher::Config::default())
-        .with_config(controller::Config::default().concurrency(config.concurrency));
+        .with_config(controller::Config::default().concurrency(concurrency));
     let store = controller.store();
-    // The devices this kind's resources name, as the device watch saw them.
-    let followed = Arc::new(watches::FollowedDevices::default());
-    let for_secrets = (store.clone(), Arc::clone(&ctx), Arc::clone(&followed));
-    let for_config_maps = (store.clone(), Arc::clone(&ctx), Arc::clone(&followed));
-    let for_devices = (store, Arc::clone(&ctx), followed);
+    let for_secrets = (store.clone(), Arc::clone(ctx), Arc::clone(delivered));
+    let for_config_maps = (store.clone(), Arc::clone(ctx), Arc::clone(delivered));
+    let for_devices = (store, Arc::clone(ctx), Arc::clone(delivered));
 
     let controller = controller
         // Metadata only: a Secret's data never enters the watch (nor the
@@ -221,40 +337,52 @@ async fn run_kind<K: Kind>(
             secrets,
             watcher::Config::default(),
             move |s: PartialObjectMeta<Secret>| {
-                let (store, ctx, followed) = &for_secrets;
+                let (store, ctx, delivered) = &for_secrets;
                 let name = s.name_any();
                 let namespace = s.namespace();
+                let ns = namespace.as_deref().unwrap_or_default();
+                // Delivered again unchanged (the controller rebuilt).
+                if !delivered
+                    .secrets
+                    .changed(ns, &name, s.resource_version().as_deref())
+                {
+                    return Vec::new();
+                }
                 // A named device's credentials or CA bundle are its dependents' too.
-                let devices =
-                    followed.naming(namespace.as_deref(), |d| watches::names_secret(d, &name));
-                triggered(
-                    ctx,
-                    watches::naming::<K>(store, namespace.as_deref(), |r| {
-                        watches::kind_names_secret::<K>(r, &name)
-                            || watches::names_one_of::<K>(r, &devices)
-                    }),
-                )
+                let devices = delivered
+                    .devices
+                    .naming(namespace.as_deref(), |d| watches::names_secret(d, &name));
+                let refs = watches::naming::<K>(store, namespace.as_deref(), |r| {
+                    watches::kind_names_secret::<K>(r, &name)
+                        || watches::names_one_of::<K>(r, &devices)
+                });
+                triggered(ctx, refs)
             },
         )
         .watches(
             config_maps,
             watcher::Config::default(),
             move |cm: PartialObjectMeta<ConfigMap>| {
-                let (store, ctx, followed) = &for_config_maps;
+                let (store, ctx, delivered) = &for_config_maps;
                 let name = cm.name_any();
                 let namespace = cm.namespace();
+                let ns = namespace.as_deref().unwrap_or_default();
+                if !delivered
+                    .config_maps
+                    .changed(ns, &name, cm.resource_version().as_deref())
+                {
+                    return Vec::new();
+                }
                 // A named device's CA bundle is its dependents' too (its
                 // configuration texts are not: they only shape the device).
-                let devices = followed.naming(namespace.as_deref(), |d| {
+                let devices = delivered.devices.naming(namespace.as_deref(), |d| {
                     watches::names_ca_config_map(d, &name)
                 });
-                triggered(
-                    ctx,
-                    watches::naming::<K>(store, namespace.as_deref(), |r| {
-                        watches::kind_names_config_map::<K>(r, &name)
-                            || watches::names_one_of::<K>(r, &devices)
-                    }),
-                )
+                let refs = watches::naming::<K>(store, namespace.as_deref(), |r| {
+                    watches::kind_names_config_map::<K>(r, &name)
+                        || watches::names_one_of::<K>(r, &devices)
+                });
+                triggered(ctx, refs)
             },
         );
     // A kind that names its device (`deviceRef`) follows that device.
@@ -265,10 +393,10 @@ async fn run_kind<K: Kind>(
             devices,
             watcher::Config::default(),
             move |d: MediantDevice| {
-                let (store, ctx, followed) = &for_devices;
+                let (store, ctx, delivered) = &for_devices;
                 // Its status is not what dependents read: a status write
                 // (every device failure writes one) triggers nothing.
-                if !followed.changed(&d) {
+                if !delivered.devices.changed(&d) {
                     return Vec::new();
                 }
                 let name = d.name_any();
@@ -284,10 +412,10 @@ async fn run_kind<K: Kind>(
 
     // A kind that requests certificates follows its CertificateRequests, so
     // a signed certificate reaches the device within seconds.
-    let controller = match requests {
+    match requests {
         None => controller,
         Some(requests) => {
-            let ctx = Arc::clone(&ctx);
+            let ctx = Arc::clone(ctx);
             controller.watches(
                 requests,
                 watcher::Config::default().labels(OWNER_LABEL),
@@ -303,50 +431,71 @@ async fn run_kind<K: Kind>(
                 },
             )
         }
-    };
+    }
+}
 
-    controller
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile::<K>, error_policy::<K>, Arc::clone(&ctx))
-        .for_each(|result| {
-            match result {
-                Ok(_) => {}
-                // The object is gone (deleted): forget its series and backoff.
-                // Deletion policy Orphan leaves the device as it is.
-                Err(controller::Error::ObjectNotFound(obj)) => {
-                    let namespace = obj.namespace.clone().unwrap_or_default();
-                    if TypeId::of::<K::Resource>() == TypeId::of::<MediantDevice>() {
-                        metrics.forget_device(&namespace, &obj.name);
-                    } else {
-                        metrics.forget_certificate(&namespace, &obj.name);
-                    }
-                    ctx.forget(&object_key(&namespace, &obj.name));
-                }
-                // Logged with its category where it happened.
-                Err(controller::Error::ReconcilerFailed(..)) => {}
-                Err(e) => tracing::warn!(kind = K::KIND, "controller: {e}"),
+/// One reconciliation's outcome, as a kube-runtime `Controller` yields it.
+type Outcome<K> = Result<
+    (
+        ObjectRef<DeserializeGuard<<K as Kind>::Resource>>,
+        controller::Action,
+    ),
+    controller::Error<ReconcileError, watcher::Error>,
+>;
+
+/// What the controller does with one reconciliation's outcome.
+fn outcome<K: Kind>(result: Outcome<K>, ctx: &Context, metrics: &Metrics) {
+    match result {
+        Ok(_) => {}
+        // The object is gone (deleted): forget its series and backoff.
+        // Deletion policy Orphan leaves the device as it is.
+        Err(controller::Error::ObjectNotFound(obj)) => {
+            let namespace = obj.namespace.clone().unwrap_or_default();
+            if TypeId::of::<K::Resource>() == TypeId::of::<MediantDevice>() {
+                metrics.forget_device(&namespace, &obj.name);
+            } else {
+                metrics.forget_certificate(&namespace, &obj.name);
             }
-            std::future::ready(())
-        })
-        .await;
-    tracing::info!("{} controller stopped", K::KIND);
+            ctx.forget(&object_key(&namespace, &obj.name));
+        }
+        // Logged with its category where it happened.
+        Err(controller::Error::ReconcilerFailed(..)) => {}
+        Err(e) => tracing::warn!(kind = K::KIND, "controller: {e}"),
+    }
 }
 
 /// The CertificateRequests API in the watched scope, when the cluster
-/// serves it (cert-manager installed); `None` otherwise, and the CSR flow
-/// then reports cert-manager missing on each reconciliation.
+/// serves it (cert-manager installed); `None` otherwise: the CSR flow then
+/// reports cert-manager missing on each reconciliation, and
+/// [`served_later`] checks again every `recheck`.
 async fn certificate_requests(
     client: kube::Client,
     namespace: Option<&str>,
+    recheck: Duration,
 ) -> Option<Api<CertificateRequest>> {
     let api: Api<CertificateRequest> = scoped(client, namespace);
     match api.list(&ListParams::default().limit(1)).await {
         Ok(_) => Some(api),
         Err(e) => {
             tracing::warn!(
-                "cert-manager.io/v1 CertificateRequests cannot be listed ({e}): TlsContexts with generateOnDevice.certificateRequest are not triggered by their requests (install cert-manager and restart the operator)"
+                "cert-manager.io/v1 CertificateRequests cannot be listed ({e}): TlsContexts with generateOnDevice.certificateRequest are not triggered by their requests until they can (checked again every {} s)",
+                recheck.as_secs_f64()
             );
             None
+        }
+    }
+}
+
+/// The shortest recheck: a zero setting must not list in a hot loop.
+const MIN_RECHECK: Duration = Duration::from_millis(100);
+
+/// `api` once a list of it succeeds, trying every `recheck`.
+async fn served_later(api: Api<CertificateRequest>, recheck: Duration) -> Api<CertificateRequest> {
+    loop {
+        tokio::time::sleep(recheck.max(MIN_RECHECK)).await;
+        match api.list(&ListParams::default().limit(1)).await {
+            Ok(_) => return api,
+            Err(e) => tracing::debug!("CertificateRequests still cannot be listed: {e}"),
         }
     }
 }

@@ -191,6 +191,50 @@ impl FollowedDevices {
     }
 }
 
+/// The resourceVersion of each Secret or ConfigMap one kind's watch
+/// delivered last, when the controller may be rebuilt (cert-manager missing
+/// at start): the rebuilt controller's watch delivers every object once
+/// more, and an unchanged one must not trigger its dependents (it would cut
+/// their backoff short and look at every device again). Every delivered
+/// object is kept — one that concerned nothing when first delivered (the
+/// cache not filled yet) may concern resources by the rebuild — so it costs
+/// one short entry per Secret or ConfigMap in the watched scope; without a
+/// possible rebuild nothing is kept and every delivery counts as a change.
+#[derive(Debug, Default)]
+pub struct SeenVersions {
+    /// Whether deliveries are remembered at all.
+    remember: bool,
+    // Poisoning only means a mapper panicked mid-insert; at worst one
+    // entry is stale, which costs one extra reconciliation.
+    seen: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
+}
+
+impl SeenVersions {
+    /// Remembering deliveries (`remember`), or not.
+    pub fn new(remember: bool) -> Self {
+        SeenVersions {
+            remember,
+            seen: Default::default(),
+        }
+    }
+
+    /// Records `resource_version` of `namespace/name`; whether it differs
+    /// from the last one recorded (always when not remembering, for an
+    /// object seen first, or without a resourceVersion).
+    pub fn changed(&self, namespace: &str, name: &str, resource_version: Option<&str>) -> bool {
+        let (true, Some(rv)) = (self.remember, resource_version) else {
+            return true;
+        };
+        let key = (namespace.to_owned(), name.to_owned());
+        let mut seen = crate::sync::lock(&self.seen);
+        let same = seen.get(&key).is_some_and(|v| v == rv);
+        if !same {
+            seen.insert(key, rv.to_owned());
+        }
+        !same
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +255,20 @@ mod tests {
 
     fn names(refs: Vec<ObjectRef<Guarded>>) -> Vec<String> {
         refs.into_iter().map(|r| r.name).collect()
+    }
+
+    #[test]
+    fn a_source_delivered_again_unchanged_is_not_a_change() {
+        let seen = SeenVersions::new(true);
+        assert!(seen.changed("a", "creds", Some("5")), "seen first");
+        assert!(!seen.changed("a", "creds", Some("5")), "delivered again");
+        assert!(seen.changed("b", "creds", Some("5")), "another namespace");
+        assert!(seen.changed("a", "creds", Some("6")), "changed");
+        assert!(!seen.changed("a", "creds", Some("6")));
+        assert!(seen.changed("a", "creds", None), "no version: a change");
+        let forgetful = SeenVersions::new(false);
+        assert!(forgetful.changed("a", "creds", Some("5")));
+        assert!(forgetful.changed("a", "creds", Some("5")), "not remembered");
     }
 
     #[test]

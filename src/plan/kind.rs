@@ -192,6 +192,15 @@ pub trait Kind: Send + Sync + 'static {
     /// ([`Kind::attach_issuer`]): its controller then watches the ones it labels.
     const USES_ISSUER: bool = false;
 
+    /// Whether this resource signs through the issuer (a kind with
+    /// [`Kind::USES_ISSUER`] may have resources that do not): when
+    /// cert-manager appears, the controller retries these at once rather
+    /// than at the end of their backoff.
+    fn requests_certificates(resource: &Self::Resource) -> bool {
+        let _ = resource;
+        false
+    }
+
     /// What this resource configures.
     fn target(resource: &Self::Resource) -> Target<'_>;
 

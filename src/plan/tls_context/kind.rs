@@ -201,6 +201,15 @@ impl Kind for TlsContextKind {
     const KIND: &'static str = "TlsContext";
     const USES_ISSUER: bool = true;
 
+    fn requests_certificates(resource: &TlsContext) -> bool {
+        resource
+            .spec
+            .certificate
+            .generate_on_device
+            .as_ref()
+            .is_some_and(|g| g.certificate_request.is_some())
+    }
+
     fn target(resource: &TlsContext) -> Target<'_> {
         Target::Named(&resource.spec.device_ref.name)
     }
