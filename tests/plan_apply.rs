@@ -598,7 +598,8 @@ async fn a_cli_password_is_sent_once_then_in_sync_and_again_when_changed_or_recr
     let fleet = fleet(SimDialect::V74).await;
     let device = &fleet.devices()[0].device;
     let client = client(&fleet, "Admin", "Admin");
-    let script = |password: &str| DesiredState {
+    let script = |password: &str| {
+        DesiredState {
         cli: Some(
             CliScript::parse(&format!(
                 "configure voip\n ip-group 7\n  name \"TRUNK7\"\n  password \"{password}\"\n exit\nexit\n"
@@ -607,6 +608,7 @@ async fn a_cli_password_is_sent_once_then_in_sync_and_again_when_changed_or_recr
         ),
         save_after_apply: true,
         ..DesiredState::default()
+    }
     };
     let hash = || {
         device
