@@ -5,6 +5,8 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -54,6 +56,23 @@ pub struct RunArgs {
     /// e.g. a mounted Secret); the Secret is then not read.
     #[arg(long)]
     pub digest_key_file: Option<PathBuf>,
+    /// While cert-manager's CertificateRequests are not served (cert-manager
+    /// not installed yet), how often to check whether they are now; once
+    /// they are, TlsContexts follow them without a restart. Go duration, at
+    /// least 1s.
+    #[arg(long, default_value = "60s", value_parser = recheck_duration)]
+    pub cert_manager_recheck: Duration,
+}
+
+/// A Go-style duration of at least one second.
+fn recheck_duration(text: &str) -> Result<Duration, String> {
+    let d: Duration = kube::core::Duration::from_str(text)
+        .map_err(|e| format!("not a duration like 60s or 5m: {e}"))?
+        .into();
+    if d < Duration::from_secs(1) {
+        return Err("at least 1s".into());
+    }
+    Ok(d)
 }
 
 /// Runs the controller process until SIGTERM/Ctrl-C.
@@ -112,6 +131,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         instance: Some(identity.clone()),
         concurrency: args.concurrency,
         digest_key,
+        cert_manager_recheck: args.cert_manager_recheck,
         ..ControllerConfig::default()
     };
     lead_and_run(client, lease, controller, args.metrics_addr, stop_rx).await
@@ -145,4 +165,17 @@ fn hostname() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| format!("mediant-operator-{}", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cert_manager_recheck_is_a_go_duration_of_at_least_a_second() {
+        assert_eq!(recheck_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(recheck_duration("2m30s"), Ok(Duration::from_secs(150)));
+        assert!(recheck_duration("500ms").is_err_and(|e| e.contains("at least 1s")));
+        assert!(recheck_duration("soon").is_err_and(|e| e.contains("not a duration")));
+    }
 }
