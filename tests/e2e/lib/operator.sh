@@ -29,7 +29,7 @@ start_replica() {
   port="$(free_port)"
   spawn "operator-$id" env -u POD_NAME -u POD_NAMESPACE RUST_LOG=info "$MEDIANT_OPERATOR" run \
     --kubeconfig "$E2E_OPERATOR_KUBECONFIG" --metrics-addr "127.0.0.1:$port" \
-    --lease-name "$LEASE" --identity "$id" --log-format json
+    --lease-name "$LEASE" --identity "$id" --log-format json --cert-manager-recheck 2s
   echo "REPLICA_${id//-/_}_PID=$SPAWNED_PID" >>"$E2E_DIR/operator.env"
   echo "REPLICA_${id//-/_}_PORT=$port" >>"$E2E_DIR/operator.env"
   wait_until 60 "$id's /healthz" curl -fsS "http://127.0.0.1:$port/healthz"
@@ -58,14 +58,23 @@ operator_up() {
   assert_eq "$(k_operator auth whoami -o jsonpath='{.status.userInfo.username}')" "$OPERATOR_USER" "token identity"
   if k_operator get pods -n "$OPERATOR_NS" >/dev/null 2>&1; then fail "the ServiceAccount may list pods"; fi
 
-  # cert-manager's CertificateRequest API (tests/e2e/cert-manager/, the
-  # TlsContext CSR flow), before the operator starts: it follows
-  # CertificateRequests when the API is served at its start.
-  k apply --server-side --field-manager=e2e -f "$E2E_SRC/cert-manager/" >/dev/null
-  wait_established certificaterequests.cert-manager.io
-
   start_replica replica-a
   wait_until 60 "replica-a to hold the Lease" bash -c "[ \"\$(kubectl --kubeconfig '$E2E_ADMIN_KUBECONFIG' get lease $LEASE -n $OPERATOR_NS -o jsonpath='{.spec.holderIdentity}')\" = replica-a ]"
+
+  # cert-manager's CertificateRequest API (tests/e2e/cert-manager/, the
+  # TlsContext CSR flow) arrives after the operator started, as when
+  # cert-manager is installed later: the operator, rechecking every 2 s,
+  # follows CertificateRequests without a restart.
+  wait_until 30 "replica-a to find CertificateRequests not served" \
+    grep -q 'cannot be listed' "$E2E_DIR/operator-replica-a.log"
+  k apply --server-side --field-manager=e2e -f "$E2E_SRC/cert-manager/" >/dev/null
+  wait_established certificaterequests.cert-manager.io
+  wait_until 30 "replica-a to follow CertificateRequests" \
+    grep -q 'CertificateRequests are served now' "$E2E_DIR/operator-replica-a.log"
+  # Its watch is open (a watch shows in the audit log as ResponseStarted).
+  wait_until 30 "a watch of CertificateRequests by the operator" bash -c \
+    "tail -n +1 '$E2E_DIR/audit.log' | jq -e -s --arg u '$OPERATOR_USER' 'any(.[]; .user.username == \$u and .verb == \"watch\" and .objectRef.resource == \"certificaterequests\" and .stage == \"ResponseStarted\")' >/dev/null"
+  log "CertificateRequests installed after the operator started: followed without a restart"
   source "$E2E_DIR/operator.env"
 }
 
