@@ -195,10 +195,12 @@ impl FollowedDevices {
 /// delivered last, when the controller may be rebuilt (cert-manager missing
 /// at start): the rebuilt controller's watch delivers every object once
 /// more, and an unchanged one must not trigger its dependents (it would cut
-/// their backoff short and look at every device again). Every delivered
-/// object is kept — one that concerned nothing when first delivered (the
-/// cache not filled yet) may concern resources by the rebuild — so it costs
-/// one short entry per Secret or ConfigMap in the watched scope; without a
+/// their backoff short and look at every device again). Only objects that
+/// concerned a resource when delivered are recorded (the caller asks only
+/// for those), so the map is bounded by what our resources name, not by
+/// the Secrets of the whole scope (which churn, and whose deletions the
+/// mapper cannot tell). One that concerned nothing at first (the cache not
+/// filled yet) costs one extra reconciliation at the rebuild. Without a
 /// possible rebuild nothing is kept and every delivery counts as a change.
 #[derive(Debug, Default)]
 pub struct SeenVersions {
