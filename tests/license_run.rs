@@ -243,13 +243,10 @@ async fn run_holds_the_licence_until_the_gate_opens_then_installs_verifies_and_s
     task.abort();
 }
 
-/// `k8s Time` → `SystemTime`.
-fn system_time(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> std::time::SystemTime {
-    std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(t.0.as_second()).unwrap())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn last_error_says_when_the_controller_retries_and_a_permanent_error_has_no_retry() {
+/// The API server double with both kinds, one simulated device, its
+/// credentials (`password`), the licence Secret and a `sbc-licence` key
+/// entitlement on MediantDevice `sbc`: what the retry tests share.
+async fn licence_on_one_device(password: &str) -> (ApiServer, Fleet) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let server = ApiServer::start().await;
     server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
@@ -257,19 +254,19 @@ async fn last_error_says_when_the_controller_retries_and_a_permanent_error_has_n
     let fleet = Fleet::start(FleetConfig::default())
         .await
         .expect("simulator");
-    let sim = &fleet.devices()[0];
-    // Every request answers 500 until the faults are cleared: retryable.
-    sim.device.faults.update(|f| f.server_errors = u32::MAX);
     server
         .insert(&secret(
             "sbc-admin",
-            &[("username", "Admin"), ("password", "Admin")],
+            &[("username", "Admin"), ("password", password)],
         ))
         .expect("credentials");
     server
         .insert(&secret("sbc-licence", &[("license.key", MARKER)]))
         .expect("licence secret");
-    let mut device = MediantDevice::new("sbc", MediantDeviceSpec::new(&sim.base_url, "sbc-admin"));
+    let mut device = MediantDevice::new(
+        "sbc",
+        MediantDeviceSpec::new(&fleet.devices()[0].base_url, "sbc-admin"),
+    );
     device.metadata.namespace = Some(NS.into());
     server.insert(&device).expect("device");
     let mut m = MediantLicenseSpec::for_device("sbc");
@@ -280,6 +277,20 @@ async fn last_error_says_when_the_controller_retries_and_a_permanent_error_has_n
     );
     licence.metadata = meta("sbc-licence");
     server.insert(&licence).expect("licence");
+    (server, fleet)
+}
+
+/// `k8s Time` → `SystemTime`.
+fn system_time(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(t.0.as_second()).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_error_says_when_the_controller_retries_and_a_permanent_error_has_no_retry() {
+    let (server, fleet) = licence_on_one_device("Admin").await;
+    let sim = &fleet.devices()[0];
+    // Every request answers 500 until the faults are cleared: retryable.
+    sim.device.faults.update(|f| f.server_errors = u32::MAX);
 
     let (stop, task) = support::spawn_controller(
         server.client(),
@@ -506,34 +517,7 @@ async fn run_refuses_to_reset_again_for_a_key_the_device_did_not_take() {
 /// them, so nothing else would wake the licence within its 30 s backoff.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_device_credentials_reach_the_licence_before_its_retry() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let server = ApiServer::start().await;
-    server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
-    server.register(ResourceType::custom::<LicenseEntitlement>().with_status_subresource());
-    let fleet = Fleet::start(FleetConfig::default())
-        .await
-        .expect("simulator");
-    let sim = &fleet.devices()[0];
-    server
-        .insert(&secret(
-            "sbc-admin",
-            &[("username", "Admin"), ("password", "wrong")],
-        ))
-        .expect("credentials");
-    server
-        .insert(&secret("sbc-licence", &[("license.key", MARKER)]))
-        .expect("licence secret");
-    let mut device = MediantDevice::new("sbc", MediantDeviceSpec::new(&sim.base_url, "sbc-admin"));
-    device.metadata.namespace = Some(NS.into());
-    server.insert(&device).expect("device");
-    let mut m = MediantLicenseSpec::for_device("sbc");
-    m.license_key = Some(SecretKeyRef::new("sbc-licence", "license.key"));
-    let mut licence = LicenseEntitlement::new(
-        "sbc-licence",
-        LicenseEntitlementSpec::new(ProviderSpec::Mediant(m)),
-    );
-    licence.metadata = meta("sbc-licence");
-    server.insert(&licence).expect("licence");
+    let (server, _fleet) = licence_on_one_device("wrong").await;
 
     let (stop, task) = support::spawn_controller(
         server.client(),
