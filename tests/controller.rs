@@ -330,6 +330,10 @@ async fn a_new_device_converges_and_reports_ready_for_its_generation() {
         h.metric(r#"mediant_device_drift{namespace="voice",name="sbc"}"#),
         0.0
     );
+    assert_eq!(
+        h.metric(r#"mediant_device_ready{namespace="voice",name="sbc"}"#),
+        1.0
+    );
     h.stop().await;
 }
 
@@ -787,6 +791,12 @@ async fn suspend_stops_writes_but_drift_is_still_reported() {
     assert_eq!(
         h.metric(r#"mediant_device_drift{namespace="voice",name="sbc"}"#),
         2.0
+    );
+    // Present and 0 (`metric` reads an absent series as 0 too).
+    assert!(
+        h.metrics
+            .encode()
+            .contains(r#"mediant_device_ready{namespace="voice",name="sbc"} 0"#)
     );
     // Several resyncs later: still observing, never writing, one event.
     tokio::time::sleep(Duration::from_millis(1500)).await;

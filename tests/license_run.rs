@@ -112,6 +112,7 @@ async fn run_holds_the_licence_until_the_gate_opens_then_installs_verifies_and_s
     licence.metadata = meta("sbc-licence");
     server.insert(&licence).expect("licence");
 
+    let metrics = Metrics::new();
     let (stop, task) = support::spawn_controller(
         server.client(),
         ControllerConfig {
@@ -120,7 +121,7 @@ async fn run_holds_the_licence_until_the_gate_opens_then_installs_verifies_and_s
             backoff_max: Duration::from_secs(2),
             ..ControllerConfig::default()
         },
-        Metrics::new(),
+        metrics.clone(),
         Arc::new(AtomicBool::new(false)),
     );
 
@@ -164,6 +165,13 @@ async fn run_holds_the_licence_until_the_gate_opens_then_installs_verifies_and_s
         0
     );
     assert_eq!(sim.device.reset_count(), 0);
+    // The gauge is set before the status write that showed the wait.
+    let series = r#"mediant_license_pending{namespace="voice",name="sbc-licence"}"#;
+    assert!(
+        metrics.encode().contains(&format!("{series} 1")),
+        "{}",
+        metrics.encode()
+    );
 
     // Open the gate: installed, the reset awaited, verified on the device.
     server
@@ -182,6 +190,11 @@ async fn run_holds_the_licence_until_the_gate_opens_then_installs_verifies_and_s
     assert_eq!(sim.device.reset_count(), 1, "one reset");
     let s = status(&server).expect("status");
     assert!(s.pending_disruption.is_none(), "{s:#?}");
+    assert!(
+        metrics.encode().contains(&format!("{series} 0")),
+        "{}",
+        metrics.encode()
+    );
     assert!(s.drift.is_empty(), "{:?}", s.drift);
     assert!(find_condition(&s.conditions, ConditionType::Stalled).is_none());
     assert_eq!(s.observed_generation, Some(2));

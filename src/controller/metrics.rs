@@ -57,6 +57,12 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     drift: Family<DeviceLabels, Gauge>,
     ready: Gauge,
+    /// 1 while a device's Ready condition is True, else 0 (per-device
+    /// alerts need the object; `devices_ready` only counts).
+    device_ready: Family<DeviceLabels, Gauge>,
+    /// 1 while a LicenseEntitlement's status.pendingDisruption is set (a
+    /// change waits for its disruption window or for the user), else 0.
+    license_pending: Family<DeviceLabels, Gauge>,
     /// Devices currently Ready, so the gauge counts each device once.
     ready_set: Mutex<BTreeSet<DeviceLabels>>,
     /// Seconds until a TlsContext's device certificate expires.
@@ -103,6 +109,8 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let drift = Family::<DeviceLabels, Gauge>::default();
         let ready = Gauge::default();
+        let device_ready = Family::<DeviceLabels, Gauge>::default();
+        let license_pending = Family::<DeviceLabels, Gauge>::default();
         let certificate_expiry = Family::<DeviceLabels, Gauge>::default();
         registry.register(
             "tls_certificate_expiry_seconds",
@@ -139,6 +147,16 @@ impl Metrics {
             "MediantDevices whose Ready condition is True",
             ready.clone(),
         );
+        registry.register(
+            "device_ready",
+            "1 when the MediantDevice's Ready condition is True, else 0",
+            device_ready.clone(),
+        );
+        registry.register(
+            "license_pending",
+            "1 when the LicenseEntitlement has a change waiting (status.pendingDisruption), else 0",
+            license_pending.clone(),
+        );
         Arc::new(Metrics {
             registry,
             reconciles,
@@ -147,6 +165,8 @@ impl Metrics {
             requests,
             drift,
             ready,
+            device_ready,
+            license_pending,
             ready_set: Mutex::new(BTreeSet::new()),
             certificate_expiry,
             expiry_warned: Mutex::new(std::collections::BTreeMap::new()),
@@ -196,6 +216,9 @@ impl Metrics {
             name: name.into(),
         };
         self.drift.get_or_create(&labels).set(i64::from(drift));
+        self.device_ready
+            .get_or_create(&labels)
+            .set(i64::from(ready));
         let mut set = self.lock_ready();
         if ready {
             set.insert(labels);
@@ -212,6 +235,7 @@ impl Metrics {
             name: name.into(),
         };
         self.drift.remove(&labels);
+        self.device_ready.remove(&labels);
         let mut set = self.lock_ready();
         set.remove(&labels);
         self.ready.set(i64::try_from(set.len()).unwrap_or(i64::MAX));
@@ -240,6 +264,26 @@ impl Metrics {
         }
         let mut warned = crate::sync::lock(&self.expiry_warned);
         warned.insert(labels, not_after) != Some(not_after)
+    }
+
+    /// Records whether LicenseEntitlement `namespace/name` has a change
+    /// waiting in status.pendingDisruption.
+    pub fn set_license_pending(&self, namespace: &str, name: &str, pending: bool) {
+        let labels = DeviceLabels {
+            namespace: namespace.into(),
+            name: name.into(),
+        };
+        self.license_pending
+            .get_or_create(&labels)
+            .set(i64::from(pending));
+    }
+
+    /// Forgets a deleted LicenseEntitlement's series.
+    pub fn forget_license(&self, namespace: &str, name: &str) {
+        self.license_pending.remove(&DeviceLabels {
+            namespace: namespace.into(),
+            name: name.into(),
+        });
     }
 
     /// Forgets a deleted resource's certificate series.
@@ -324,6 +368,8 @@ mod tests {
         assert!(text.contains(r#"mediant_device_requests_total{code="invalid"} 1"#));
         assert!(text.contains(r#"mediant_device_drift{namespace="ns",name="a"} 3"#));
         assert!(text.contains("mediant_devices_ready 1"));
+        assert!(text.contains(r#"mediant_device_ready{namespace="ns",name="a"} 1"#));
+        assert!(text.contains(r#"mediant_device_ready{namespace="ns",name="b"} 0"#));
         assert!(text.contains("mediant_reconcile_duration_seconds_bucket"));
         assert!(text.ends_with("# EOF\n"));
 
@@ -331,5 +377,29 @@ mod tests {
         let text = m.encode();
         assert!(!text.contains(r#"name="a""#));
         assert!(text.contains("mediant_devices_ready 0"));
+        assert!(!text.contains(r#"mediant_device_ready{namespace="ns",name="a"}"#));
+        assert!(text.contains(r#"mediant_device_ready{namespace="ns",name="b"} 0"#));
+    }
+
+    #[test]
+    fn license_pending_follows_the_status_and_is_forgotten() {
+        let m = Metrics::new();
+        m.set_license_pending("voice", "lic", true);
+        m.set_license_pending("voice", "other", false);
+        let text = m.encode();
+        assert!(
+            text.contains(r#"mediant_license_pending{namespace="voice",name="lic"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"mediant_license_pending{namespace="voice",name="other"} 0"#));
+        m.set_license_pending("voice", "lic", false);
+        assert!(
+            m.encode()
+                .contains(r#"mediant_license_pending{namespace="voice",name="lic"} 0"#)
+        );
+        m.forget_license("voice", "lic");
+        let text = m.encode();
+        assert!(!text.contains(r#"name="lic""#), "{text}");
+        assert!(text.contains(r#"name="other""#));
     }
 }

@@ -20,7 +20,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 
-use crate::api::MediantDevice;
+use crate::api::{LicenseEntitlement, MediantDevice};
 use crate::plan::Kind;
 use crate::plan::issuer::OWNER_LABEL;
 use crate::plan::kinds::{KindVisitor, for_each_kind};
@@ -456,6 +456,8 @@ fn outcome<K: Kind>(result: Outcome<K>, ctx: &Context, metrics: &Metrics) {
             let namespace = obj.namespace.clone().unwrap_or_default();
             if TypeId::of::<K::Resource>() == TypeId::of::<MediantDevice>() {
                 metrics.forget_device(&namespace, &obj.name);
+            } else if TypeId::of::<K::Resource>() == TypeId::of::<LicenseEntitlement>() {
+                metrics.forget_license(&namespace, &obj.name);
             } else {
                 metrics.forget_certificate(&namespace, &obj.name);
             }

@@ -29,6 +29,7 @@ pub mod invalid;
 pub mod status;
 pub mod validate;
 
+use std::any::TypeId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,7 +42,9 @@ use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use tracing::Instrument;
 
-use crate::api::{ConditionStatus, ConditionType, ResetDecision, find_condition};
+use crate::api::{
+    ConditionStatus, ConditionType, LicenseEntitlement, ResetDecision, find_condition,
+};
 use crate::device::RequestObserver;
 use crate::plan::report::{self, Findings, drift_of, pending_of, summary};
 use crate::plan::{self, Kind, KindStatus, Target};
@@ -207,6 +210,12 @@ async fn reconcile_resource<K: Kind>(
             next_common.drift.as_ref().map_or(0, |d| d.count),
             is_ready,
         );
+    }
+    if TypeId::of::<K::Resource>() == TypeId::of::<LicenseEntitlement>() {
+        // A licence's status.pendingDisruption is its first pending step
+        // (`LicenseEntitlementStatus::common`), so this is "pendingDisruption set".
+        ctx.metrics
+            .set_license_pending(&namespace, &name, !next_common.pending_steps.is_empty());
     }
     let on_server = learned.marked.as_ref().or(previous);
     let written = if status::needs_write(on_server, &next, ctx.config.status_heartbeat) {

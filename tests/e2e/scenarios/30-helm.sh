@@ -18,6 +18,12 @@ image: {repository: registry.example/mediant-operator, tag: "1.2.3", pullPolicy:
 serviceAccount: {name: sbc-operator, annotations: {team: voice}}
 service: {annotations: {prometheus.io/scrape: "true"}}
 serviceMonitor: {enabled: true, interval: 15s, labels: {release: prometheus}}
+prometheusRule:
+  enabled: true
+  labels: {release: prometheus}
+  additionalRules:
+    - {alert: MediantExtra, expr: "vector(1)", for: 5m, labels: {severity: info}}
+grafanaDashboard: {enabled: true, labelKey: dashboards, labelValue: voice, annotations: {grafana_folder: Voice}}
 podDisruptionBudget: {enabled: true, maxUnavailable: 2}
 networkPolicy:
   enabled: true
@@ -43,6 +49,25 @@ as_list() { yaml2json | jq -s '{apiVersion: "v1", kind: "List", items: .}'; }
 # Kinds of the documents of a rendered manifest, sorted, one per line.
 kinds_of() { as_list | jq -r '.items[].kind' | sort; }
 
+# The PrometheusRule and the dashboard ConfigMap of a rendered List: the
+# rules keep Prometheus's own templates ($labels, unrendered by Helm), the
+# ConfigMap carries the sidecar label $2=$3 and the dashboard as valid JSON,
+# identical to dashboards/mediant-operator.json.
+check_monitoring() {
+  local json="$1" key="$2" value="$3" rule cm dashboard
+  rule="$(jq -c '.items[] | select(.kind == "PrometheusRule")' <<<"$json")"
+  assert_eq "$(jq -r .apiVersion <<<"$rule")" monitoring.coreos.com/v1 "PrometheusRule apiVersion"
+  assert_contains "$(jq -r '.spec.groups[0].rules[0].annotations.summary' <<<"$rule")" '{{ $labels.namespace }}/{{ $labels.name }}' "alert annotations"
+  assert_eq "$(jq -r '[.spec.groups[].rules[] | select(.alert != "MediantExtra" and (.labels.severity | IN("warning", "critical") | not))] | length' <<<"$rule")" \
+    0 "the chart's alerts are warning or critical"
+  cm="$(jq -c '.items[] | select(.kind == "ConfigMap")' <<<"$json")"
+  assert_eq "$(jq -r --arg k "$key" '.metadata.labels[$k]' <<<"$cm")" "$value" "dashboard label"
+  dashboard="$(jq -r '.data["mediant-operator.json"]' <<<"$cm")"
+  jq -e . >/dev/null <<<"$dashboard" || fail "the dashboard ConfigMap holds invalid JSON"
+  assert_eq "$(jq -r '.uid + " " + (.panels | length | tostring)' <<<"$dashboard")" "mediant-operator 7" "dashboard"
+  assert_eq "$(jq -S . <<<"$dashboard")" "$(jq -S . "$CHART_DIR/dashboards/mediant-operator.json")" "dashboard as shipped"
+}
+
 scenario helm_template
 scenario_helm_template() {
   write_custom_values
@@ -64,7 +89,7 @@ scenario_helm_template() {
   # Non-default values: a namespaced Role, the optional objects, the flags.
   out="$(h template "$RELEASE" "$CHART_DIR" -n "$RELEASE_NS" -f "$E2E_DIR/values-custom.yaml")"
   kinds="$(kinds_of <<<"$out" | tr '\n' ' ')"
-  assert_eq "$kinds" "Deployment NetworkPolicy PodDisruptionBudget Role Role RoleBinding RoleBinding Service ServiceAccount ServiceMonitor " "custom kinds"
+  assert_eq "$kinds" "ConfigMap Deployment NetworkPolicy PodDisruptionBudget PrometheusRule Role Role RoleBinding RoleBinding Service ServiceAccount ServiceMonitor " "custom kinds"
   local json
   json="$(as_list <<<"$out")"
   deploy="$(jq -c '.items[] | select(.kind == "Deployment")' <<<"$json")"
@@ -76,8 +101,29 @@ scenario_helm_template() {
   assert_eq "$(jq -r '[.items[] | select(.kind == "Role") | .metadata.namespace] | sort | join(" ")' <<<"$json")" "mediant-system voice" "roles' namespaces"
   assert_eq "$(jq -r '.items[] | select(.kind == "NetworkPolicy") | .spec.policyTypes | join(" ")' <<<"$json")" "Ingress Egress" "policy types"
   assert_eq "$(jq -r '.items[] | select(.kind == "PodDisruptionBudget") | .spec.maxUnavailable' <<<"$json")" 2 "PDB"
-  # The server has no ServiceMonitor CRD (Prometheus Operator): dry-run the rest.
-  jq '.items |= map(select(.kind != "ServiceMonitor"))' <<<"$json" | k apply --dry-run=server -f - >/dev/null
+  check_monitoring "$json" dashboards voice
+  assert_eq "$(jq -r '.items[] | select(.kind == "PrometheusRule") | .metadata.labels.release' <<<"$json")" prometheus "rule labels"
+  assert_eq "$(jq -r '.items[] | select(.kind == "ServiceMonitor") | .spec.endpoints[0].honorLabels' <<<"$json")" true "honorLabels"
+  local rule
+  rule="$(jq -c '.items[] | select(.kind == "PrometheusRule")' <<<"$json")"
+  assert_eq "$(jq -r '[.spec.groups[].rules[].alert] | join(" ")' <<<"$rule")" \
+    "MediantDeviceNotReady MediantDeviceDrift MediantTlsCertificateExpiringSoon MediantTlsCertificateExpiryCritical MediantReconcileErrors MediantDevicesUnreachable MediantOperatorDown MediantExtra" "alerts"
+  # The scrape alert's job is the metrics Service's name (the Prometheus
+  # Operator's default job label), and that Service is rendered.
+  assert_eq "$(jq -r '.spec.groups[].rules[] | select(.alert == "MediantOperatorDown") | .expr' <<<"$rule")" \
+    'absent(up{job="mediant-operator-metrics", namespace="mediant-system"} == 1)' "scrape alert"
+  assert_eq "$(jq -r '.items[] | select(.kind == "Service") | .metadata.name' <<<"$json")" mediant-operator-metrics "metrics Service"
+  assert_eq "$(jq -r '.items[] | select(.kind == "ConfigMap") | .metadata.annotations.grafana_folder' <<<"$json")" Voice "dashboard folder"
+  # The server has no ServiceMonitor or PrometheusRule CRD (Prometheus
+  # Operator): dry-run the rest (the dashboard's ConfigMap included).
+  jq '.items |= map(select(.kind != "ServiceMonitor" and .kind != "PrometheusRule"))' <<<"$json" | k apply --dry-run=server -f - >/dev/null
+
+  # Alerts and dashboard alone: the sidecar's default label; no scrape
+  # alert without the ServiceMonitor whose job it names.
+  json="$(h template "$RELEASE" "$CHART_DIR" -n "$RELEASE_NS" --set prometheusRule.enabled=true \
+    --set grafanaDashboard.enabled=true | as_list)"
+  check_monitoring "$json" grafana_dashboard 1
+  assert_eq "$(jq -r '[.items[] | select(.kind == "PrometheusRule") | .spec.groups[].rules[].alert] | length' <<<"$json")" 6 "alerts without a ServiceMonitor"
 
   # One replica: no PodDisruptionBudget (it would block every drain).
   out="$(h template "$RELEASE" "$CHART_DIR" -n "$RELEASE_NS" --set replicaCount=1)"
@@ -86,13 +132,15 @@ scenario_helm_template() {
   # values.schema.json: Helm refuses values that cannot work.
   local bad
   for bad in replicaCount=-1 logFormat=xml metricsPort=70000 image.pullPolicy=Sometimes \
-    watchNamespace=Voice_Team replicas=2 podDisruptionBudget.maxUnavailable=half; do
+    watchNamespace=Voice_Team replicas=2 podDisruptionBudget.maxUnavailable=half \
+    prometheusRule.enabled=yes prometheusRule.additionalRules[0].for=5m \
+    'grafanaDashboard.labelKey=a b' grafanaDashboard.sidecar=true; do
     if out="$(h template "$RELEASE" "$CHART_DIR" --set "$bad" 2>&1)"; then
       fail "values.schema.json accepts $bad"
     fi
     assert_contains "$out" "values don't meet the specifications of the schema" "--set $bad"
   done
-  log "values.schema.json rejects 7 bad values"
+  log "values.schema.json rejects 11 bad values"
 }
 
 scenario helm_install
