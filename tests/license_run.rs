@@ -572,3 +572,58 @@ async fn fixed_device_credentials_reach_the_licence_before_its_retry() {
     let _ = stop.send(());
     task.abort();
 }
+
+/// A lagging watch never repeats a reset: the controller's cached copy of
+/// the entitlement trails its own status writes by 1 s while it resyncs
+/// every 300 ms. The record of the install the device did not take is in
+/// the status it wrote, so the next reconcile reads the API server's copy
+/// rather than the stale one: still exactly 1 PUT and 1 reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_watch_cache_never_repeats_a_licence_reset() {
+    use mediant_operator::simulator::faults::FaultPlan;
+    let (server, fleet) = licence_on_one_device("Admin").await;
+    let sim = &fleet.devices()[0];
+    sim.device.faults.set(FaultPlan {
+        ignore_license_installs: u32::MAX,
+        ..FaultPlan::default()
+    });
+    server
+        .modify::<MediantDevice>(Some(NS), "sbc", |d| {
+            d.spec.reset_policy = ResetPolicy::Allowed
+        })
+        .expect("resets allowed");
+    server
+        .modify::<LicenseEntitlement>(Some(NS), "sbc-licence", |l| {
+            l.spec.disruption = Disruption::Allowed
+        })
+        .expect("disruption allowed");
+    server.set_watch_delay(Duration::from_secs(1));
+    let (stop, task) = support::spawn_controller(
+        server.client(),
+        ControllerConfig {
+            interval_override: Some(Duration::from_millis(300)),
+            backoff_base: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(1),
+            ..ControllerConfig::default()
+        },
+        Metrics::new(),
+        Arc::new(AtomicBool::new(false)),
+    );
+    wait_for("the install the device did not take", || {
+        sim.device.reset_count() >= 1
+            && status(&server)
+                .is_some_and(|s| s.applied_secret_digests.contains_key("@reset/license-key"))
+    })
+    .await;
+    // Resyncs every 300 ms for 3 s, each with a cached copy up to 1 s old.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let puts = sim
+        .device
+        .counters
+        .snapshot()
+        .count("PUT", "/api/v1/license");
+    assert_eq!(puts, 1, "one install, never repeated");
+    assert_eq!(sim.device.reset_count(), 1, "one reset, never repeated");
+    let _ = stop.send(());
+    task.abort();
+}

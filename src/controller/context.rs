@@ -241,6 +241,25 @@ impl Records {
             (!left.is_zero()).then_some(left)
         })
     }
+
+    /// The resourceVersion our last status write of `key` produced (or a
+    /// later one read back from the API server, see
+    /// [`Records::confirm_version`]), if any.
+    pub fn own_write(&self, key: &str) -> Option<String> {
+        self.with_record(key, |r| r.own_write.clone())
+    }
+
+    /// Records that `resource_version` of `key`, read from the API server,
+    /// already holds our last status write: later reconciliations of that
+    /// version need no fresh read again (an edit by someone else costs one
+    /// GET, not one per resync).
+    pub fn confirm_version(&self, key: &str, resource_version: String) {
+        self.with_record(key, |r| {
+            if r.own_write.is_some() {
+                r.own_write = Some(resource_version);
+            }
+        });
+    }
 }
 
 /// Shared state of one kind's controller.
@@ -333,6 +352,16 @@ impl Context {
     /// See [`Records::mark_triggered`].
     pub fn mark_triggered(&self, key: &str) {
         self.records.mark_triggered(key)
+    }
+
+    /// See [`Records::own_write`].
+    pub fn own_write(&self, key: &str) -> Option<String> {
+        self.records.own_write(key)
+    }
+
+    /// See [`Records::confirm_version`].
+    pub fn confirm_version(&self, key: &str, resource_version: String) {
+        self.records.confirm_version(key, resource_version)
     }
 
     /// See [`Records::own_write_only`].

@@ -32,6 +32,15 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
+    /// Delivers every watch event `delay` late from now on (a lagging
+    /// watch cache: a client's cached copy trails the writes it made).
+    pub fn set_watch_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared
+            .watch_delay_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Starts a server serving Secrets, ConfigMaps, Events (both APIs) and
     /// Leases; register custom resources with [`ApiServer::register`].
     ///

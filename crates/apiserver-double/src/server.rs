@@ -29,6 +29,9 @@ pub struct Shared {
     pub changes: watch::Receiver<u64>,
     /// Becomes `true` when the server stops; open watches end.
     pub shutdown: watch::Receiver<bool>,
+    /// How late each watch event is delivered (milliseconds; 0: at once),
+    /// set by a test to model a lagging watch cache.
+    pub watch_delay_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -42,6 +45,7 @@ impl Shared {
             store: Mutex::new(store),
             changes,
             shutdown,
+            watch_delay_ms: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

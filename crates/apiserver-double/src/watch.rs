@@ -165,6 +165,13 @@ impl Watching {
     async fn next(mut self) -> Option<(Result<Bytes, Infallible>, Self)> {
         loop {
             if let Some(line) = self.pending.pop_front() {
+                let delay = self
+                    .shared
+                    .watch_delay_ms
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                if delay > 0 {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                }
                 return Some((Ok(line), self));
             }
             if self.done {

@@ -132,6 +132,26 @@ async fn reconcile_resource<K: Kind>(
         // Our own status write came back through the watch: nothing to do.
         return Ok(Action::requeue(left));
     }
+    // The store may not hold our own last status write yet (a requeue can
+    // come before the watch delivers it). That status carries the digests
+    // of the write-only secrets sent and the records of resets that must
+    // not be repeated (`@reset/…`): planned from an older copy, a password
+    // would be sent again and a refused reset repeated. So when we wrote
+    // status and the store shows another version, the API server's copy is
+    // read (also after someone else's edit: one GET, then the watch shows
+    // our next write).
+    let fresher: K::Resource;
+    let resource = match ctx.own_write(&key) {
+        Some(written) if resource.meta().resource_version.as_deref() != Some(written.as_str()) => {
+            let api: kube::Api<K::Resource> = kube::Api::namespaced(ctx.client.clone(), &namespace);
+            fresher = api.get(&name).await.map_err(status::StatusError::Write)?;
+            if let Some(rv) = fresher.meta().resource_version.clone() {
+                ctx.confirm_version(&key, rv);
+            }
+            &fresher
+        }
+        _ => resource,
+    };
     let mut timer = ctx.metrics.reconcile_timer(K::KIND);
     let mut learned = Learned::<K>::default();
 
