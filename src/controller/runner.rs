@@ -341,6 +341,13 @@ fn controller_for<K: Kind>(
                 let name = s.name_any();
                 let namespace = s.namespace();
                 let ns = namespace.as_deref().unwrap_or_default();
+                // Delivered again unchanged (the controller rebuilt).
+                if !delivered
+                    .secrets
+                    .changed(ns, &name, s.resource_version().as_deref())
+                {
+                    return Vec::new();
+                }
                 // A named device's credentials or CA bundle are its dependents' too.
                 let devices = delivered
                     .devices
@@ -349,15 +356,6 @@ fn controller_for<K: Kind>(
                     watches::kind_names_secret::<K>(r, &name)
                         || watches::names_one_of::<K>(r, &devices)
                 });
-                // Delivered again unchanged (the controller rebuilt): only
-                // what concerns a resource is remembered, and compared.
-                if refs.is_empty()
-                    || !delivered
-                        .secrets
-                        .changed(ns, &name, s.resource_version().as_deref())
-                {
-                    return Vec::new();
-                }
                 triggered(ctx, refs)
             },
         )
@@ -369,6 +367,12 @@ fn controller_for<K: Kind>(
                 let name = cm.name_any();
                 let namespace = cm.namespace();
                 let ns = namespace.as_deref().unwrap_or_default();
+                if !delivered
+                    .config_maps
+                    .changed(ns, &name, cm.resource_version().as_deref())
+                {
+                    return Vec::new();
+                }
                 // A named device's CA bundle is its dependents' too (its
                 // configuration texts are not: they only shape the device).
                 let devices = delivered.devices.naming(namespace.as_deref(), |d| {
@@ -378,13 +382,6 @@ fn controller_for<K: Kind>(
                     watches::kind_names_config_map::<K>(r, &name)
                         || watches::names_one_of::<K>(r, &devices)
                 });
-                if refs.is_empty()
-                    || !delivered
-                        .config_maps
-                        .changed(ns, &name, cm.resource_version().as_deref())
-                {
-                    return Vec::new();
-                }
                 triggered(ctx, refs)
             },
         );

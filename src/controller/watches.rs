@@ -195,13 +195,15 @@ impl FollowedDevices {
 /// delivered last, when the controller may be rebuilt (cert-manager missing
 /// at start): the rebuilt controller's watch delivers every object once
 /// more, and an unchanged one must not trigger its dependents (it would cut
-/// their backoff short and look at every device again). Only objects that
-/// concerned a resource when delivered are recorded (the caller asks only
-/// for those), so the map is bounded by what our resources name, not by
-/// the Secrets of the whole scope (which churn, and whose deletions the
-/// mapper cannot tell). One that concerned nothing at first (the cache not
-/// filled yet) costs one extra reconciliation at the rebuild. Without a
+/// their backoff short and look at every device again). Every delivered
+/// object is kept — one that concerned nothing when first delivered (the
+/// cache not filled yet) may concern resources by the rebuild — so it costs
+/// one short entry per Secret or ConfigMap in the watched scope; without a
 /// possible rebuild nothing is kept and every delivery counts as a change.
+/// At most [`SeenVersions::CAPACITY`] objects are kept (the map never
+/// learns of deletions, and a cluster without cert-manager may churn
+/// Secrets for months): beyond it, a new object is not remembered and costs
+/// at most one extra reconciliation of what names it at the rebuild.
 #[derive(Debug, Default)]
 pub struct SeenVersions {
     /// Whether deliveries are remembered at all.
@@ -212,6 +214,9 @@ pub struct SeenVersions {
 }
 
 impl SeenVersions {
+    /// The most objects remembered (about 2 MB of names and versions).
+    pub const CAPACITY: usize = 16_384;
+
     /// Remembering deliveries (`remember`), or not.
     pub fn new(remember: bool) -> Self {
         SeenVersions {
@@ -230,7 +235,7 @@ impl SeenVersions {
         let key = (namespace.to_owned(), name.to_owned());
         let mut seen = crate::sync::lock(&self.seen);
         let same = seen.get(&key).is_some_and(|v| v == rv);
-        if !same {
+        if !same && (seen.len() < Self::CAPACITY || seen.contains_key(&key)) {
             seen.insert(key, rv.to_owned());
         }
         !same
@@ -271,6 +276,24 @@ mod tests {
         let forgetful = SeenVersions::new(false);
         assert!(forgetful.changed("a", "creds", Some("5")));
         assert!(forgetful.changed("a", "creds", Some("5")), "not remembered");
+    }
+
+    #[test]
+    fn at_capacity_new_sources_are_not_remembered_but_known_ones_still_are() {
+        let seen = SeenVersions::new(true);
+        for i in 0..SeenVersions::CAPACITY {
+            assert!(seen.changed("a", &format!("s{i}"), Some("1")));
+        }
+        assert!(seen.changed("a", "late", Some("1")));
+        assert!(
+            seen.changed("a", "late", Some("1")),
+            "beyond capacity: not kept"
+        );
+        assert!(seen.changed("a", "s0", Some("2")), "a known one changes");
+        assert!(
+            !seen.changed("a", "s0", Some("2")),
+            "and is still remembered"
+        );
     }
 
     #[test]
