@@ -260,13 +260,16 @@ async fn run_holds_the_licence_until_the_gate_opens_then_installs_verifies_and_s
 /// credentials (`password`), the licence Secret and a `sbc-licence` key
 /// entitlement on MediantDevice `sbc`: what the retry tests share.
 async fn licence_on_one_device(password: &str) -> (ApiServer, Fleet) {
+    licence_on(password, FleetConfig::default()).await
+}
+
+/// [`licence_on_one_device`] on the first device of a fleet started with `fleet`.
+async fn licence_on(password: &str, fleet: FleetConfig) -> (ApiServer, Fleet) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let server = ApiServer::start().await;
     server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
     server.register(ResourceType::custom::<LicenseEntitlement>().with_status_subresource());
-    let fleet = Fleet::start(FleetConfig::default())
-        .await
-        .expect("simulator");
+    let fleet = Fleet::start(fleet).await.expect("simulator");
     server
         .insert(&secret(
             "sbc-admin",
@@ -291,6 +294,20 @@ async fn licence_on_one_device(password: &str) -> (ApiServer, Fleet) {
     licence.metadata = meta("sbc-licence");
     server.insert(&licence).expect("licence");
     (server, fleet)
+}
+
+/// The device's reset policy and the licence's disruption gate both open.
+fn allow_resets(server: &ApiServer) {
+    server
+        .modify::<MediantDevice>(Some(NS), "sbc", |d| {
+            d.spec.reset_policy = ResetPolicy::Allowed
+        })
+        .expect("resets allowed");
+    server
+        .modify::<LicenseEntitlement>(Some(NS), "sbc-licence", |l| {
+            l.spec.disruption = Disruption::Allowed
+        })
+        .expect("disruption allowed");
 }
 
 /// `k8s Time` → `SystemTime`.
@@ -419,46 +436,22 @@ async fn last_error_says_when_the_controller_retries_and_a_permanent_error_has_n
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_refuses_to_reset_again_for_a_key_the_device_did_not_take() {
     use mediant_operator::simulator::faults::FaultPlan;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let server = ApiServer::start().await;
-    server.register(ResourceType::custom::<MediantDevice>().with_status_subresource());
-    server.register(ResourceType::custom::<LicenseEntitlement>().with_status_subresource());
-    let fleet = Fleet::start(FleetConfig {
-        devices: 1,
-        reset_time: Duration::from_millis(300),
-        ..FleetConfig::default()
-    })
-    .await
-    .expect("simulator");
+    let (server, fleet) = licence_on(
+        "Admin",
+        FleetConfig {
+            devices: 1,
+            reset_time: Duration::from_millis(300),
+            ..FleetConfig::default()
+        },
+    )
+    .await;
     let sim = &fleet.devices()[0];
     let factory = sim.device.license.key();
     sim.device.faults.set(FaultPlan {
         ignore_license_installs: u32::MAX,
         ..FaultPlan::default()
     });
-    server
-        .insert(&secret(
-            "sbc-admin",
-            &[("username", "Admin"), ("password", "Admin")],
-        ))
-        .expect("credentials");
-    server
-        .insert(&secret("sbc-licence", &[("license.key", MARKER)]))
-        .expect("licence secret");
-    let mut spec = MediantDeviceSpec::new(&sim.base_url, "sbc-admin");
-    spec.reset_policy = ResetPolicy::Allowed;
-    let mut device = MediantDevice::new("sbc", spec);
-    device.metadata.namespace = Some(NS.into());
-    server.insert(&device).expect("device");
-    let mut m = MediantLicenseSpec::for_device("sbc");
-    m.license_key = Some(SecretKeyRef::new("sbc-licence", "license.key"));
-    let mut licence = LicenseEntitlement::new(
-        "sbc-licence",
-        LicenseEntitlementSpec::new(ProviderSpec::Mediant(m)),
-    );
-    licence.spec.disruption = Disruption::Allowed;
-    licence.metadata = meta("sbc-licence");
-    server.insert(&licence).expect("licence");
+    allow_resets(&server);
 
     let (stop, task) = support::spawn_controller(
         server.client(),
@@ -587,16 +580,7 @@ async fn a_lagging_watch_cache_never_repeats_a_licence_reset() {
         ignore_license_installs: u32::MAX,
         ..FaultPlan::default()
     });
-    server
-        .modify::<MediantDevice>(Some(NS), "sbc", |d| {
-            d.spec.reset_policy = ResetPolicy::Allowed
-        })
-        .expect("resets allowed");
-    server
-        .modify::<LicenseEntitlement>(Some(NS), "sbc-licence", |l| {
-            l.spec.disruption = Disruption::Allowed
-        })
-        .expect("disruption allowed");
+    allow_resets(&server);
     server.set_watch_delay(Duration::from_secs(1));
     let (stop, task) = support::spawn_controller(
         server.client(),
