@@ -14,6 +14,7 @@ watchNamespace: voice
 logFormat: text
 logLevel: mediant_operator=debug
 metricsPort: 9500
+certManagerRecheck: 5m
 image: {repository: registry.example/mediant-operator, tag: "1.2.3", pullPolicy: Always}
 serviceAccount: {name: sbc-operator, annotations: {team: voice}}
 service: {annotations: {prometheus.io/scrape: "true"}}
@@ -84,7 +85,7 @@ scenario_helm_template() {
   deploy="$(as_list <<<"$out" | jq -c '.items[] | select(.kind == "Deployment")')"
   assert_eq "$(jq -r .spec.replicas <<<"$deploy")" 2 "default replicas"
   assert_eq "$(jq -r '.spec.template.spec.containers[0].args | join(" ")' <<<"$deploy")" \
-    "run --metrics-addr=0.0.0.0:9464 --log-format=json --lease-name=mediant-operator --digest-key-secret=mediant-operator-digest-key" "default args"
+    "run --metrics-addr=0.0.0.0:9464 --log-format=json --lease-name=mediant-operator --digest-key-secret=mediant-operator-digest-key --cert-manager-recheck=60s" "default args"
 
   # Non-default values: a namespaced Role, the optional objects, the flags.
   out="$(h template "$RELEASE" "$CHART_DIR" -n "$RELEASE_NS" -f "$E2E_DIR/values-custom.yaml")"
@@ -95,7 +96,7 @@ scenario_helm_template() {
   deploy="$(jq -c '.items[] | select(.kind == "Deployment")' <<<"$json")"
   assert_eq "$(jq -r .spec.replicas <<<"$deploy")" 3 "custom replicas"
   assert_eq "$(jq -r '.spec.template.spec.containers[0].args | join(" ")' <<<"$deploy")" \
-    "run --metrics-addr=0.0.0.0:9500 --log-format=text --lease-name=mediant-operator --digest-key-secret=mediant-operator-digest-key --namespace=voice" "custom args"
+    "run --metrics-addr=0.0.0.0:9500 --log-format=text --lease-name=mediant-operator --digest-key-secret=mediant-operator-digest-key --cert-manager-recheck=5m --namespace=voice" "custom args"
   assert_eq "$(jq -r '.spec.template.spec.containers[0].image' <<<"$deploy")" "registry.example/mediant-operator:1.2.3" "image"
   assert_eq "$(jq -r '.spec.template.spec.serviceAccountName' <<<"$deploy")" "sbc-operator" "service account"
   assert_eq "$(jq -r '[.items[] | select(.kind == "Role") | .metadata.namespace] | sort | join(" ")' <<<"$json")" "mediant-system voice" "roles' namespaces"
@@ -134,13 +135,13 @@ scenario_helm_template() {
   for bad in replicaCount=-1 logFormat=xml metricsPort=70000 image.pullPolicy=Sometimes \
     watchNamespace=Voice_Team replicas=2 podDisruptionBudget.maxUnavailable=half \
     prometheusRule.enabled=yes prometheusRule.additionalRules[0].for=5m \
-    'grafanaDashboard.labelKey=a b' grafanaDashboard.sidecar=true; do
+    'grafanaDashboard.labelKey=a b' grafanaDashboard.sidecar=true certManagerRecheck=soon; do
     if out="$(h template "$RELEASE" "$CHART_DIR" --set "$bad" 2>&1)"; then
       fail "values.schema.json accepts $bad"
     fi
     assert_contains "$out" "values don't meet the specifications of the schema" "--set $bad"
   done
-  log "values.schema.json rejects 11 bad values"
+  log "values.schema.json rejects 12 bad values"
 }
 
 scenario helm_install
