@@ -153,6 +153,15 @@ fn values_and_deployment_match_the_run_command() {
         Some(u64::from(defaults.metrics_addr.port())),
         "the chart's port is the binary's default"
     );
+    assert_eq!(
+        values["certManagerRecheck"].as_str(),
+        Some("60s"),
+        "the chart's recheck is the binary's default"
+    );
+    assert_eq!(
+        defaults.cert_manager_recheck,
+        std::time::Duration::from_secs(60)
+    );
     assert!(matches!(
         values["logFormat"].as_str(),
         Some("text" | "json")
@@ -173,6 +182,10 @@ fn values_and_deployment_match_the_run_command() {
             let value = match name {
                 "metrics-addr" => "0.0.0.0:9464",
                 "log-format" => "json",
+                // The chart's default, which the binary must accept.
+                "cert-manager-recheck" => values["certManagerRecheck"]
+                    .as_str()
+                    .expect("certManagerRecheck"),
                 _ => "x",
             };
             argv.push(format!("--{name}={value}"));
