@@ -113,16 +113,11 @@ async fn run_holds_the_licence_until_the_gate_opens_then_installs_verifies_and_s
     server.insert(&licence).expect("licence");
 
     let metrics = Metrics::new();
-    let (stop, task) = support::spawn_controller(
-        server.client(),
-        ControllerConfig {
-            interval_override: Some(Duration::from_millis(300)),
-            backoff_base: Duration::from_millis(200),
-            backoff_max: Duration::from_secs(2),
-            ..ControllerConfig::default()
-        },
+    let (stop, task) = start_controller(
+        &server,
+        Duration::from_millis(300),
+        (Duration::from_millis(200), Duration::from_secs(2)),
         metrics.clone(),
-        Arc::new(AtomicBool::new(false)),
     );
 
     // Gate closed: pending, Stalled with the reason, nothing sent.
@@ -310,6 +305,27 @@ fn allow_resets(server: &ApiServer) {
         .expect("disruption allowed");
 }
 
+/// The controller over `server`: resyncs every `interval`, failure delays
+/// between the `backoff` base and ceiling (equal jitter), metrics into `metrics`.
+fn start_controller(
+    server: &ApiServer,
+    interval: Duration,
+    backoff: (Duration, Duration),
+    metrics: Arc<Metrics>,
+) -> (tokio::sync::oneshot::Sender<()>, support::ControllerTask) {
+    support::spawn_controller(
+        server.client(),
+        ControllerConfig {
+            interval_override: Some(interval),
+            backoff_base: backoff.0,
+            backoff_max: backoff.1,
+            ..ControllerConfig::default()
+        },
+        metrics,
+        Arc::new(AtomicBool::new(false)),
+    )
+}
+
 /// `k8s Time` → `SystemTime`.
 fn system_time(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> std::time::SystemTime {
     std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(t.0.as_second()).unwrap())
@@ -322,17 +338,12 @@ async fn last_error_says_when_the_controller_retries_and_a_permanent_error_has_n
     // Every request answers 500 until the faults are cleared: retryable.
     sim.device.faults.update(|f| f.server_errors = u32::MAX);
 
-    let (stop, task) = support::spawn_controller(
-        server.client(),
-        ControllerConfig {
-            interval_override: Some(Duration::from_secs(60)),
-            // Delays of 1 to 2 s (equal jitter on a 2 s ceiling).
-            backoff_base: Duration::from_secs(2),
-            backoff_max: Duration::from_secs(2),
-            ..ControllerConfig::default()
-        },
+    // Delays of 1 to 2 s (equal jitter on a 2 s ceiling).
+    let (stop, task) = start_controller(
+        &server,
+        Duration::from_secs(60),
+        (Duration::from_secs(2), Duration::from_secs(2)),
         Metrics::new(),
-        Arc::new(AtomicBool::new(false)),
     );
 
     let retry_at = |s: &LicenseEntitlementStatus| {
@@ -453,16 +464,11 @@ async fn run_refuses_to_reset_again_for_a_key_the_device_did_not_take() {
     });
     allow_resets(&server);
 
-    let (stop, task) = support::spawn_controller(
-        server.client(),
-        ControllerConfig {
-            interval_override: Some(Duration::from_millis(300)),
-            backoff_base: Duration::from_millis(200),
-            backoff_max: Duration::from_secs(2),
-            ..ControllerConfig::default()
-        },
+    let (stop, task) = start_controller(
+        &server,
+        Duration::from_millis(300),
+        (Duration::from_millis(200), Duration::from_secs(2)),
         Metrics::new(),
-        Arc::new(AtomicBool::new(false)),
     );
     let stalled = |s: &LicenseEntitlementStatus| {
         find_condition(&s.conditions, ConditionType::Stalled)
@@ -525,16 +531,11 @@ async fn run_refuses_to_reset_again_for_a_key_the_device_did_not_take() {
 async fn fixed_device_credentials_reach_the_licence_before_its_retry() {
     let (server, _fleet) = licence_on_one_device("wrong").await;
 
-    let (stop, task) = support::spawn_controller(
-        server.client(),
-        ControllerConfig {
-            interval_override: Some(Duration::from_secs(60)),
-            backoff_base: Duration::from_secs(30),
-            backoff_max: Duration::from_secs(30),
-            ..ControllerConfig::default()
-        },
+    let (stop, task) = start_controller(
+        &server,
+        Duration::from_secs(60),
+        (Duration::from_secs(30), Duration::from_secs(30)),
         Metrics::new(),
-        Arc::new(AtomicBool::new(false)),
     );
     wait_for("the licence's 401", || {
         status(&server)
@@ -582,16 +583,11 @@ async fn a_lagging_watch_cache_never_repeats_a_licence_reset() {
     });
     allow_resets(&server);
     server.set_watch_delay(Duration::from_secs(1));
-    let (stop, task) = support::spawn_controller(
-        server.client(),
-        ControllerConfig {
-            interval_override: Some(Duration::from_millis(300)),
-            backoff_base: Duration::from_millis(200),
-            backoff_max: Duration::from_secs(1),
-            ..ControllerConfig::default()
-        },
+    let (stop, task) = start_controller(
+        &server,
+        Duration::from_millis(300),
+        (Duration::from_millis(200), Duration::from_secs(1)),
         Metrics::new(),
-        Arc::new(AtomicBool::new(false)),
     );
     wait_for("the install the device did not take", || {
         sim.device.reset_count() >= 1
